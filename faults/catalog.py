@@ -1,0 +1,299 @@
+"""Every nemesis: what it breaks, on whom, and how it heals.
+
+Each is a ``@nemesis``-marked function taking (context, target node, params) and returning its
+heal function. Effects go through the network's rules or the nodes' crash/restart, never by
+editing broker state directly, so a fault does only what a real fault could do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from faults import partitions
+from faults.registry import REGISTRY, Heal, nemesis
+from sim.errors import UsageError
+from sim.network import Message, Rule
+
+
+@dataclass
+class FaultContext:
+    world: Any
+    workload: Any
+    rng: Any
+
+    @property
+    def net(self) -> Any:
+        return self.world.net
+
+    def cluster_nodes(self) -> list[str]:
+        return [*self.world.broker_names(), "controller"]
+
+    def session(self, name: str) -> Any:
+        return next((s for s in self.workload.sessions if s.name == name), None)
+
+
+def _rule(ctx: FaultContext, rule: Rule) -> Heal:
+    ctx.net.rules.append(rule)
+    return lambda: ctx.net.rules.remove(rule) if rule in ctx.net.rules else None
+
+
+def _brokers(ctx: FaultContext) -> set[str]:
+    return set(ctx.world.broker_names())
+
+
+# --- message faults ----------------------------------------------------------------------------
+@nemesis(
+    "drop-acks",
+    "responses from brokers to a client are lost: its writes land but it never hears (Two Generals)",
+    "producers",
+)
+def drop_acks(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    brokers = _brokers(ctx)
+    apis = set(params.get("apis", ["Produce"]))
+
+    def match(m: Message) -> bool:
+        return m.is_response and m.dst == target and m.src in brokers and m.api in apis
+
+    return _rule(ctx, Rule("drop-acks", match, drop=float(params.get("p", 1.0))))
+
+
+@nemesis("drop-requests", "requests from a client to the brokers are lost", "producers")
+def drop_requests(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    brokers = _brokers(ctx)
+    return _rule(
+        ctx,
+        Rule(
+            "drop-requests",
+            lambda m: not m.is_response and m.src == target and m.dst in brokers,
+            drop=float(params.get("p", 1.0)),
+        ),
+    )
+
+
+@nemesis("delay", "latency spike on every message to and from a node", "random-broker")
+def delay(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    d = float(params.get("delay", 0.3))
+    return _rule(ctx, Rule("delay", lambda m: m.src == target or m.dst == target, delay=d))
+
+
+@nemesis("duplicate", "messages to and from a node are delivered twice", "random-broker")
+def duplicate(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    p = float(params.get("p", 0.5))
+    return _rule(ctx, Rule("duplicate", lambda m: m.src == target or m.dst == target, duplicate=p))
+
+
+@nemesis("reorder", "messages to and from a node lose their FIFO order", "random-broker")
+def reorder(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    p = float(params.get("p", 0.5))
+    return _rule(ctx, Rule("reorder", lambda m: m.src == target or m.dst == target, reorder=p))
+
+
+@nemesis(
+    "delay-request",
+    "hold back one request type (EndTxn, Produce, WriteTxnMarkers) from a node",
+    "clients",
+)
+def delay_request(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    api = str(params.get("api", "EndTxn"))
+    d = float(params.get("delay", 1.0))
+    count = int(params.get("count", 1))
+    state = {"left": count}
+
+    def match(m: Message) -> bool:
+        if (
+            m.is_response
+            or m.api != api
+            or (target != "*" and m.src != target)
+            or state["left"] <= 0
+        ):
+            return False
+        state["left"] -= 1
+        return True
+
+    rule = Rule("delay-request", match, delay=d)
+    rule.reorder = 0.0
+    return _rule(ctx, rule)
+
+
+# --- partitions ----------------------------------------------------------------------------------
+def _partition(ctx: FaultContext, edges: list[tuple[str, str]]) -> Heal:
+    done = ctx.net.cut(edges)
+    return lambda: ctx.net.restore(done)
+
+
+@nemesis(
+    "partition-node",
+    "isolate one broker from every other node (brokers, controller, clients)",
+    "random-broker",
+)
+def partition_node(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    return _partition(ctx, partitions.isolate(sorted(ctx.net.nodes), target))
+
+
+@nemesis(
+    "partition-halves", "split brokers and controller into two halves that cannot talk", "brokers"
+)
+def partition_halves(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    edges, _ = partitions.halves(ctx.cluster_nodes(), ctx.rng)
+    return _partition(ctx, edges)
+
+
+@nemesis(
+    "partition-ring",
+    "majorities ring: every broker sees a majority, no two the same one",
+    "brokers",
+)
+def partition_ring(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    return _partition(ctx, partitions.majorities_ring(ctx.cluster_nodes(), ctx.rng))
+
+
+@nemesis("partition-bridge", "two halves joined only through one bridge node", "brokers")
+def partition_bridge(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    edges, _ = partitions.bridge(ctx.cluster_nodes(), ctx.rng)
+    return _partition(ctx, edges)
+
+
+@nemesis(
+    "partition-leader",
+    "cut every client off from the leader of a partition (it stays in the cluster)",
+    "leader-of:k0",
+)
+def partition_leader(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    clients = [s.name for s in ctx.workload.live_sessions()]
+    return _partition(ctx, partitions.between(clients, [target]))
+
+
+@nemesis(
+    "partition-one-way",
+    "a node can send but hears nothing back (inbound links cut)",
+    "random-broker",
+)
+def partition_one_way(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    others = [n for n in sorted(ctx.net.nodes) if n != target]
+    return _partition(ctx, partitions.between(others, [target], one_way=True))
+
+
+@nemesis(
+    "partition-controller",
+    "cut a broker off from the controller only (it keeps serving clients)",
+    "random-broker",
+)
+def partition_controller(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    return _partition(ctx, partitions.between(["controller"], [target]))
+
+
+# --- crashes and pauses --------------------------------------------------------------------------
+def _crash_client(ctx: FaultContext, target: str, role: str) -> Heal:
+    session = ctx.session(target)
+    if session is None or not session.alive:
+        return lambda: None
+    session.crash()
+    start = ctx.workload.start_producer if role == "producer" else ctx.workload.start_consumer
+    extra = (
+        {"txn_id": session.node.txn_id()} if role == "producer" and session.node.txn_id() else {}
+    )
+    return lambda: (
+        start(**extra) if ctx.world.env.now < ctx.workload.stop_at or role != "producer" else None
+    )
+
+
+@nemesis(
+    "crash-producer",
+    "kill a producer; it restarts as a new session with a new producer id",
+    "producers",
+)
+def crash_producer(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    return _crash_client(ctx, target, "producer")
+
+
+@nemesis(
+    "crash-consumer",
+    "kill a consumer; the group rebalances and it rejoins as a new member",
+    "consumers",
+)
+def crash_consumer(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    return _crash_client(ctx, target, "consumer")
+
+
+def _crash_broker(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    broker = ctx.world.brokers[target]
+    if not broker.alive:
+        return lambda: None
+    broker.crash(lose_unflushed=bool(params.get("lose-unflushed", False)))
+    return broker.restart
+
+
+@nemesis(
+    "kill-broker",
+    "crash a broker (leaders fail over); restart it later, optionally losing its unflushed suffix",
+    "random-broker",
+)
+def kill_broker(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    return _crash_broker(ctx, target, params)
+
+
+@nemesis("kill-coordinator", "crash the broker hosting the transaction coordinator", "coordinator")
+def kill_coordinator(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    return _crash_broker(ctx, target, params)
+
+
+@nemesis(
+    "kill-group-coordinator",
+    "crash the broker hosting the consumer group coordinator",
+    "group-coordinator",
+)
+def kill_group_coordinator(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    return _crash_broker(ctx, target, params)
+
+
+@nemesis(
+    "pause-client", "a GC pause: the client freezes, then wakes up as a possible zombie", "clients"
+)
+def pause_client(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    session = ctx.session(target)
+    if session is None:
+        return lambda: None
+    until = ctx.world.env.now + float(params["duration"])
+    session.paused_until = until
+    session.node.paused_until = until
+    return lambda: None
+
+
+@nemesis(
+    "start-zombie",
+    "start a second producer with the same transactional.id while the first runs",
+    "producers",
+    needs_transactions=True,
+)
+def start_zombie(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    session = ctx.session(target)
+    if session is None or not session.alive or session.role != "producer":
+        return lambda: None
+    ctx.workload.start_producer(txn_id=session.node.txn_id())
+    return lambda: None
+
+
+# --- listing and validation ----------------------------------------------------------------------
+def names() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def validate_names(selected: tuple[str, ...] | list[str]) -> None:
+    for name in selected:
+        if name not in REGISTRY:
+            raise UsageError(f"unknown nemesis {name!r} (see: eosim run --nemesis list)")
+
+
+def print_catalog(console: Console) -> None:
+    table = Table(title="nemeses (--nemesis a,b,...)")
+    table.add_column("nemesis")
+    table.add_column("default target")
+    table.add_column("what it does")
+    for name in names():
+        spec = REGISTRY[name]
+        table.add_row(name, spec.default_target, spec.description)
+    console.print(table)

@@ -1,0 +1,66 @@
+"""Targets chosen by role (``leader-of:k3``, ``coordinator``, ``producers``, ``random-broker``),
+resolved deterministically when the fault fires, from the nemesis's own random stream."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from sim.errors import UsageError
+
+ROLES = (
+    "producers",
+    "consumers",
+    "clients",
+    "random-broker",
+    "brokers",
+    "controller",
+    "coordinator",
+    "group-coordinator",
+    "leader-of:<key>",
+    "<node name>",
+)
+
+
+def resolve(world: Any, workload: Any, target: str, rng: random.Random) -> list[str]:
+    """Node names for a role; an empty list when nobody has that role right now."""
+    if target in ("producers", "consumers", "clients"):
+        role = {"producers": "producer", "consumers": "consumer", "clients": None}[target]
+        names = [s.name for s in workload.live_sessions(role) if s.role != "reader"]
+        return [names[rng.randrange(len(names))]] if names else []
+    if target == "all-producers":
+        return [s.name for s in workload.live_sessions("producer")]
+    if target == "random-broker":
+        names = world.broker_names()
+        return [names[rng.randrange(len(names))]]
+    if target == "brokers":
+        return world.broker_names()
+    if target == "controller":
+        return ["controller"]
+    if target == "coordinator":
+        leader = world.controller.leader_of("__transaction_state")
+        return [leader] if leader else []
+    if target == "group-coordinator":
+        leader = world.controller.leader_of("__consumer_offsets")
+        return [leader] if leader else []
+    if target.startswith("leader-of:"):
+        key = target.split(":", 1)[1]
+        if key not in world.controller.partitions:
+            raise UsageError(f"target {target!r} names an unknown partition {key!r}")
+        leader = world.controller.leader_of(key)
+        return [leader] if leader else []
+    if target in world.net.nodes or target in world.brokers:
+        return [target]
+    session = next((s for s in workload.sessions if s.name == target), None)
+    if session is not None:
+        return [target] if session.alive else []
+    return []
+
+
+def validate_target(target: str) -> None:
+    fixed = {r for r in ROLES if "<" not in r} | {"all-producers"}
+    if target in fixed or target.startswith("leader-of:"):
+        return
+    if target[:1] in ("b", "c") and target[1:].isdigit():
+        return
+    raise UsageError(f"unknown fault target {target!r} (expected one of: {', '.join(ROLES)})")

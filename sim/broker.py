@@ -1,0 +1,492 @@
+"""A broker: partition leader and follower, replication, high watermark, ISR proposals.
+
+Leaders append produce batches after the idempotence check, answer acks=all once the high
+watermark passes the batch, and long-poll fetches (followers and consumers) until data arrives.
+Followers fetch with their last epoch and truncate when the leader reports divergence (KIP-279),
+so a deposed leader's unreplicated suffix disappears, as in Kafka.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sim import producer_state as ps
+from sim.controller import CONTROLLER
+from sim.log import PartitionLog, Record
+from sim.network import Message
+from sim.node import BaseNode
+
+if TYPE_CHECKING:
+    from sim.world import World
+
+TICK = 0.05
+FETCH_MAX_WAIT = 0.5
+HEARTBEAT_EVERY = 0.1
+
+
+@dataclass
+class Waiter:
+    """A request parked until the high watermark passes ``required`` (acks=all, coordinators)."""
+
+    required: int
+    deadline: float
+    done: Callable[[str | None], None]
+
+
+@dataclass
+class LeaderState:
+    epoch: int
+    partition_epoch: int
+    isr: list[str]
+    follower_leo: dict[str, int] = field(default_factory=dict)
+    caught_up: dict[str, float] = field(default_factory=dict)
+    parked: list[tuple[Message, float]] = field(default_factory=list)
+    waiters: list[Waiter] = field(default_factory=list)
+    alter_pending: float = -1.0
+
+
+@dataclass
+class FollowerState:
+    leader: str
+    epoch: int
+    corr: int = -1
+    sent_at: float = -1.0
+    skip_divergence: bool = False  # only under the unclean-truncation bug
+
+
+class Broker(BaseNode):
+    def __init__(self, world: World, name: str, keys: list[str]) -> None:
+        super().__init__(world, name)
+        cfg = world.config
+        self.min_isr = cfg.min_insync_replicas
+        self.lag_max = cfg.replica_lag_time_max_ms / 1000.0
+        self.bugs = world.bugs
+        self.logs: dict[str, PartitionLog] = {
+            k: PartitionLog(k, track_producers="dedup-not-replicated" not in self.bugs)
+            for k in keys
+        }
+        self.flushed: dict[str, int] = dict.fromkeys(keys, 0)
+        self.meta: dict[str, dict[str, Any]] = {}
+        self.leading: dict[str, LeaderState] = {}
+        self.following: dict[str, FollowerState] = {}
+        self.handlers = {
+            "UpdateMetadata": self.on_update_metadata,
+            "Produce": self.on_produce,
+            "Fetch": self.on_fetch,
+            "Metadata": self.on_metadata,
+            "InitProducerId": self.on_init_producer_id,
+        }
+        self.extensions: list[Any] = []  # coordinators hosted here (group, transaction)
+        self.start()
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        self.alive = True
+        self.env.process(self._ticker(self.incarnation))
+
+    def crash(self, lose_unflushed: bool = False) -> None:
+        super().crash()
+        self.meta = {}
+        self.leading = {}
+        self.following = {}
+        for ext in self.extensions:
+            ext.reset()
+        if lose_unflushed:
+            for key, log in self.logs.items():
+                log.truncate_to(self.flushed[key])
+
+    def restart(self) -> None:
+        for log in self.logs.values():
+            log.hw = min(log.hw, log.leo)
+        self.start()
+
+    def _ticker(self, incarnation: int):  # type: ignore[no-untyped-def]
+        next_heartbeat = 0.0
+        while self.incarnation == incarnation:
+            now = self.env.now
+            if now >= next_heartbeat:
+                next_heartbeat = now + HEARTBEAT_EVERY
+                self.call(CONTROLLER, "BrokerHeartbeat", {}, 0.5, self._on_heartbeat_reply)
+            for key, st in self.leading.items():
+                self._leader_tick(key, st, now)
+            for key, fs in self.following.items():
+                if fs.corr < 0 or now - fs.sent_at > 1.0:
+                    self._fetch_from_leader(key)
+            for key, log in self.logs.items():
+                self.flushed[key] = log.hw  # a periodic flush: what a crash can keep
+            for ext in self.extensions:
+                ext.tick(now)
+            yield self.env.timeout(TICK)
+
+    def _on_heartbeat_reply(self, body: dict[str, Any]) -> None:
+        if "image" in body:
+            self.apply_image(body["image"])
+
+    # --- metadata ------------------------------------------------------------------------
+    def on_update_metadata(self, msg: Message) -> None:
+        self.apply_image(msg.body["image"])
+
+    def apply_image(self, image: list[dict[str, Any]]) -> None:
+        for p in image:
+            key = p["key"]
+            old = self.meta.get(key)
+            if old is not None and (old["leader_epoch"], old["partition_epoch"]) >= (
+                p["leader_epoch"],
+                p["partition_epoch"],
+            ):
+                continue
+            self.meta[key] = p
+            if key not in self.logs:
+                continue
+            if p["leader"] == self.name:
+                st = self.leading.get(key)
+                if st is None or st.epoch != p["leader_epoch"]:
+                    self._become_leader(key, p)
+                else:
+                    st.isr = list(p["isr"])
+                    st.partition_epoch = p["partition_epoch"]
+                    st.alter_pending = -1.0
+                    self._advance_hw(key)
+            elif self.name in p["replicas"] and p["leader"] is not None:
+                fs = self.following.get(key)
+                if key in self.leading or fs is None or fs.epoch != p["leader_epoch"]:
+                    self._become_follower(key, p)
+            else:
+                self._step_down(key)
+        for ext in self.extensions:
+            ext.on_metadata()
+
+    def _become_leader(self, key: str, p: dict[str, Any]) -> None:
+        self._step_down(key)
+        self.following.pop(key, None)
+        log = self.logs[key]
+        log.note_epoch(p["leader_epoch"])
+        st = LeaderState(p["leader_epoch"], p["partition_epoch"], list(p["isr"]))
+        now = self.env.now
+        for r in p["replicas"]:
+            if r != self.name:
+                st.follower_leo[r] = 0
+                st.caught_up[r] = now
+        self.leading[key] = st
+
+    def _become_follower(self, key: str, p: dict[str, Any]) -> None:
+        self._step_down(key)
+        self.following[key] = FollowerState(p["leader"], p["leader_epoch"])
+        self._fetch_from_leader(key)
+
+    def _step_down(self, key: str) -> None:
+        st = self.leading.pop(key, None)
+        if st is None:
+            return
+        for msg, _ in st.parked:
+            self.reply(msg, {"error": "not_leader_or_follower"})
+        for w in st.waiters:
+            w.done("not_leader_or_follower")
+
+    def leader_epoch(self, key: str) -> int | None:
+        st = self.leading.get(key)
+        return st.epoch if st is not None else None
+
+    def on_metadata(self, msg: Message) -> None:
+        leaders = {k: (p["leader"], p["leader_epoch"]) for k, p in sorted(self.meta.items())}
+        self.reply(msg, {"leaders": leaders})
+
+    def on_init_producer_id(self, msg: Message) -> None:
+        """Non-transactional InitProducerId: a fresh id from the cluster-wide allocator."""
+        if msg.body.get("txn_id"):
+            self.reply(msg, {"error": "not_coordinator"})
+            return
+        self.reply(msg, {"pid": self.world.next_id("pid"), "epoch": 0})
+
+    def append_internal(
+        self, key: str, payload: dict[str, Any], done: Callable[[str | None], None]
+    ) -> None:
+        """Coordinators persist state as records in an internal partition and answer only once
+        the record is committed (acks=all), so their state survives a failover."""
+        st = self.leading.get(key)
+        if st is None:
+            done("not_coordinator")
+            return
+        log = self.logs[key]
+        log.append(Record(0, payload, leader_epoch=st.epoch))
+        end = log.leo
+        self.after_append(key)
+        self.wait_for_hw(key, end, done)
+
+    # --- produce -------------------------------------------------------------------------
+    def on_produce(self, msg: Message) -> None:
+        b = msg.body
+        key = b["key"]
+        st = self.leading.get(key)
+        if st is None:
+            self.reply(msg, {"error": "not_leader_or_follower"})
+            return
+        acks = b["acks"]
+        if acks == "all" and len(st.isr) < self.min_isr:
+            self.reply(msg, {"error": "not_enough_replicas"})
+            return
+        gate = self.produce_gate(key, b)
+        if gate is not None:
+            self.reply(msg, {"error": gate})
+            return
+        log = self.logs[key]
+        values = b["values"]
+        pid, epoch, seq = b["pid"], b["epoch"], b["seq"]
+        last_seq = seq + len(values) - 1 if seq >= 0 else -1
+        if seq >= 0 and "no-dedup" not in self.bugs:
+            verdict = ps.check_batch(log.producers.get(pid), epoch, seq, last_seq)
+            if verdict.status == ps.DUPLICATE:
+                meta = verdict.duplicate_of
+                assert meta is not None
+                self._respond_when_replicated(
+                    msg, key, st, acks, meta.first_offset, meta.last_offset + 1, duplicate=True
+                )
+                return
+            if verdict.status != ps.OK:
+                if verdict.status == ps.FENCED and b.get("txn"):
+                    self.reply(msg, {"error": "producer_fenced"})
+                else:
+                    self.reply(msg, {"error": verdict.status})
+                return
+        txn = bool(b.get("txn"))
+        first = log.leo
+        for i, v in enumerate(values):
+            rec = Record(0, v, pid, epoch, seq + i if seq >= 0 else -1, st.epoch, txn)
+            if i == 0 and seq >= 0:
+                rec.last_seq = last_seq
+            log.append(rec)
+        self.after_append(key)
+        self._respond_when_replicated(msg, key, st, acks, first, log.leo, duplicate=False)
+
+    def produce_gate(self, key: str, body: dict[str, Any]) -> str | None:
+        """Hook for transactional checks before an append (KIP-890 verification)."""
+        for ext in self.extensions:
+            err = ext.produce_gate(key, body)
+            if err is not None:
+                return str(err)
+        return None
+
+    def _respond_when_replicated(
+        self,
+        msg: Message,
+        key: str,
+        st: LeaderState,
+        acks: str,
+        first: int,
+        end: int,
+        duplicate: bool,
+    ) -> None:
+        if acks == "0":
+            return
+        if acks == "1" or "ack-before-replication" in self.bugs:
+            self.reply(msg, {"offset": first, "duplicate": duplicate})
+            return
+
+        def done(err: str | None) -> None:
+            if (
+                err is None
+                and len(st.isr) < self.min_isr
+                and "ack-before-replication" not in self.bugs
+            ):
+                err = "not_enough_replicas_after_append"
+            self.reply(msg, {"error": err} if err else {"offset": first, "duplicate": duplicate})
+
+        self.wait_for_hw(key, end, done)
+
+    def wait_for_hw(
+        self, key: str, required: int, done: Callable[[str | None], None], timeout: float = 1.0
+    ) -> None:
+        """Call ``done(None)`` once the high watermark reaches ``required``, else an error."""
+        st = self.leading.get(key)
+        if st is None:
+            done("not_leader_or_follower")
+            return
+        if self.logs[key].hw >= required:
+            done(None)
+            return
+        st.waiters.append(Waiter(required, self.env.now + timeout, done))
+
+    # --- replication ---------------------------------------------------------------------
+    def after_append(self, key: str) -> None:
+        self._advance_hw(key)
+        self._serve_parked(key)
+
+    def _advance_hw(self, key: str) -> None:
+        st = self.leading.get(key)
+        if st is None:
+            return
+        log = self.logs[key]
+        hw = log.leo
+        for r in st.isr:
+            if r != self.name:
+                hw = min(hw, st.follower_leo.get(r, 0))
+        if hw > log.hw:
+            log.hw = hw
+            if st.waiters:
+                ready = [w for w in st.waiters if w.required <= hw]
+                if ready:
+                    st.waiters = [w for w in st.waiters if w.required > hw]
+                    for w in ready:
+                        w.done(None)
+            self._serve_parked(key)
+            for ext in self.extensions:
+                ext.on_hw(key, hw)
+
+    def _leader_tick(self, key: str, st: LeaderState, now: float) -> None:
+        if st.waiters:
+            expired = [w for w in st.waiters if w.deadline <= now]
+            if expired:
+                st.waiters = [w for w in st.waiters if w.deadline > now]
+                for w in expired:
+                    w.done("request_timed_out")
+        if st.parked:
+            keep = []
+            for msg, deadline in st.parked:
+                if deadline <= now:
+                    self._answer_fetch(msg, key, st, force=True)
+                else:
+                    keep.append((msg, deadline))
+            st.parked = keep
+        if st.alter_pending >= 0 and now - st.alter_pending < 0.5:
+            return
+        log = self.logs[key]
+        isr = set(st.isr)
+        new_isr = [self.name]
+        for r, leo in sorted(st.follower_leo.items()):
+            if r in isr:
+                if now - st.caught_up.get(r, now) <= self.lag_max:
+                    new_isr.append(r)
+            elif leo >= log.leo and leo >= log.hw:
+                new_isr.append(r)
+        if set(new_isr) != isr:
+            st.alter_pending = now
+            body = {
+                "key": key,
+                "isr": new_isr,
+                "leader_epoch": st.epoch,
+                "partition_epoch": st.partition_epoch,
+            }
+            self.call(
+                CONTROLLER, "AlterPartition", body, 0.5, lambda r, k=key: self._on_alter_reply(k, r)
+            )
+
+    def _on_alter_reply(self, key: str, body: dict[str, Any]) -> None:
+        st = self.leading.get(key)
+        if st is not None:
+            st.alter_pending = -1.0
+        if "state" in body:
+            self.apply_image([body["state"]])
+
+    def _fetch_from_leader(self, key: str) -> None:
+        fs = self.following.get(key)
+        if fs is None:
+            return
+        log = self.logs[key]
+        body = {
+            "key": key,
+            "offset": log.leo,
+            "replica": self.name,
+            "leader_epoch": fs.epoch,
+            "last_epoch": -1 if fs.skip_divergence else log.last_epoch,
+            "hw": log.hw,
+        }
+        fs.sent_at = self.env.now
+        fs.corr = self.call(
+            fs.leader, "Fetch", body, 2.0, lambda r, k=key, f=fs: self._on_fetch_reply(k, f, r)
+        )
+
+    def _on_fetch_reply(self, key: str, fs: FollowerState, body: dict[str, Any]) -> None:
+        if self.following.get(key) is not fs:
+            return
+        log = self.logs[key]
+        err = body.get("error")
+        if err == "diverging":
+            if "unclean-truncation" not in self.bugs:
+                own_end = log.end_offset_for_epoch(body["epoch"])[1] if body["epoch"] >= 0 else 0
+                log.truncate_to(min(body["end_offset"], own_end))
+            else:
+                # Bug: keep the divergent suffix and carry on appending after it.
+                fs.skip_divergence = True
+            self._fetch_from_leader(key)
+            return
+        if err is not None:
+            fs.corr = -1  # retried by the ticker once metadata moves on
+            return
+        for rec in body["records"]:
+            if rec.offset == log.leo:
+                log.append(rec.copy())
+        log.hw = min(body["hw"], log.leo)
+        for ext in self.extensions:
+            ext.on_replica_append(key)
+        self._fetch_from_leader(key)
+
+    # --- fetch (followers and consumers) --------------------------------------------------
+    def on_fetch(self, msg: Message) -> None:
+        key = msg.body["key"]
+        st = self.leading.get(key)
+        if st is None:
+            self.reply(msg, {"error": "not_leader_or_follower"})
+            return
+        b = msg.body
+        replica = b.get("replica")
+        if replica is not None:
+            if b["leader_epoch"] != st.epoch:
+                self.reply(msg, {"error": "fenced_leader_epoch"})
+                return
+            log = self.logs[key]
+            if b["last_epoch"] >= 0:
+                epoch, end = log.end_offset_for_epoch(b["last_epoch"])
+                if epoch != b["last_epoch"] or end < b["offset"]:
+                    self.reply(msg, {"error": "diverging", "epoch": epoch, "end_offset": end})
+                    return
+            st.follower_leo[replica] = b["offset"]
+            if b["offset"] >= log.leo:
+                st.caught_up[replica] = self.env.now
+            self._advance_hw(key)
+        if not self._answer_fetch(msg, key, st, force=False):
+            st.parked.append((msg, self.env.now + b.get("max_wait", FETCH_MAX_WAIT)))
+
+    def _answer_fetch(self, msg: Message, key: str, st: LeaderState, force: bool) -> bool:
+        """Answer now if there is something to say (data or a newer HW), else leave it parked."""
+        b = msg.body
+        log = self.logs[key]
+        offset = b["offset"]
+        if b.get("replica") is not None:
+            if offset < log.leo or b["hw"] < log.hw or force:
+                recs = log.records[offset : offset + 500]
+                self.reply(msg, {"records": recs, "hw": log.hw})
+                return True
+            return False
+        committed = b.get("isolation") == "read_committed"
+        end = log.lso if committed and "lso-ignores-open-txn" not in self.bugs else log.hw
+        if committed and "abort-markers-skipped" in self.bugs:
+            committed = False
+        if offset > log.leo:
+            self.reply(msg, {"error": "offset_out_of_range", "hw": log.hw, "lso": log.lso})
+            return True
+        recs, next_offset = log.read(offset, end, committed)
+        if recs or force or next_offset > offset:
+            self.reply(
+                msg,
+                {
+                    "records": [(r.offset, r.value) for r in recs],
+                    "next": next_offset,
+                    "hw": log.hw,
+                    "lso": log.lso,
+                    "leo": log.leo,
+                },
+            )
+            return True
+        return False
+
+    def _serve_parked(self, key: str) -> None:
+        st = self.leading.get(key)
+        if st is None or not st.parked:
+            return
+        parked = st.parked
+        st.parked = []
+        for msg, deadline in parked:
+            if not self._answer_fetch(msg, key, st, force=False):
+                st.parked.append((msg, deadline))

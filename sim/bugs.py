@@ -1,0 +1,38 @@
+"""Known-bug switches: documented faults a real broker or client could have.
+
+Each one weakens exactly one mechanism, so the checker that catches it proves that it can fail.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from sim.errors import UsageError
+
+BUGS: dict[str, str] = {
+    "no-dedup": "broker ignores producer sequence numbers: retried batches are appended again",
+    "dedup-not-replicated": "producer state is kept on the leader only, so it is lost on failover",
+    "no-epoch-fencing": "transaction coordinator does not fence older producer epochs",
+    "lso-ignores-open-txn": "read_committed fetches read up to the high watermark, past open transactions",
+    "abort-markers-skipped": "read_committed consumers ignore abort markers and see aborted data",
+    "ack-before-replication": "acks=all is answered before the ISR has the batch",
+    "unclean-truncation": "a follower keeps its divergent suffix instead of truncating to the leader",
+    "offsets-outside-txn": "sendOffsetsToTransaction commits the offsets at once, outside the transaction",
+    "lost-marker": "the commit marker is not written to one partition of a transaction",
+}
+
+
+def validate_bugs(names: tuple[str, ...] | list[str]) -> None:
+    for name in names:
+        if name not in BUGS:
+            raise UsageError(f"unknown bug {name!r} (see: eosim run --bug list)")
+
+
+def print_bugs(console: Console) -> None:
+    table = Table(title="known-bug switches (--bug NAME)")
+    table.add_column("bug")
+    table.add_column("what it breaks")
+    for name, text in BUGS.items():
+        table.add_row(name, text)
+    console.print(table)

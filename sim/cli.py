@@ -1,0 +1,379 @@
+"""The ``eosim`` command line. Exit codes: 0 valid, 1 anomalies, 2 usage/input error, 3 internal."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from sim.errors import UsageError
+
+EXIT_VALID, EXIT_ANOMALY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def fail_usage(message: str) -> None:
+    err.print(f"eosim: error: {message}", markup=False, soft_wrap=True)
+    sys.exit(EXIT_USAGE)
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Bad input becomes one clear line and exit 2; a bug becomes one line and exit 3."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from checkers import HistoryError
+
+        try:
+            return fn(*args, **kwargs)
+        except (UsageError, HistoryError) as exc:
+            fail_usage(str(exc))
+        except KeyboardInterrupt:
+            err.print("eosim: interrupted")
+            sys.exit(130)
+        except (SystemExit, click.exceptions.Exit):
+            raise
+        except Exception as exc:  # pragma: no cover - reported, not hidden
+            import os
+            import traceback
+
+            if os.environ.get("EOSIM_DEBUG"):
+                traceback.print_exc()
+            err.print(
+                f"eosim: internal error: {type(exc).__name__}: {exc} (set EOSIM_DEBUG=1 for a traceback)",
+                markup=False,
+            )
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper
+
+
+def exit_for(results: dict[str, Any]) -> int:
+    return EXIT_VALID if results.get("valid") is not False else EXIT_ANOMALY
+
+
+# --- options shared by run and campaign -----------------------------------------------------
+def config_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--mode", default=None, help="at-least-once | idempotent | transactional"),
+        click.option("--workload", default=None, help="produce-consume | produce | ctp | sink"),
+        click.option("--nemesis", default=None, help="comma-separated nemeses, or 'list'"),
+        click.option(
+            "--nemesis-interval", type=float, default=None, help="mean seconds between faults"
+        ),
+        click.option(
+            "--time-limit", type=float, default=None, help="simulated seconds of workload"
+        ),
+        click.option("--rate", type=float, default=None, help="ops per simulated second"),
+        click.option("--acks", default=None, help="0 | 1 | all"),
+        click.option(
+            "--bug", "bugs", multiple=True, help="enable a known bug (repeatable), or 'list'"
+        ),
+        click.option(
+            "--set",
+            "sets",
+            multiple=True,
+            metavar="KNOB=VALUE",
+            help="any Kafka knob, e.g. --set min.insync.replicas=1",
+        ),
+        click.option(
+            "--config", "config_file", type=click.Path(), default=None, help="TOML file of knobs"
+        ),
+        click.option(
+            "--swarm",
+            is_flag=True,
+            default=False,
+            help="draw fault kinds and probabilities from the seed",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def build_config(
+    mode: str | None,
+    workload: str | None,
+    nemesis: str | None,
+    nemesis_interval: float | None,
+    time_limit: float | None,
+    rate: float | None,
+    acks: str | None,
+    bugs: tuple[str, ...],
+    sets: tuple[str, ...],
+    config_file: str | None,
+    swarm: bool,
+) -> Any:
+    from sim.config import Config, from_mapping, load_toml
+
+    config = load_toml(config_file) if config_file else Config()
+    changes: dict[str, Any] = {}
+    for item in sets:
+        if "=" not in item:
+            raise UsageError(f"--set expects KNOB=VALUE, got {item!r}")
+        name, value = item.split("=", 1)
+        changes[name.strip()] = value.strip()
+    flags = {
+        "mode": mode,
+        "workload": workload,
+        "nemesis": nemesis,
+        "nemesis-interval": nemesis_interval,
+        "time-limit": time_limit,
+        "rate": rate,
+        "acks": acks,
+        "bugs": ",".join(bugs) if bugs else None,
+        "swarm": True if swarm else None,
+    }
+    changes.update({k: v for k, v in flags.items() if v is not None})
+    config = from_mapping(changes, config)
+    from faults.catalog import validate_names
+    from sim.bugs import validate_bugs
+
+    validate_names(config.nemesis)
+    validate_bugs(config.bugs)
+    return config.validate()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="eosim")
+def cli() -> None:
+    """eosim: a deterministic Jepsen-style simulator for Kafka's delivery guarantees.
+
+    \b
+    Examples:
+      eosim run --mode idempotent --seed 1
+      eosim run --mode at-least-once --nemesis drop-acks --seed 7
+      eosim check store/latest/history.jsonl
+      eosim campaign --mode idempotent --nemesis drop-acks,kill-broker --seeds 0..99
+      eosim scenario run two-generals
+    """
+
+
+@cli.command()
+@config_options
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(),
+    default=None,
+    help="store directory (default store/<mode>-<nemeses>-<seed>-<time>)",
+)
+@click.option(
+    "--check-determinism", is_flag=True, help="run twice and compare digests (exit 3 on mismatch)"
+)
+@click.option("--no-report", is_flag=True, help="skip timeline.html and plots")
+@click.option("--json", "as_json", is_flag=True, help="print results.json to stdout")
+@click.option("--quiet", "-q", is_flag=True)
+@guarded
+def run(
+    seed: int,
+    store_dir: str | None,
+    check_determinism: bool,
+    no_report: bool,
+    as_json: bool,
+    quiet: bool,
+    **kw: Any,
+) -> None:
+    """Run one seeded simulation, check its history and write a store directory.
+
+    \b
+    Examples:
+      eosim run --mode idempotent --seed 1
+      eosim run --mode at-least-once --nemesis drop-acks --seed 3 --store /tmp/run3
+      eosim run --nemesis list        # every nemesis with a one-line description
+      eosim run --bug list            # every known-bug switch
+    """
+    if kw.get("nemesis") == "list":
+        from faults.catalog import print_catalog
+
+        print_catalog(out)
+        return
+    if kw.get("bugs") == ("list",):
+        from sim.bugs import print_bugs
+
+        print_bugs(out)
+        return
+    config = build_config(**kw)
+    from sim.runner import run as run_sim
+    from sim.store import default_dir, link_latest, write_store
+
+    outcome = run_sim(config, seed)
+    if check_determinism:
+        again = run_sim(config, seed)
+        if again.digest != outcome.digest:
+            err.print(
+                f"eosim: determinism violated: digests {outcome.digest[:12]} and {again.digest[:12]} differ for seed {seed}"
+            )
+            sys.exit(EXIT_INTERNAL)
+    root = Path("store")
+    directory = Path(store_dir) if store_dir else default_dir(root, config, seed)
+    write_store(directory, config, seed, outcome.schedule, outcome.history_text, outcome.results)
+    if not store_dir:
+        link_latest(root, directory)
+    if not no_report:
+        write_report_quietly(directory)
+    if as_json:
+        click.echo(json.dumps(outcome.results, indent=1))
+    elif not quiet:
+        from checkers.report_text import render_results
+
+        render_results(outcome.results, out)
+        out.print(
+            f"store: {directory}   digest: {outcome.digest[:16]}   determinism: {'checked' if check_determinism else 'not checked'}"
+        )
+        out.print(f"reproduce: eosim run {reproduce_args(config, seed)}")
+    sys.exit(exit_for(outcome.results))
+
+
+def write_report_quietly(directory: Path) -> None:
+    try:
+        from sim.report import write_report
+
+        write_report(directory)
+    except ImportError:
+        pass
+
+
+def reproduce_args(config: Any, seed: int) -> str:
+    """The flags that rebuild ``config`` from defaults: a copy-pasteable command line."""
+    from sim.config import Config
+
+    default = Config().to_dict()
+    parts = []
+    for name, value in sorted(config.to_dict().items()):
+        if default.get(name) == value:
+            continue
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if isinstance(value, dict):
+            continue
+        parts.append(f"--set {name}={value}")
+    return " ".join([*parts, f"--seed {seed}"])
+
+
+@cli.command()
+@click.argument("history", type=click.Path())
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "jepsen-edn"]),
+    default="jsonl",
+    show_default=True,
+)
+@click.option(
+    "--mode",
+    default="transactional",
+    show_default=True,
+    help="which promises to judge the history by",
+)
+@click.option("--json", "as_json", is_flag=True, help="print results.json to stdout")
+@click.option("--quiet", "-q", is_flag=True)
+@guarded
+def check(history: str, fmt: str, mode: str, as_json: bool, quiet: bool) -> None:
+    """Check a history file (eosim's JSON lines, or a Jepsen Kafka history.edn).
+
+    \b
+    Examples:
+      eosim check store/latest/history.jsonl --mode idempotent
+      eosim check jepsen/history.edn --format jepsen-edn --json
+    """
+    import checkers
+
+    path = Path(history)
+    if not path.is_file():
+        raise UsageError(f"history file not found: {path}")
+    ops = checkers.load_edn(path) if fmt == "jepsen-edn" else checkers.load_jsonl(path)
+    try:
+        results = checkers.check(ops, mode)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(results, indent=1))
+    elif not quiet:
+        from checkers.report_text import render_results
+
+        render_results(results, out)
+    sys.exit(exit_for(results))
+
+
+@cli.command()
+@click.argument("store_dir", type=click.Path())
+@click.option("--quiet", "-q", is_flag=True)
+@guarded
+def replay(store_dir: str, quiet: bool) -> None:
+    """Re-run a stored run from its config, seed and faults.json; verify the digest.
+
+    \b
+    Example:
+      eosim replay store/latest
+    """
+    from sim.runner import run as run_sim
+    from sim.store import read_store
+
+    directory = Path(store_dir)
+    config, seed, schedule, results = read_store(directory)
+    config.validate()
+    from faults.schedule import validate_schedule
+
+    validate_schedule(schedule)
+    outcome = run_sim(config, seed, schedule)
+    want = results.get("digest")
+    if want is None and (directory / "history.jsonl").is_file():
+        import hashlib
+
+        want = hashlib.sha256((directory / "history.jsonl").read_bytes()).hexdigest()
+    if want != outcome.digest:
+        err.print(
+            f"eosim: replay diverged: stored digest {str(want)[:16]}, replay digest {outcome.digest[:16]}"
+        )
+        sys.exit(EXIT_ANOMALY)
+    if not quiet:
+        out.print(
+            f"replay matches: digest {outcome.digest[:16]} (seed {seed}, {len(schedule)} faults)"
+        )
+
+
+@cli.command()
+@click.argument("store_dir", type=click.Path())
+@guarded
+def report(store_dir: str) -> None:
+    """Write timeline.html, latency.png and throughput.png for a stored run.
+
+    \b
+    Example:
+      eosim report store/latest
+    """
+    directory = Path(store_dir)
+    if not (directory / "history.jsonl").is_file():
+        raise UsageError(f"{directory} is not a store directory: history.jsonl is missing")
+    from sim.report import write_report
+
+    for path in write_report(directory):
+        out.print(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: click's usage errors become one line and exit 2."""
+    try:
+        cli.main(args=argv, prog_name="eosim", standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("eosim: interrupted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        fail_usage(exc.format_message())
+    sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

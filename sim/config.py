@@ -1,0 +1,290 @@
+"""Run configuration: Kafka-named knobs, validated up front.
+
+Times are in simulated milliseconds where Kafka's knob is in ms, so the names mean what Kafka's mean.
+Defaults are scaled down from Kafka's (a run lasts seconds, not hours) and documented in README.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MODES = ("at-least-once", "idempotent", "transactional")
+WORKLOADS = ("produce-consume", "produce", "ctp", "sink")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything but the seed that determines a run. Field names map to Kafka's dotted knobs."""
+
+    mode: str = "idempotent"
+    workload: str = "produce-consume"
+    time_limit: float = 10.0  # simulated seconds of workload (faults happen inside this)
+    convergence: float = 5.0  # quiet period after the last fault heals
+    rate: float = 200.0  # client ops per simulated second, all producers together
+    brokers: int = 3
+    partitions: int = 6
+    producers: int = 2
+    consumers: int = 2
+    nemesis: tuple[str, ...] = ()
+    nemesis_interval: float = 2.0
+    swarm: bool = False
+    bugs: tuple[str, ...] = ()
+    # Kafka knobs (dotted names in TOML and --set)
+    acks: str = "all"
+    enable_idempotence: bool | None = None  # None: follows mode
+    max_in_flight: int = 5
+    retries: int = 2147483647
+    delivery_timeout_ms: float = 4000.0
+    request_timeout_ms: float = 800.0
+    retry_backoff_ms: float = 50.0
+    linger_ms: float = 5.0
+    batch_size: int = 16
+    transactional_id: str = "txn"
+    transaction_timeout_ms: float = 5000.0
+    isolation_level: str | None = None  # None: read_committed in transactional mode
+    enable_auto_commit: bool = False
+    auto_commit_interval_ms: float = 500.0
+    replication_factor: int = 3
+    min_insync_replicas: int = 2
+    unclean_leader_election_enable: bool = False
+    txn_protocol: str = "v2"
+    replica_lag_time_max_ms: float = 1000.0
+    broker_session_timeout_ms: float = 1000.0
+    session_timeout_ms: float = 1000.0
+    heartbeat_interval_ms: float = 100.0
+    txn_ops: int = 3  # sends per transaction
+    external: dict[str, Any] = field(default_factory=dict)
+
+    # --- derived -----------------------------------------------------------------------
+    @property
+    def idempotent(self) -> bool:
+        if self.enable_idempotence is not None:
+            return self.enable_idempotence
+        return self.mode in ("idempotent", "transactional")
+
+    @property
+    def transactional(self) -> bool:
+        return self.mode == "transactional"
+
+    @property
+    def isolation(self) -> str:
+        if self.isolation_level is not None:
+            return self.isolation_level
+        return "read_committed" if self.transactional else "read_uncommitted"
+
+    @property
+    def keys(self) -> list[str]:
+        return [f"k{i}" for i in range(self.partitions)]
+
+    # --- validation --------------------------------------------------------------------
+    def validate(self) -> Config:
+        """Reject impossible configs with one line naming the problem."""
+        if self.mode not in MODES:
+            raise UsageError(f"unknown mode {self.mode!r} (expected one of: {', '.join(MODES)})")
+        if self.workload not in WORKLOADS:
+            raise UsageError(
+                f"unknown workload {self.workload!r} (expected one of: {', '.join(WORKLOADS)})"
+            )
+        positive = {
+            "rate": self.rate,
+            "time-limit": self.time_limit,
+            "brokers": self.brokers,
+            "partitions": self.partitions,
+            "replication.factor": self.replication_factor,
+            "max.in.flight.requests.per.connection": self.max_in_flight,
+            "request.timeout.ms": self.request_timeout_ms,
+            "delivery.timeout.ms": self.delivery_timeout_ms,
+            "batch.size": self.batch_size,
+            "nemesis-interval": self.nemesis_interval,
+        }
+        for name, value in positive.items():
+            if not value > 0:
+                raise UsageError(f"{name} must be positive, got {value}")
+        non_negative = {
+            "convergence": self.convergence,
+            "producers": self.producers,
+            "consumers": self.consumers,
+            "retries": self.retries,
+            "linger.ms": self.linger_ms,
+            "retry.backoff.ms": self.retry_backoff_ms,
+        }
+        for name, value in non_negative.items():
+            if value < 0:
+                raise UsageError(f"{name} must not be negative, got {value}")
+        if self.replication_factor > self.brokers:
+            raise UsageError(
+                f"replication.factor {self.replication_factor} exceeds the number of brokers {self.brokers}"
+            )
+        if not 1 <= self.min_insync_replicas <= self.replication_factor:
+            raise UsageError(
+                f"min.insync.replicas {self.min_insync_replicas} must be between 1 and "
+                f"replication.factor {self.replication_factor}"
+            )
+        if self.acks not in ("0", "1", "all"):
+            raise UsageError(f"acks must be 0, 1 or all, got {self.acks!r}")
+        if self.isolation_level not in (None, "read_committed", "read_uncommitted"):
+            raise UsageError(
+                f"isolation.level must be read_committed or read_uncommitted, got {self.isolation_level!r}"
+            )
+        if self.txn_protocol not in ("v1", "v2"):
+            raise UsageError(f"txn.protocol must be v1 or v2, got {self.txn_protocol!r}")
+        if self.idempotent:
+            if self.acks != "all":
+                raise UsageError("enable.idempotence requires acks=all (as in Kafka)")
+            if self.max_in_flight > 5:
+                raise UsageError(
+                    "enable.idempotence requires max.in.flight.requests.per.connection <= 5"
+                )
+        if self.transactional and not self.idempotent:
+            raise UsageError("transactional mode requires enable.idempotence=true")
+        if self.workload in ("ctp", "sink") and not self.consumers:
+            raise UsageError(f"workload {self.workload} needs at least one consumer")
+        return self
+
+    # --- (de)serialisation -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, tuple):
+                value = list(value)
+            out[KNOB_NAMES.get(f.name, f.name.replace("_", "-"))] = value
+        return out
+
+    def to_toml(self) -> str:
+        """TOML with Kafka's dotted names quoted, sorted for byte-stable stores."""
+        lines = []
+        for name, value in sorted(self.to_dict().items()):
+            if isinstance(value, dict):
+                continue
+            lines.append(f'"{name}" = {_toml_value(value)}')
+        for name, value in sorted(self.to_dict().items()):
+            if isinstance(value, dict) and value:
+                lines.append(f'\n["{name}"]')
+                for k, v in sorted(value.items()):
+                    lines.append(f'"{k}" = {_toml_value(v)}')
+        return "\n".join(lines) + "\n"
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} to TOML")
+
+
+# Field name -> Kafka's knob name where Kafka has one (DESIGN: names as in Kafka).
+KNOB_NAMES = {
+    "enable_idempotence": "enable.idempotence",
+    "max_in_flight": "max.in.flight.requests.per.connection",
+    "delivery_timeout_ms": "delivery.timeout.ms",
+    "request_timeout_ms": "request.timeout.ms",
+    "retry_backoff_ms": "retry.backoff.ms",
+    "linger_ms": "linger.ms",
+    "batch_size": "batch.size",
+    "transactional_id": "transactional.id",
+    "transaction_timeout_ms": "transaction.timeout.ms",
+    "isolation_level": "isolation.level",
+    "enable_auto_commit": "enable.auto.commit",
+    "auto_commit_interval_ms": "auto.commit.interval.ms",
+    "replication_factor": "replication.factor",
+    "min_insync_replicas": "min.insync.replicas",
+    "unclean_leader_election_enable": "unclean.leader.election.enable",
+    "txn_protocol": "txn.protocol",
+    "replica_lag_time_max_ms": "replica.lag.time.max.ms",
+    "broker_session_timeout_ms": "broker.session.timeout.ms",
+    "session_timeout_ms": "session.timeout.ms",
+    "heartbeat_interval_ms": "heartbeat.interval.ms",
+    "nemesis_interval": "nemesis-interval",
+    "time_limit": "time-limit",
+    "txn_ops": "txn-ops",
+}
+FIELD_BY_NAME = {v: k for k, v in KNOB_NAMES.items()}
+_FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+
+
+def field_for(name: str) -> str:
+    """Map a Kafka knob or CLI name (dotted, dashed or underscored) to a Config field."""
+    if name in FIELD_BY_NAME:
+        return FIELD_BY_NAME[name]
+    candidate = name.replace("-", "_").replace(".", "_")
+    if candidate in _FIELDS:
+        return candidate
+    raise UsageError(f"unknown config knob {name!r}")
+
+
+def coerce(name: str, raw: Any) -> Any:
+    """Convert a raw value (a --set string or a TOML value) to the field's type."""
+    fname = field_for(name)
+    default = _FIELDS[fname].default
+    kind = type(default) if default is not None and default is not dataclasses.MISSING else None
+    if fname == "enable_idempotence":
+        kind = bool
+    if fname == "isolation_level":
+        kind = str
+    if fname in ("nemesis", "bugs"):
+        if isinstance(raw, str):
+            return tuple(x for x in raw.split(",") if x)
+        return tuple(raw)
+    if fname == "acks":
+        return str(raw)
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).lower() in ("true", "1", "yes"):
+                return True
+            if str(raw).lower() in ("false", "0", "no"):
+                return False
+            raise ValueError
+        if kind is int:
+            if isinstance(raw, float) and not raw.is_integer():
+                raise ValueError
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        return raw
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"{name} expects a {kind.__name__ if kind else 'value'}, got {raw!r}"
+        ) from None
+
+
+def from_mapping(data: dict[str, Any], base: Config | None = None) -> Config:
+    changes = {}
+    for name, raw in data.items():
+        fname = field_for(name)
+        changes[fname] = raw if fname == "external" else coerce(name, raw)
+    return dataclasses.replace(base or Config(), **changes)
+
+
+def load_toml(path: str | Path, base: Config | None = None) -> Config:
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"config file not found: {p}")
+    try:
+        data = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{p}: invalid TOML: {exc}") from None
+    return from_mapping(data, base)

@@ -1,0 +1,226 @@
+"""The consumer client: group membership or manual assignment, fetch positions, commits.
+
+Written as simpy generator methods because a poll is a sequence of waits (rejoin, fetch offsets,
+fetch records). Positions follow Kafka: they move past every record a poll returns, and
+``auto.commit`` commits at the start of a later poll the positions left by the previous one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from simpy import Event
+
+from sim.node import BaseNode
+
+if TYPE_CHECKING:
+    from sim.world import World
+
+POLL_WAIT = 0.1
+
+
+class Consumer(BaseNode):
+    def __init__(self, world: World, name: str, group: str | None, isolation: str) -> None:
+        super().__init__(world, name)
+        cfg = world.config
+        self.cfg = cfg
+        self.rng = world.rng(f"client/{name}")
+        self.group = group
+        self.isolation = isolation
+        self.request_timeout = cfg.request_timeout_ms / 1000.0
+        self.member: str | None = None
+        self.generation = -1
+        self.assignment: list[str] = []
+        self.subscribed: list[str] = []
+        self.positions: dict[str, int] = {}
+        self.leaders: dict[str, tuple[str | None, int]] = {}
+        self.coordinator: str | None = None
+        self.needs_rejoin = False
+        self.last_auto_commit = 0.0
+        self.rebalanced: set[str] = set()
+        self.lag: dict[str, int] = {}
+
+    # --- helpers -------------------------------------------------------------------------
+    def any_broker(self) -> str:
+        names = self.world.broker_names()
+        return names[self.rng.randrange(len(names))]
+
+    def refresh_metadata(self) -> Generator[Event, Any, None]:
+        body = yield self.request(self.any_broker(), "Metadata", {}, self.request_timeout)
+        for key, (leader, epoch) in body.get("leaders", {}).items():
+            old = self.leaders.get(key)
+            if old is None or epoch >= old[1]:
+                self.leaders[key] = (leader, epoch)
+
+    def find_coordinator(self) -> Generator[Event, Any, str | None]:
+        while self.coordinator is None:
+            body = yield self.request(
+                self.any_broker(), "FindCoordinator", {"kind": "group"}, self.request_timeout
+            )
+            if "coordinator" in body:
+                self.coordinator = body["coordinator"]
+            else:
+                yield self.env.timeout(0.05)
+        return self.coordinator
+
+    def coordinator_call(
+        self, api: str, body: dict[str, Any]
+    ) -> Generator[Event, Any, dict[str, Any]]:
+        """One request to the group coordinator, rediscovering it when it moved."""
+        coord = yield from self.find_coordinator()
+        assert coord is not None
+        reply = yield self.request(coord, api, body, self.request_timeout)
+        if reply.get("error") in (
+            "not_coordinator",
+            "request_timed_out",
+            "coordinator_not_available",
+        ):
+            self.coordinator = None
+        return reply
+
+    # --- membership ----------------------------------------------------------------------
+    def subscribe(self, keys: list[str]) -> Generator[Event, Any, None]:
+        self.subscribed = list(keys)
+        self.member = self.name
+        yield from self.join()
+        self.env.process(self._heartbeats(self.incarnation))
+
+    def assign(
+        self, keys: list[str], positions: dict[str, int] | None = None
+    ) -> Generator[Event, Any, None]:
+        self.assignment = list(keys)
+        if positions is not None:
+            self.positions = dict(positions)
+        elif self.group is not None:
+            yield from self.fetch_committed(keys)
+        else:
+            self.positions = dict.fromkeys(keys, 0)
+
+    def join(self) -> Generator[Event, Any, None]:
+        old = set(self.assignment)
+        if self.cfg.enable_auto_commit and self.assignment:
+            yield from self.commit(dict(self.positions))
+        while True:
+            body = {"group": self.group, "member": self.member, "keys": self.subscribed}
+            reply = yield from self.coordinator_call("JoinGroup", body)
+            if "generation" in reply:
+                break
+            yield self.env.timeout(0.05)
+        self.generation = reply["generation"]
+        self.assignment = list(reply["assignment"])
+        self.needs_rejoin = False
+        self.rebalanced |= old ^ set(self.assignment)
+        self.positions = {}
+        yield from self.fetch_committed(self.assignment)
+
+    def fetch_committed(self, keys: list[str]) -> Generator[Event, Any, None]:
+        while True:
+            body = {
+                "group": self.group,
+                "keys": keys,
+                "require_stable": self.isolation == "read_committed",
+            }
+            reply = yield from self.coordinator_call("OffsetFetch", body)
+            if "offsets" in reply:
+                break
+            yield self.env.timeout(0.05)
+        for key, off in reply["offsets"].items():
+            self.positions[key] = off if off is not None else 0
+
+    def _heartbeats(self, incarnation: int) -> Generator[Event, Any, None]:
+        interval = self.cfg.heartbeat_interval_ms / 1000.0
+        while self.incarnation == incarnation and self.alive:
+            yield self.env.timeout(interval)
+            if self.incarnation != incarnation or self.coordinator is None:
+                continue
+            body = {"group": self.group, "member": self.member, "generation": self.generation}
+            reply = yield self.request(self.coordinator, "Heartbeat", body, self.request_timeout)
+            err = reply.get("error")
+            if err in ("rebalance_in_progress", "unknown_member_id", "illegal_generation"):
+                self.needs_rejoin = True
+            elif err in ("not_coordinator", "request_timed_out"):
+                self.coordinator = None
+
+    # --- polling -------------------------------------------------------------------------
+    def poll(self) -> Generator[Event, Any, dict[str, list[list[int]]]]:
+        """One poll: rejoin if needed, auto-commit, then fetch every assigned partition once."""
+        self.rebalanced = set()
+        if self.needs_rejoin and self.group is not None and self.subscribed:
+            yield from self.join()
+        if (
+            self.cfg.enable_auto_commit
+            and self.env.now - self.last_auto_commit >= self.cfg.auto_commit_interval_ms / 1000.0
+        ):
+            self.last_auto_commit = self.env.now
+            self.env.process(self._commit_quietly(dict(self.positions)))
+        if any(self.leaders.get(k, (None, 0))[0] is None for k in self.assignment):
+            yield from self.refresh_metadata()
+        pending = []
+        for key in self.assignment:
+            leader = self.leaders.get(key, (None, 0))[0]
+            if leader is None or key not in self.positions:
+                continue
+            body = {
+                "key": key,
+                "offset": self.positions[key],
+                "isolation": self.isolation,
+                "max_wait": POLL_WAIT,
+            }
+            pending.append((key, self.request(leader, "Fetch", body, self.request_timeout)))
+        if not pending:
+            yield self.env.timeout(POLL_WAIT)
+            return {}
+        yield self.env.all_of([ev for _, ev in pending])
+        out: dict[str, list[list[int]]] = {}
+        stale = False
+        for key, ev in pending:
+            reply = ev.value
+            if key not in self.positions:
+                continue  # revoked meanwhile
+            if "records" in reply:
+                if reply["records"]:
+                    out[key] = [[o, v] for o, v in reply["records"]]
+                self.positions[key] = max(self.positions[key], reply["next"])
+                self.lag[key] = reply["hw"] - self.positions[key]
+            elif reply.get("error") == "offset_out_of_range":
+                self.positions[key] = 0  # auto.offset.reset=earliest
+                self.rebalanced.add(key)
+            else:
+                stale = True  # an error or a timeout: the leader may have moved
+        if stale:
+            yield from self.refresh_metadata()
+        return out
+
+    def commit(self, offsets: dict[str, int]) -> Generator[Event, Any, str]:
+        """Commit offsets; returns "ok", "fail" (rejected) or "info" (unknown: timed out)."""
+        body = {
+            "group": self.group,
+            "member": self.member,
+            "generation": self.generation,
+            "offsets": offsets,
+        }
+        reply = yield from self.coordinator_call("OffsetCommit", body)
+        if reply.get("ok"):
+            return "ok"
+        if reply.get("error") in ("request_timed_out", "not_coordinator"):
+            return "info"
+        if reply.get("error") in (
+            "illegal_generation",
+            "unknown_member_id",
+            "rebalance_in_progress",
+        ):
+            self.needs_rejoin = True
+        return "fail"
+
+    def _commit_quietly(self, offsets: dict[str, int]) -> Generator[Event, Any, None]:
+        yield from self.commit(offsets)
+
+    def leave(self) -> Generator[Event, Any, None]:
+        if self.group is not None and self.member is not None and self.coordinator is not None:
+            yield self.request(
+                self.coordinator,
+                "LeaveGroup",
+                {"group": self.group, "member": self.member},
+                self.request_timeout,
+            )

@@ -1,0 +1,150 @@
+"""The controller: broker liveness, leader election, ISR changes, metadata propagation.
+
+It stands for a healthy KRaft quorum, so it never crashes itself, but it talks to brokers over
+the network and can be cut off from them like anything else. Brokers heartbeat; a broker silent
+for ``broker.session.timeout.ms`` is fenced and loses its leaderships; every heartbeat response
+carries the metadata image, so a broker that missed a push catches up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sim.network import Message
+from sim.node import BaseNode
+
+if TYPE_CHECKING:
+    from sim.world import World
+
+CONTROLLER = "controller"
+TICK = 0.05
+
+
+@dataclass
+class PartitionState:
+    key: str
+    replicas: list[str]
+    leader: str | None
+    isr: list[str]
+    leader_epoch: int = 0
+    partition_epoch: int = 0
+
+    def image(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "replicas": list(self.replicas),
+            "leader": self.leader,
+            "isr": list(self.isr),
+            "leader_epoch": self.leader_epoch,
+            "partition_epoch": self.partition_epoch,
+        }
+
+
+class Controller(BaseNode):
+    def __init__(self, world: World, keys: list[str], brokers: list[str], rf: int) -> None:
+        super().__init__(world, CONTROLLER)
+        self.brokers = brokers
+        self.unclean = world.config.unclean_leader_election_enable
+        self.session_timeout = world.config.broker_session_timeout_ms / 1000.0
+        self.last_heartbeat: dict[str, float] = {b: 0.0 for b in brokers}
+        self.fenced: set[str] = set()
+        self.partitions: dict[str, PartitionState] = {}
+        for i, key in enumerate(keys):
+            replicas = [brokers[(i + j) % len(brokers)] for j in range(rf)]
+            self.partitions[key] = PartitionState(key, replicas, replicas[0], list(replicas))
+        self.elections = 0
+        self.handlers = {
+            "BrokerHeartbeat": self.on_heartbeat,
+            "AlterPartition": self.on_alter_partition,
+        }
+        self.env.process(self._ticker())
+
+    # --- liveness ------------------------------------------------------------------------
+    def _ticker(self):  # type: ignore[no-untyped-def]
+        while True:
+            yield self.env.timeout(TICK)
+            now = self.env.now
+            for b in self.brokers:
+                if b not in self.fenced and now - self.last_heartbeat[b] > self.session_timeout:
+                    self.fence(b)
+
+    def fence(self, broker: str) -> None:
+        self.fenced.add(broker)
+        changed = []
+        for p in self.partitions.values():
+            touched = False
+            if broker in p.isr and len(p.isr) > 1:
+                p.isr = [r for r in p.isr if r != broker]
+                touched = True
+            if p.leader == broker:
+                self._elect(p)
+                touched = True
+            if touched:
+                p.partition_epoch += 1
+                changed.append(p)
+        self.push(changed)
+
+    def _elect(self, p: PartitionState) -> None:
+        live = [r for r in p.replicas if r not in self.fenced]
+        candidates = [r for r in p.replicas if r in p.isr and r in live]
+        unclean = False
+        if not candidates and self.unclean:
+            candidates = live
+            unclean = True
+        p.leader = candidates[0] if candidates else None
+        p.leader_epoch += 1
+        self.elections += 1
+        if unclean and p.leader is not None:
+            p.isr = [p.leader]
+
+    def on_heartbeat(self, msg: Message) -> None:
+        b = msg.src
+        self.last_heartbeat[b] = self.env.now
+        if b in self.fenced:
+            self.fenced.discard(b)
+            changed = []
+            for p in self.partitions.values():
+                if p.leader is None and b in p.replicas and (b in p.isr or self.unclean):
+                    if b not in p.isr:
+                        p.isr = [b]
+                    self._elect(p)
+                    p.partition_epoch += 1
+                    changed.append(p)
+            self.push(changed)
+        self.reply(msg, {"image": self.image(), "fenced": b in self.fenced})
+
+    # --- ISR changes (proposed by leaders) ------------------------------------------------
+    def on_alter_partition(self, msg: Message) -> None:
+        body = msg.body
+        p = self.partitions[body["key"]]
+        if (
+            p.leader != msg.src
+            or body["leader_epoch"] != p.leader_epoch
+            or body["partition_epoch"] != p.partition_epoch
+        ):
+            self.reply(msg, {"error": "invalid_update_version", "state": p.image()})
+            return
+        new_isr = [
+            r for r in p.replicas if r in body["isr"] and (r not in self.fenced or r == p.leader)
+        ]
+        if p.leader not in new_isr:
+            new_isr.insert(0, p.leader)
+        p.isr = new_isr
+        p.partition_epoch += 1
+        self.push([p])
+        self.reply(msg, {"state": p.image()})
+
+    # --- metadata ------------------------------------------------------------------------
+    def image(self) -> list[dict[str, Any]]:
+        return [p.image() for p in self.partitions.values()]
+
+    def push(self, changed: list[PartitionState]) -> None:
+        if not changed:
+            return
+        image = [p.image() for p in changed]
+        for b in self.brokers:
+            self.net.send(Message(self.name, b, "UpdateMetadata", {"image": image}))
+
+    def leader_of(self, key: str) -> str | None:
+        return self.partitions[key].leader

@@ -1,0 +1,64 @@
+"""The Jepsen-style history: invoke, then exactly one ok/fail/info per op (DESIGN.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from simpy import Environment
+
+NEMESIS = "nemesis"
+
+
+class History:
+    """Appends ops in the order they happen; serialises to byte-stable JSON lines."""
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.ops: list[dict[str, Any]] = []
+        self._pending: dict[Any, dict[str, Any]] = {}
+
+    def _append(
+        self, process: Any, type_: str, f: str, value: Any, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        op = {
+            "index": len(self.ops),
+            "time": round(self.env.now, 6),
+            "process": process,
+            "type": type_,
+            "f": f,
+            "value": value,
+        }
+        if extra:
+            op.update(extra)
+        self.ops.append(op)
+        return op
+
+    def invoke(self, process: Any, f: str, value: Any, **extra: Any) -> dict[str, Any]:
+        if process in self._pending:
+            raise RuntimeError(
+                f"process {process} invoked {f} while {self._pending[process]['f']} pending"
+            )
+        op = self._append(process, "invoke", f, value, extra)
+        self._pending[process] = op
+        return op
+
+    def complete(self, process: Any, type_: str, value: Any, **extra: Any) -> dict[str, Any]:
+        invoke = self._pending.pop(process)
+        return self._append(process, type_, invoke["f"], value, extra)
+
+    def pending(self, process: Any) -> dict[str, Any] | None:
+        return self._pending.get(process)
+
+    def nemesis(self, f: str, value: Any) -> dict[str, Any]:
+        return self._append(NEMESIS, "info", f, value, {})
+
+    def lines(self) -> list[str]:
+        return [json.dumps(op, sort_keys=False) for op in self.ops]
+
+    def text(self) -> str:
+        return "".join(line + "\n" for line in self.lines())
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.text().encode()).hexdigest()

@@ -1,0 +1,192 @@
+"""One replica of one partition: records, leader-epoch cache, high watermark, producer state,
+open transactions (for the Last Stable Offset) and the aborted-transaction index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.producer_state import ProducerEntry, record_batch
+
+
+class Record:
+    """A record or a control marker. ``seq`` is -1 for non-idempotent records."""
+
+    __slots__ = (
+        "offset",
+        "value",
+        "pid",
+        "epoch",
+        "seq",
+        "leader_epoch",
+        "txn",
+        "control",
+        "last_seq",
+    )
+
+    def __init__(
+        self,
+        offset: int,
+        value: Any,
+        pid: int = -1,
+        epoch: int = -1,
+        seq: int = -1,
+        leader_epoch: int = 0,
+        txn: bool = False,
+        control: str | None = None,
+        last_seq: int = -1,
+    ) -> None:
+        self.offset = offset
+        self.value = value
+        self.pid = pid
+        self.epoch = epoch
+        self.seq = seq
+        self.leader_epoch = leader_epoch
+        self.txn = txn
+        self.control = control  # None, "commit" or "abort"
+        self.last_seq = last_seq  # set on the first record of a batch: the batch's last sequence
+
+    def copy(self) -> Record:
+        return Record(
+            self.offset,
+            self.value,
+            self.pid,
+            self.epoch,
+            self.seq,
+            self.leader_epoch,
+            self.txn,
+            self.control,
+            self.last_seq,
+        )
+
+
+class PartitionLog:
+    def __init__(self, key: str, track_producers: bool = True) -> None:
+        self.key = key
+        self.records: list[Record] = []
+        self.hw = 0
+        self.epoch_cache: list[tuple[int, int]] = []  # (leader_epoch, start_offset), ascending
+        self.producers: dict[int, ProducerEntry] = {}
+        self.aborted: list[tuple[int, int, int]] = []  # (pid, first_offset, marker_offset)
+        self.track_producers = track_producers
+
+    # --- offsets -------------------------------------------------------------------------
+    @property
+    def leo(self) -> int:
+        return len(self.records)
+
+    @property
+    def last_epoch(self) -> int:
+        return self.epoch_cache[-1][0] if self.epoch_cache else -1
+
+    @property
+    def lso(self) -> int:
+        """Last Stable Offset: first offset of the earliest open transaction, else the HW."""
+        firsts = [
+            e.txn_first_offset for e in self.producers.values() if e.txn_first_offset is not None
+        ]
+        return min([self.hw, *firsts])
+
+    def open_txn_offsets(self) -> list[int]:
+        return sorted(
+            e.txn_first_offset for e in self.producers.values() if e.txn_first_offset is not None
+        )
+
+    def note_epoch(self, leader_epoch: int) -> None:
+        if not self.epoch_cache or self.epoch_cache[-1][0] < leader_epoch:
+            self.epoch_cache.append((leader_epoch, self.leo))
+
+    def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
+        """(epoch, end offset) as Kafka's OffsetsForLeaderEpoch: where ``epoch`` ends in this log."""
+        if not self.epoch_cache or epoch < self.epoch_cache[0][0]:
+            return (-1, 0)
+        best = -1
+        for i, (e, _start) in enumerate(self.epoch_cache):
+            if e > epoch:
+                return (self.epoch_cache[i - 1][0] if i else -1, _start)
+            best = e
+        return (best, self.leo)
+
+    # --- appends -------------------------------------------------------------------------
+    def append(self, rec: Record) -> None:
+        """Append one record (leader or follower); keeps producer and transaction state."""
+        rec.offset = len(self.records)
+        self.records.append(rec)
+        if rec.leader_epoch > self.last_epoch:
+            self.epoch_cache.append((rec.leader_epoch, rec.offset))
+        self._apply(rec)
+
+    def _apply(self, rec: Record) -> None:
+        if rec.pid < 0 or not self.track_producers:
+            return
+        if rec.control is not None:
+            entry = self.producers.get(rec.pid)
+            if entry is None:
+                entry = self.producers[rec.pid] = ProducerEntry(epoch=rec.epoch)
+            if rec.control == "abort" and entry.txn_first_offset is not None:
+                self.aborted.append((rec.pid, entry.txn_first_offset, rec.offset))
+            entry.txn_first_offset = None
+            if rec.epoch > entry.epoch:
+                entry.epoch = rec.epoch
+            return
+        if rec.seq >= 0 and rec.last_seq >= 0:  # first record of an idempotent batch
+            n = rec.last_seq - rec.seq
+            entry = record_batch(
+                self.producers,
+                rec.pid,
+                rec.epoch,
+                rec.seq,
+                rec.last_seq,
+                rec.offset,
+                rec.offset + n,
+            )
+            if rec.txn and entry.txn_first_offset is None:
+                entry.txn_first_offset = rec.offset
+        elif rec.txn:
+            entry = self.producers.setdefault(rec.pid, ProducerEntry(epoch=rec.epoch))
+            if entry.txn_first_offset is None:
+                entry.txn_first_offset = rec.offset
+
+    def truncate_to(self, offset: int) -> None:
+        """Drop the suffix from ``offset`` and rebuild derived state by replaying the log."""
+        if offset >= self.leo:
+            return
+        del self.records[offset:]
+        self.epoch_cache = [(e, s) for e, s in self.epoch_cache if s < offset] or []
+        if self.hw > offset:
+            self.hw = offset
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        self.producers = {}
+        self.aborted = []
+        for rec in self.records:
+            self._apply(rec)
+
+    # --- reads ---------------------------------------------------------------------------
+    def read(
+        self, start: int, end: int, read_committed: bool, limit: int = 500
+    ) -> tuple[list[Record], int]:
+        """Data records in [start, end) and the next fetch offset. Control markers are skipped;
+        read_committed also skips records of aborted transactions (the aborted-txn index)."""
+        out: list[Record] = []
+        records = self.records
+        aborted = self.aborted if read_committed else ()
+        i = max(start, 0)
+        stop = min(end, len(records))
+        while i < stop:
+            rec = records[i]
+            i += 1
+            if rec.control is not None:
+                continue
+            if aborted and rec.txn and self._is_aborted(rec):
+                continue
+            out.append(rec)
+            if len(out) >= limit:
+                break
+        return out, max(i, start)
+
+    def _is_aborted(self, rec: Record) -> bool:
+        for pid, first, marker in self.aborted:
+            if pid == rec.pid and first <= rec.offset < marker:
+                return True
+        return False

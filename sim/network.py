@@ -1,0 +1,202 @@
+"""A lossy network over a networkx topology.
+
+Every message is one simpy timeout whose callback hands it to the destination node. Requests and
+responses travel separately, so a response (an ack) can be lost while its request took effect.
+Links are FIFO like the TCP connections Kafka relies on; only a reorder fault breaks that.
+A partition is a set of cut directed edges; reachability is read off the graph.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import networkx as nx
+from simpy import Environment
+
+
+class Node(Protocol):
+    name: str
+    alive: bool
+
+    def receive(self, msg: Message) -> None: ...
+
+
+class Message:
+    """One request or response in flight. ``api`` is Kafka's request name (Produce, EndTxn...)."""
+
+    __slots__ = ("src", "dst", "api", "body", "corr", "is_response")
+
+    def __init__(
+        self, src: str, dst: str, api: str, body: Any, corr: int = 0, is_response: bool = False
+    ) -> None:
+        self.src = src
+        self.dst = dst
+        self.api = api
+        self.body = body
+        self.corr = corr
+        self.is_response = is_response
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        kind = "resp" if self.is_response else "req"
+        return f"<{self.api} {kind} {self.src}->{self.dst} #{self.corr}>"
+
+
+@dataclass
+class LinkProfile:
+    """Latency distribution and fault probabilities of a link (seconds, probabilities)."""
+
+    base: float = 0.0005
+    jitter: float = 0.0005
+    loss: float = 0.0
+    duplicate: float = 0.0
+    reorder: float = 0.0
+
+
+@dataclass
+class Rule:
+    """A nemesis-installed filter: matching messages are dropped, delayed, duplicated or reordered."""
+
+    name: str
+    match: Callable[[Message], bool]
+    drop: float = 0.0
+    delay: float = 0.0
+    duplicate: float = 0.0
+    reorder: float = 0.0
+    hits: int = field(default=0)
+
+
+class Network:
+    def __init__(
+        self, env: Environment, rng: random.Random, profile: LinkProfile | None = None
+    ) -> None:
+        self.env = env
+        self.rng = rng
+        self.profile = profile or LinkProfile()
+        self.graph: nx.DiGraph = nx.DiGraph()
+        self.nodes: dict[str, Node] = {}
+        self.roles: dict[str, str] = {}
+        self.rules: list[Rule] = []
+        self._last_delivery: dict[tuple[str, str], float] = {}
+        self._cuts: dict[tuple[str, str], int] = {}
+        self.sent = 0
+        self.dropped = 0
+
+    # --- topology ------------------------------------------------------------------------
+    def add_node(self, node: Node, role: str) -> None:
+        """Add a node fully connected to every other node (a LAN)."""
+        name = node.name
+        self.nodes[name] = node
+        self.roles[name] = role
+        self.graph.add_node(name, role=role)
+        for other in self.graph.nodes:
+            if other != name:
+                self.graph.add_edge(name, other)
+                self.graph.add_edge(other, name)
+
+    def remove_node(self, name: str) -> None:
+        """Forget a client node whose session ended (its name is never reused)."""
+        self.nodes.pop(name, None)
+        if name in self.graph:
+            self.graph.remove_node(name)
+
+    def names(self, role: str) -> list[str]:
+        return sorted(n for n, r in self.roles.items() if r == role and n in self.nodes)
+
+    def cut(self, edges: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Cut directed edges; counted, so overlapping partitions heal independently."""
+        done = []
+        for a, b in edges:
+            if a == b or a not in self.graph or b not in self.graph:
+                continue
+            self._cuts[(a, b)] = self._cuts.get((a, b), 0) + 1
+            if self.graph.has_edge(a, b):
+                self.graph.remove_edge(a, b)
+            done.append((a, b))
+        return done
+
+    def restore(self, edges: Iterable[tuple[str, str]]) -> None:
+        for a, b in edges:
+            n = self._cuts.get((a, b), 0) - 1
+            if n > 0:
+                self._cuts[(a, b)] = n
+                continue
+            self._cuts.pop((a, b), None)
+            if a in self.graph and b in self.graph:
+                self.graph.add_edge(a, b)
+
+    def heal(self) -> None:
+        self._cuts.clear()
+        nodes = list(self.graph.nodes)
+        for a in nodes:
+            for b in nodes:
+                if a != b:
+                    self.graph.add_edge(a, b)
+
+    def reachable(self, a: str, b: str) -> bool:
+        return self.graph.has_edge(a, b)
+
+    def components(self) -> list[list[str]]:
+        """Groups of nodes that can talk both ways (for reports and tests)."""
+        undirected = nx.Graph([(a, b) for a, b in self.graph.edges if self.graph.has_edge(b, a)])
+        undirected.add_nodes_from(self.graph.nodes)
+        return sorted(sorted(c) for c in nx.connected_components(undirected))
+
+    # --- delivery ------------------------------------------------------------------------
+    def send(self, msg: Message) -> None:
+        self.sent += 1
+        if msg.src == msg.dst:
+            self._schedule(msg, 0.0, fifo=False)
+            return
+        if not self.graph.has_edge(msg.src, msg.dst):
+            self.dropped += 1
+            return
+        rng = self.rng
+        p = self.profile
+        delay = p.base + (rng.expovariate(1.0 / p.jitter) if p.jitter > 0 else 0.0)
+        copies = 1
+        fifo = True
+        if p.loss and rng.random() < p.loss:
+            self.dropped += 1
+            return
+        if p.duplicate and rng.random() < p.duplicate:
+            copies = 2
+        if p.reorder and rng.random() < p.reorder:
+            fifo = False
+            delay += rng.uniform(0, 0.02)
+        for rule in self.rules:
+            if not rule.match(msg):
+                continue
+            rule.hits += 1
+            if rule.drop and rng.random() < rule.drop:
+                self.dropped += 1
+                return
+            delay += rule.delay
+            if rule.duplicate and rng.random() < rule.duplicate:
+                copies = 2
+            if rule.reorder and rng.random() < rule.reorder:
+                fifo = False
+                delay += rng.uniform(0, 0.05)
+        self._schedule(msg, delay, fifo)
+        if copies == 2:
+            self._schedule(msg, delay + rng.uniform(0.001, 0.02), fifo=False)
+
+    def _schedule(self, msg: Message, delay: float, fifo: bool) -> None:
+        at = self.env.now + delay
+        if fifo:
+            link = (msg.src, msg.dst)
+            last = self._last_delivery.get(link, 0.0)
+            if at < last:
+                at = last
+            self._last_delivery[link] = at
+        ev = self.env.timeout(at - self.env.now)
+        ev.callbacks.append(lambda _ev, m=msg: self._deliver(m))
+
+    def _deliver(self, msg: Message) -> None:
+        node = self.nodes.get(msg.dst)
+        if node is None or not node.alive:
+            self.dropped += 1
+            return
+        node.receive(msg)

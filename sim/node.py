@@ -1,0 +1,90 @@
+"""Base for every network participant: request/response with correlation ids and timeouts.
+
+Handlers are plain callbacks, not simpy processes: a node reacts to a message synchronously, which
+keeps the event count (and so the cost) per message at one simpy event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from simpy import Event
+
+from sim.network import Message
+
+if TYPE_CHECKING:
+    from sim.world import World
+
+TIMEOUT = {"error": "request_timed_out"}
+
+
+class BaseNode:
+    """A named node with an incarnation counter: a crash bumps it, which orphans old callbacks."""
+
+    def __init__(self, world: World, name: str) -> None:
+        self.world = world
+        self.env = world.env
+        self.net = world.net
+        self.name = name
+        self.alive = True
+        self.incarnation = 0
+        self._corr = 0
+        self._waiting: dict[int, Callable[[dict[str, Any]], None]] = {}
+        self.handlers: dict[str, Callable[[Message], None]] = {}
+        self.paused_until = 0.0
+
+    # --- outgoing ------------------------------------------------------------------------
+    def call(
+        self,
+        dst: str,
+        api: str,
+        body: dict[str, Any],
+        timeout: float,
+        on_reply: Callable[[dict[str, Any]], None],
+    ) -> int:
+        """Send a request; ``on_reply`` gets the response body or TIMEOUT, exactly once."""
+        self._corr += 1
+        corr = self._corr
+        self._waiting[corr] = on_reply
+        self.net.send(Message(self.name, dst, api, body, corr))
+        incarnation = self.incarnation
+
+        def expire(_ev: Event) -> None:
+            if self.incarnation == incarnation:
+                cb = self._waiting.pop(corr, None)
+                if cb is not None:
+                    cb(TIMEOUT)
+
+        self.env.timeout(timeout).callbacks.append(expire)
+        return corr
+
+    def request(self, dst: str, api: str, body: dict[str, Any], timeout: float) -> Event:
+        """Like ``call`` but returns a simpy event, for client processes written as generators."""
+        ev = self.env.event()
+        self.call(dst, api, body, timeout, ev.succeed)
+        return ev
+
+    def reply(self, msg: Message, body: dict[str, Any]) -> None:
+        self.net.send(Message(self.name, msg.src, msg.api, body, msg.corr, is_response=True))
+
+    # --- incoming ------------------------------------------------------------------------
+    def receive(self, msg: Message) -> None:
+        if self.env.now < self.paused_until:
+            # A paused process (a GC pause) handles its messages only when it wakes up.
+            wait = self.env.timeout(self.paused_until - self.env.now)
+            wait.callbacks.append(lambda _ev, m=msg: self.receive(m) if self.alive else None)
+            return
+        if msg.is_response:
+            cb = self._waiting.pop(msg.corr, None)
+            if cb is not None:
+                cb(msg.body)
+            return
+        handler = self.handlers.get(msg.api)
+        if handler is not None:
+            handler(msg)
+
+    def crash(self) -> None:
+        self.alive = False
+        self.incarnation += 1
+        self._waiting.clear()

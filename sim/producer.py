@@ -1,0 +1,297 @@
+"""The producer client: accumulator, batches, in-flight limit, retries, idempotence.
+
+Mirrors Kafka's Java producer closely enough for its delivery semantics: records to one partition
+are batched for ``linger.ms``; a batch keeps its sequence numbers across retries (so the broker can
+deduplicate it); a request that times out may still have been written, so a batch that gives up
+after such an attempt completes as *unknown* (``info``) rather than failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from simpy import Event
+
+from sim.node import BaseNode
+
+if TYPE_CHECKING:
+    from sim.world import World
+
+RETRIABLE = {
+    "not_leader_or_follower",
+    "request_timed_out",
+    "not_enough_replicas",
+    "not_enough_replicas_after_append",
+    "fenced_leader_epoch",
+    "unknown_topic_or_partition",
+}
+# Errors after which the batch may nevertheless be in the log.
+MAYBE_WRITTEN = {"request_timed_out", "not_enough_replicas_after_append"}
+
+Completion = Callable[[str, "int | None"], None]  # (type, offset) -> None
+
+
+@dataclass
+class Batch:
+    key: str
+    values: list[int]
+    callbacks: list[Completion]
+    created: float
+    seq: int = -1
+    epoch: int = -1
+    attempts: int = 0
+    maybe_written: bool = False
+    txn: bool = False
+    inflight_to: str | None = None
+    done: bool = False
+
+
+@dataclass
+class ProducerStats:
+    batches: int = 0
+    requests: int = 0
+    retries: int = 0
+    duplicates_answered: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+class Producer(BaseNode):
+    """One producer session. ``pid``/``epoch`` come from InitProducerId when idempotent."""
+
+    def __init__(self, world: World, name: str) -> None:
+        super().__init__(world, name)
+        cfg = world.config
+        self.cfg = cfg
+        self.rng = world.rng(f"client/{name}")
+        self.idempotent = cfg.idempotent
+        self.acks = cfg.acks
+        self.linger = cfg.linger_ms / 1000.0
+        self.request_timeout = cfg.request_timeout_ms / 1000.0
+        self.delivery_timeout = cfg.delivery_timeout_ms / 1000.0
+        self.backoff = cfg.retry_backoff_ms / 1000.0
+        self.pid = -1
+        self.epoch = -1
+        self.next_seq: dict[str, int] = {}
+        self.leaders: dict[str, tuple[str | None, int]] = {}
+        self.queues: dict[str, list[tuple[int, Completion]]] = {}
+        self.drain_scheduled: set[str] = set()
+        self.unresolved: dict[str, list[Batch]] = {}  # per key, in sequence order
+        self.inflight: dict[str, int] = {}
+        self.blocked: dict[str, list[Batch]] = {}  # waiting for an in-flight slot, per broker
+        self.refreshing = False
+        self.txn_in_progress = False
+        self.stats = ProducerStats()
+        self.fatal: str | None = None
+        self.oos_behavior = cfg.external.get("client.oos", "fail") if cfg.external else "fail"
+
+    # --- setup ---------------------------------------------------------------------------
+    def init(self) -> Event:
+        """Fetch metadata and, when idempotent, a producer id (InitProducerId)."""
+        ev = self.env.event()
+        self.refresh_metadata(lambda: self._init_pid(ev) if self.idempotent else ev.succeed("ok"))
+        return ev
+
+    def _init_pid(self, ev: Event) -> None:
+        broker = self.any_broker()
+
+        def reply(body: dict[str, Any]) -> None:
+            if "pid" in body:
+                self.pid, self.epoch = body["pid"], body["epoch"]
+                ev.succeed("ok")
+            else:
+                self.env.timeout(self.backoff).callbacks.append(lambda _e: self._init_pid(ev))
+
+        self.call(broker, "InitProducerId", {}, self.request_timeout, reply)
+
+    def any_broker(self) -> str:
+        names = self.world.broker_names()
+        return names[self.rng.randrange(len(names))]
+
+    def refresh_metadata(self, then: Callable[[], None] | None = None) -> None:
+        broker = self.any_broker()
+
+        def reply(body: dict[str, Any]) -> None:
+            self.refreshing = False
+            if "leaders" in body:
+                for key, (leader, epoch) in body["leaders"].items():
+                    old = self.leaders.get(key)
+                    if old is None or epoch >= old[1]:
+                        self.leaders[key] = (leader, epoch)
+            if then is not None:
+                if "leaders" in body:
+                    then()
+                else:
+                    self.env.timeout(self.backoff).callbacks.append(
+                        lambda _e: self.refresh_metadata(then)
+                    )
+
+        if then is None and self.refreshing:
+            return
+        self.refreshing = True
+        self.call(broker, "Metadata", {}, self.request_timeout, reply)
+
+    # --- send ----------------------------------------------------------------------------
+    def send(self, key: str, value: int, on_done: Completion) -> None:
+        """Queue a record; ``on_done(type, offset)`` fires once with ok/fail/info."""
+        if self.fatal is not None:
+            on_done("fail", None)
+            return
+        self.queues.setdefault(key, []).append((value, on_done))
+        if key not in self.drain_scheduled:
+            self.drain_scheduled.add(key)
+            self.env.timeout(self.linger).callbacks.append(lambda _e, k=key: self._drain(k))
+
+    def flush_key(self, key: str) -> None:
+        self._drain(key)
+
+    def _drain(self, key: str) -> None:
+        self.drain_scheduled.discard(key)
+        if not self.alive:
+            return
+        queue = self.queues.get(key)
+        while queue:
+            chunk, rest = queue[: self.cfg.batch_size], queue[self.cfg.batch_size :]
+            self.queues[key] = queue = rest
+            batch = Batch(
+                key,
+                [v for v, _ in chunk],
+                [cb for _, cb in chunk],
+                self.env.now,
+                txn=self.txn_in_progress,
+            )
+            if self.idempotent:
+                batch.seq = self.next_seq.get(key, 0)
+                batch.epoch = self.epoch
+                self.next_seq[key] = batch.seq + len(batch.values)
+                self.unresolved.setdefault(key, []).append(batch)
+            self.stats.batches += 1
+            self._send_batch(batch)
+
+    def _send_batch(self, batch: Batch) -> None:
+        if batch.done or not self.alive:
+            return
+        leader = self.leaders.get(batch.key, (None, -1))[0]
+        if leader is None:
+            self.refresh_metadata()
+            self._retry_later(batch, "leader_not_available")
+            return
+        if self.inflight.get(leader, 0) >= self.cfg.max_in_flight:
+            self.blocked.setdefault(leader, []).append(batch)
+            return
+        self.inflight[leader] = self.inflight.get(leader, 0) + 1
+        batch.inflight_to = leader
+        batch.attempts += 1
+        self.stats.requests += 1
+        body = {
+            "key": batch.key,
+            "values": batch.values,
+            "pid": self.pid if self.idempotent else -1,
+            "epoch": batch.epoch,
+            "seq": batch.seq,
+            "acks": self.acks,
+            "txn": batch.txn,
+            "txn_id": self.txn_id(),
+        }
+        if self.acks == "0":
+            self.net_send_produce(leader, body)
+            self._release(leader)
+            self._complete(batch, "ok", None)
+            return
+        self.call(
+            leader,
+            "Produce",
+            body,
+            self.request_timeout,
+            lambda r, b=batch, ld=leader: self._on_reply(b, ld, r),
+        )
+
+    def txn_id(self) -> str | None:
+        return None
+
+    def net_send_produce(self, leader: str, body: dict[str, Any]) -> None:
+        from sim.network import Message
+
+        self.net.send(Message(self.name, leader, "Produce", body))
+
+    def _release(self, broker: str) -> None:
+        self.inflight[broker] -= 1
+        waiting = self.blocked.get(broker)
+        if waiting:
+            self._send_batch(waiting.pop(0))
+
+    def _on_reply(self, batch: Batch, leader: str, body: dict[str, Any]) -> None:
+        self._release(leader)
+        batch.inflight_to = None
+        if batch.done:
+            return
+        if "offset" in body:
+            if body.get("duplicate"):
+                self.stats.duplicates_answered += 1
+            self._complete(batch, "ok", body["offset"])
+            return
+        err = body["error"]
+        self.stats.errors[err] = self.stats.errors.get(err, 0) + 1
+        if err in MAYBE_WRITTEN:
+            batch.maybe_written = True
+        if err in ("not_leader_or_follower", "request_timed_out", "fenced_leader_epoch"):
+            self.refresh_metadata()
+        if err in RETRIABLE:
+            self._retry_later(batch, err)
+        elif err in ("out_of_order_sequence", "unknown_producer_id"):
+            self._on_out_of_order(batch, err)
+        elif err in ("producer_fenced", "invalid_producer_epoch"):
+            self.on_fenced(batch, err)
+        else:
+            self._give_up(batch, err)
+
+    def _retry_later(self, batch: Batch, err: str) -> None:
+        elapsed = self.env.now - batch.created
+        if elapsed + self.backoff >= self.delivery_timeout or batch.attempts > self.cfg.retries:
+            self._give_up(batch, err)
+            return
+        self.stats.retries += 1
+        self.env.timeout(self.backoff).callbacks.append(lambda _e, b=batch: self._send_batch(b))
+
+    def _on_out_of_order(self, batch: Batch, err: str) -> None:
+        """An earlier batch still unresolved explains the gap: retry in order. Otherwise the
+        broker lost our state (e.g. a leader change without it): give up as unknown, and bump
+        the epoch so later batches start again from sequence 0 (KIP-360)."""
+        earlier = [
+            b for b in self.unresolved.get(batch.key, []) if b.seq < batch.seq and not b.done
+        ]
+        if earlier:
+            self._retry_later(batch, err)
+            return
+        batch.maybe_written = True
+        self.bump_epoch()
+        if self.oos_behavior == "bump-and-retry":
+            # librdkafka #4953 / redpanda #3039: re-send under the new epoch from sequence 0.
+            batch.epoch = self.epoch
+            batch.seq = self.next_seq.get(batch.key, 0)
+            self.next_seq[batch.key] = batch.seq + len(batch.values)
+            self._retry_later(batch, err)
+            return
+        self._give_up(batch, err)
+
+    def bump_epoch(self) -> None:
+        self.epoch += 1
+        self.next_seq = {}
+
+    def on_fenced(self, batch: Batch, err: str) -> None:
+        self.fatal = err
+        self._give_up(batch, err)
+
+    def _give_up(self, batch: Batch, err: str) -> None:
+        self._complete(batch, "info" if batch.maybe_written else "fail", None)
+
+    def _complete(self, batch: Batch, type_: str, base_offset: int | None) -> None:
+        if batch.done:
+            return
+        batch.done = True
+        pending = self.unresolved.get(batch.key)
+        if pending is not None and batch in pending:
+            pending.remove(batch)
+        for i, cb in enumerate(batch.callbacks):
+            cb(type_, None if base_offset is None else base_offset + i)

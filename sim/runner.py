@@ -1,0 +1,71 @@
+"""One run: config + seed (+ fault schedule) -> history -> verdict. Pure and deterministic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.config import Config
+from sim.workload import Workload
+from sim.world import World
+
+
+@dataclass
+class Outcome:
+    config: Config
+    seed: int
+    history_text: str
+    digest: str
+    results: dict[str, Any]
+    schedule: list[dict[str, Any]]
+    ops: list[dict[str, Any]] = field(repr=False, default_factory=list)
+    world: World | None = field(repr=False, default=None)
+
+
+def simulate(
+    config: Config, seed: int, schedule: list[dict[str, Any]] | None = None
+) -> tuple[World, Workload, list[dict[str, Any]]]:
+    """Build the world, run the workload and the fault schedule, and close pending ops."""
+    from faults.schedule import install, plan
+
+    config.validate()
+    world = World(config, seed)
+    workload = Workload(world)
+    workload.start()
+    if schedule is None:
+        schedule = plan(config, seed)
+    install(world, workload, schedule)
+    hard_stop = workload.end_at + 30.0
+    world.env.run(until=world.env.any_of([workload.final_done, world.env.timeout(hard_stop)]))
+    close_pending(world)
+    return world, workload, schedule
+
+
+def close_pending(world: World) -> None:
+    """Ops still pending when the run stops end as info: their fate is unknown."""
+    from sim.workload import crash_value
+
+    for process in sorted(world.history._pending, key=str):
+        op = world.history.pending(process)
+        assert op is not None
+        world.history.complete(process, "info", crash_value(op), ended=True)
+
+
+def run(config: Config, seed: int, schedule: list[dict[str, Any]] | None = None) -> Outcome:
+    world, workload, schedule = simulate(config, seed, schedule)
+    text = world.history.text()
+    digest = world.history.digest()
+    results = verdict(world, config, seed, digest)
+    return Outcome(config, seed, text, digest, results, schedule, world.history.ops, world)
+
+
+def verdict(world: World, config: Config, seed: int, digest: str) -> dict[str, Any]:
+    import checkers
+    from sim.liveness import stalled
+
+    results = checkers.check(world.history.ops, config.mode, extra_anomalies=stalled(world))
+    results["seed"] = seed
+    results["digest"] = digest
+    results.setdefault("stats", {})["sim_time"] = round(world.env.now, 6)
+    results["stats"]["elections"] = world.controller.elections
+    return dict(sorted(results.items()))

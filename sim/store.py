@@ -1,0 +1,87 @@
+"""Store directories: everything needed to reproduce and explain one run.
+
+Files are written to a temporary name and renamed into place, so an interrupted or failed run
+never leaves a half-written file where a good one was.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from sim.config import Config, from_mapping
+from sim.errors import UsageError
+
+FILES = ("config.toml", "faults.json", "history.jsonl", "results.json")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def default_dir(root: Path, config: Config, seed: int) -> Path:
+    """``store/<mode>-<nemeses>-<seed>-<timestamp>``; the timestamp only names the folder."""
+    nemeses = "+".join(config.nemesis) or "none"
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    return root / f"{config.mode}-{nemeses}-{seed}-{stamp}"
+
+
+def write_store(
+    directory: Path,
+    config: Config,
+    seed: int,
+    schedule: list[dict[str, Any]],
+    history_text: str,
+    results: dict[str, Any],
+) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    write_atomic(directory / "config.toml", f"seed = {seed}\n" + config.to_toml())
+    write_atomic(directory / "faults.json", json.dumps(schedule, indent=1) + "\n")
+    write_atomic(directory / "history.jsonl", history_text)
+    write_atomic(directory / "results.json", json.dumps(results, indent=1) + "\n")
+    return directory
+
+
+def link_latest(root: Path, directory: Path) -> None:
+    latest = root / "latest"
+    try:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        latest.symlink_to(directory.resolve(), target_is_directory=True)
+    except OSError:
+        pass  # a filesystem without symlinks still has the run itself
+
+
+def read_store(directory: Path) -> tuple[Config, int, list[dict[str, Any]], dict[str, Any]]:
+    """Config, seed, fault schedule and stored results of a store directory."""
+    if not directory.is_dir():
+        raise UsageError(f"store directory not found: {directory}")
+    for name in ("config.toml", "faults.json"):
+        if not (directory / name).is_file():
+            raise UsageError(f"{directory} is not a store directory: {name} is missing")
+    import tomllib
+
+    try:
+        raw = tomllib.loads((directory / "config.toml").read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{directory / 'config.toml'}: invalid TOML: {exc}") from None
+    seed = raw.get("seed")
+    if not isinstance(seed, int):
+        raise UsageError(f"{directory / 'config.toml'}: no integer seed")
+    config = from_mapping({k: v for k, v in raw.items() if k != "seed"})
+    try:
+        schedule = json.loads((directory / "faults.json").read_text())
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{directory / 'faults.json'}: invalid JSON: {exc}") from None
+    results: dict[str, Any] = {}
+    if (directory / "results.json").is_file():
+        try:
+            results = json.loads((directory / "results.json").read_text())
+        except json.JSONDecodeError:
+            results = {}
+    return config, seed, schedule, results

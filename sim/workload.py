@@ -1,0 +1,228 @@
+"""Client sessions that drive the cluster and record every op in the history.
+
+A *session* is one client instance (one producer id, one consumer member). It runs a few
+single-threaded *processes* (Jepsen's word), each doing one op at a time. Crashing a session
+completes its pending ops as ``info`` and retires its process numbers for good; a restarted
+client is a new session with new numbers, as in Jepsen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from simpy import Event
+
+from sim.consumer import Consumer
+from sim.producer import Producer
+
+if TYPE_CHECKING:
+    from sim.world import World
+
+THREADS_PER_PRODUCER = 3
+FINAL_READ_BUDGET = 10.0
+
+
+class Session:
+    """A client node plus the process numbers it speaks for."""
+
+    def __init__(self, workload: Workload, role: str, node: Any) -> None:
+        self.workload = workload
+        self.world = workload.world
+        self.role = role
+        self.node = node
+        self.processes: list[int] = []
+        self.alive = True
+        self.paused_until = 0.0
+
+    @property
+    def name(self) -> str:
+        return str(self.node.name)
+
+    def new_process(self) -> int:
+        p = self.world.next_id("process")
+        self.processes.append(p)
+        return p
+
+    def invoke(self, process: int, f: str, value: Any, **extra: Any) -> None:
+        if self.alive:
+            self.world.history.invoke(process, f, value, **extra)
+
+    def complete(self, process: int, type_: str, value: Any, **extra: Any) -> None:
+        if self.alive and self.world.history.pending(process) is not None:
+            self.world.history.complete(process, type_, value, **extra)
+
+    def crash(self) -> None:
+        """Stop the client; its in-flight ops end as info (we cannot know if they happened)."""
+        if not self.alive:
+            return
+        for p in self.processes:
+            op = self.world.history.pending(p)
+            if op is not None:
+                self.world.history.complete(p, "info", crash_value(op), crashed=True)
+        self.alive = False
+        self.node.crash()
+        self.world.net.remove_node(self.name)
+
+    def paused(self) -> Generator[Event, Any, None]:
+        """A GC pause: the client's threads sleep until the pause ends."""
+        while self.alive and self.world.env.now < self.paused_until:
+            yield self.world.env.timeout(self.paused_until - self.world.env.now)
+
+
+def crash_value(op: dict[str, Any]) -> Any:
+    """The value of a crashed op's info completion: sends with unknown offsets."""
+    value = op["value"]
+    if op["f"] in ("send", "txn") and isinstance(value, list):
+        out = []
+        for mop in value:
+            if mop[0] == "send":
+                out.append(["send", mop[1], [None, mop[2]]])
+            else:
+                out.append(mop)
+        return out
+    return value
+
+
+class Workload:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.cfg = world.config
+        self.env = world.env
+        self.rng = world.rng("workload")
+        self.values: dict[str, int] = {}
+        self.sessions: list[Session] = []
+        self.stop_at = self.cfg.time_limit
+        self.end_at = self.cfg.time_limit + self.cfg.convergence
+        self.group = "g"
+        self.final_done = self.env.event()
+
+    # --- values --------------------------------------------------------------------------
+    def next_value(self, key: str) -> int:
+        """Values are unique per key for the whole run, so every copy is attributable."""
+        v = self.values.get(key, 0)
+        self.values[key] = v + 1
+        return v
+
+    # --- sessions ------------------------------------------------------------------------
+    def start(self) -> None:
+        for _ in range(self.cfg.producers):
+            self.start_producer()
+        if self.cfg.workload == "produce-consume":
+            for _ in range(self.cfg.consumers):
+                self.start_consumer()
+        self.env.process(self._final_reads())
+
+    def client_name(self) -> str:
+        return f"c{self.world.next_id('client')}"
+
+    def start_producer(self, txn_id: str | None = None) -> Session:
+        node = Producer(self.world, self.client_name())
+        self.world.net.add_node(node, "producer")
+        session = Session(self, "producer", node)
+        self.sessions.append(session)
+        self.env.process(self._producer_main(session))
+        return session
+
+    def start_consumer(self) -> Session:
+        node = Consumer(self.world, self.client_name(), self.group, self.cfg.isolation)
+        self.world.net.add_node(node, "consumer")
+        session = Session(self, "consumer", node)
+        self.sessions.append(session)
+        self.env.process(self._consumer_main(session))
+        return session
+
+    def live_sessions(self, role: str | None = None) -> list[Session]:
+        return [s for s in self.sessions if s.alive and (role is None or s.role == role)]
+
+    # --- producers -----------------------------------------------------------------------
+    def _producer_main(self, session: Session) -> Generator[Event, Any, None]:
+        producer: Producer = session.node
+        yield producer.init()
+        for _ in range(THREADS_PER_PRODUCER):
+            self.env.process(self._producer_thread(session, session.new_process()))
+
+    def _producer_thread(self, session: Session, process: int) -> Generator[Event, Any, None]:
+        producer: Producer = session.node
+        per_thread = self.cfg.rate / max(1, self.cfg.producers * THREADS_PER_PRODUCER)
+        keys = self.world.topics.get("data") or self.world.topics["in"]
+        while session.alive and self.env.now < self.stop_at:
+            yield self.env.timeout(self.rng.expovariate(per_thread))
+            yield from session.paused()
+            if not session.alive or self.env.now >= self.stop_at or producer.fatal:
+                return
+            key = keys[self.rng.randrange(len(keys))]
+            value = self.next_value(key)
+            extra = {"pid": producer.pid, "epoch": producer.epoch} if producer.idempotent else {}
+            session.invoke(process, "send", [["send", key, value]], **extra)
+            done = self.env.event()
+            producer.send(key, value, lambda t, o, d=done: d.succeed((t, o)))
+            type_, offset = yield done
+            session.complete(process, type_, [["send", key, [offset, value]]], **extra)
+
+    # --- consumers -----------------------------------------------------------------------
+    def _consumer_main(self, session: Session) -> Generator[Event, Any, None]:
+        consumer: Consumer = session.node
+        process = session.new_process()
+        keys = self.world.topics.get("data") or self.world.topics["in"]
+        yield from consumer.refresh_metadata()
+        session.invoke(process, "subscribe", list(keys), group=self.group)
+        yield from consumer.subscribe(keys)
+        session.complete(process, "ok", list(keys), group=self.group)
+        while session.alive and self.env.now < self.end_at:
+            yield from session.paused()
+            if not session.alive:
+                return
+            yield from self.poll_op(session, process, consumer)
+            if not self.cfg.enable_auto_commit and consumer.positions:
+                offsets = {k: v for k, v in sorted(consumer.positions.items())}
+                session.invoke(process, "commit-offsets", offsets, group=self.group)
+                outcome = yield from consumer.commit(offsets)
+                session.complete(process, outcome, offsets, group=self.group)
+
+    def poll_op(
+        self, session: Session, process: int, consumer: Consumer
+    ) -> Generator[Event, Any, dict[str, Any]]:
+        extra: dict[str, Any] = {"isolation": consumer.isolation}
+        if consumer.group is not None:
+            extra["group"] = consumer.group
+        session.invoke(process, "poll", [["poll"]], **extra)
+        out = yield from consumer.poll()
+        if consumer.rebalanced:
+            extra["rebalance_log"] = sorted(consumer.rebalanced)
+        session.complete(process, "ok", [["poll", dict(sorted(out.items()))]], **extra)
+        return out
+
+    # --- final reads ---------------------------------------------------------------------
+    def _final_reads(self) -> Generator[Event, Any, None]:
+        """After the convergence window, one fresh reader per key reads the whole log, so the
+        checkers can tell lost writes from writes nobody had read yet."""
+        yield self.env.timeout(self.end_at)
+        keys = self.world.topics.get("data") or [k for ks in self.world.topics.values() for k in ks]
+        readers = [self.env.process(self._final_reader(key)) for key in keys]
+        deadline = self.env.timeout(FINAL_READ_BUDGET)
+        yield self.env.any_of([self.env.all_of(readers), deadline])
+        self.final_done.succeed()
+
+    def _final_reader(self, key: str) -> Generator[Event, Any, None]:
+        consumer = Consumer(self.world, self.client_name(), None, self.cfg.isolation)
+        self.world.net.add_node(consumer, "reader")
+        session = Session(self, "reader", consumer)
+        self.sessions.append(session)
+        process = session.new_process()
+        yield from consumer.refresh_metadata()
+        session.invoke(process, "assign", [key])
+        yield from consumer.assign([key], {key: 0})
+        session.complete(process, "ok", [key])
+        while True:
+            yield from self.poll_op(session, process, consumer)
+            if self._caught_up(consumer, key):
+                break
+
+    def _caught_up(self, consumer: Consumer, key: str) -> bool:
+        leader = self.world.controller.leader_of(key)
+        if leader is None:
+            return False
+        log = self.world.brokers[leader].logs[key]
+        end = log.lso if consumer.isolation == "read_committed" else log.hw
+        return consumer.positions.get(key, 0) >= end

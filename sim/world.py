@@ -1,0 +1,62 @@
+"""The world of one run: simpy environment, named random streams, network, cluster, history."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import simpy
+
+from sim.broker import Broker
+from sim.config import Config
+from sim.controller import Controller
+from sim.group import GroupCoordinator
+from sim.history import History
+from sim.network import LinkProfile, Network
+from sim.rand import Streams
+
+CONSUMER_OFFSETS = "__consumer_offsets"
+TRANSACTION_STATE = "__transaction_state"
+INTERNAL_KEYS = (CONSUMER_OFFSETS, TRANSACTION_STATE)
+
+
+class World:
+    def __init__(self, config: Config, seed: int) -> None:
+        self.config = config
+        self.seed = seed
+        self.bugs = frozenset(config.bugs)
+        self.env = simpy.Environment()
+        self.streams = Streams(seed)
+        self.history = History(self.env)
+        self.net = Network(self.env, self.rng("network"), LinkProfile())
+        self.data_keys = config.keys
+        self.topics: dict[str, list[str]] = {"data": list(self.data_keys)}
+        if config.workload in ("ctp", "sink"):
+            self.topics = {"in": [f"in{i}" for i in range(config.partitions)]}
+            if config.workload == "ctp":
+                self.topics["out"] = [f"out{i}" for i in range(config.partitions)]
+            self.data_keys = [k for keys in self.topics.values() for k in keys]
+        all_keys = [*self.data_keys, *INTERNAL_KEYS]
+        names = [f"b{i}" for i in range(config.brokers)]
+        self.controller = Controller(self, all_keys, names, config.replication_factor)
+        self.net.add_node(self.controller, "controller")
+        self.brokers: dict[str, Broker] = {}
+        for name in names:
+            broker = Broker(self, name, all_keys)
+            GroupCoordinator(broker)
+            self.brokers[name] = broker
+            self.net.add_node(broker, "broker")
+        self.counters: dict[str, int] = {}
+        self.stats: dict[str, Any] = {}
+
+    def rng(self, name: str) -> random.Random:
+        return self.streams.get(name)
+
+    def next_id(self, name: str) -> int:
+        """Cluster-wide counters (producer ids, process numbers): deterministic, never reused."""
+        n = self.counters.get(name, 0)
+        self.counters[name] = n + 1
+        return n
+
+    def broker_names(self) -> list[str]:
+        return list(self.brokers)
