@@ -192,13 +192,14 @@ def _crash_client(ctx: FaultContext, target: str, role: str) -> Heal:
     if session is None or not session.alive:
         return lambda: None
     session.crash()
-    start = ctx.workload.start_producer if role == "producer" else ctx.workload.start_consumer
-    extra = (
-        {"txn_id": session.node.txn_id()} if role == "producer" and session.node.txn_id() else {}
-    )
-    return lambda: (
-        start(**extra) if ctx.world.env.now < ctx.workload.stop_at or role != "producer" else None
-    )
+    wl = ctx.workload
+    if session.role == "processor":
+        slot = session.slot
+        return lambda: wl.pipelines.start_processor(slot)
+    if session.role == "consumer":
+        return lambda: wl.start_consumer()
+    txn_id = session.node.txn_id()
+    return lambda: wl.start_producer(txn_id=txn_id) if ctx.world.env.now < wl.stop_at else None
 
 
 @nemesis(

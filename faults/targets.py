@@ -10,6 +10,7 @@ from sim.errors import UsageError
 
 ROLES = (
     "producers",
+    "processors",
     "consumers",
     "clients",
     "random-broker",
@@ -24,9 +25,14 @@ ROLES = (
 
 def resolve(world: Any, workload: Any, target: str, rng: random.Random) -> list[str]:
     """Node names for a role; an empty list when nobody has that role right now."""
-    if target in ("producers", "consumers", "clients"):
-        role = {"producers": "producer", "consumers": "consumer", "clients": None}[target]
-        names = [s.name for s in workload.live_sessions(role) if s.role != "reader"]
+    if target in ("producers", "consumers", "clients", "processors"):
+        roles = {
+            "producers": ("producer",),
+            "consumers": ("consumer", "processor"),
+            "processors": ("processor",),
+        }
+        wanted = roles.get(target, ("producer", "consumer", "processor"))
+        names = [s.name for s in workload.live_sessions() if s.role in wanted]
         return [names[rng.randrange(len(names))]] if names else []
     if target == "all-producers":
         return [s.name for s in workload.live_sessions("producer")]

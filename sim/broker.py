@@ -79,6 +79,7 @@ class Broker(BaseNode):
             "InitProducerId": self.on_init_producer_id,
         }
         self.extensions: list[Any] = []  # coordinators hosted here (group, transaction)
+        self.gate: Any = None  # the transactional partition gate (TxnPartitionGate)
         self.start()
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -227,9 +228,8 @@ class Broker(BaseNode):
         if acks == "all" and len(st.isr) < self.min_isr:
             self.reply(msg, {"error": "not_enough_replicas"})
             return
-        gate = self.produce_gate(key, b)
-        if gate is not None:
-            self.reply(msg, {"error": gate})
+        if not b.get("verified") and self.gate is not None and self.gate.needs_verification(key, b):
+            self._verify_then_produce(msg)
             return
         log = self.logs[key]
         values = b["values"]
@@ -260,13 +260,26 @@ class Broker(BaseNode):
         self.after_append(key)
         self._respond_when_replicated(msg, key, st, acks, first, log.leo, duplicate=False)
 
-    def produce_gate(self, key: str, body: dict[str, Any]) -> str | None:
-        """Hook for transactional checks before an append (KIP-890 verification)."""
-        for ext in self.extensions:
-            err = ext.produce_gate(key, body)
-            if err is not None:
-                return str(err)
-        return None
+    def _verify_then_produce(self, msg: Message) -> None:
+        """KIP-890: ask the transaction coordinator whether this partition is part of the
+        producer's ongoing transaction before the first transactional append."""
+        coordinator = self.meta.get("__transaction_state", {}).get("leader")
+        if coordinator is None:
+            self.reply(msg, {"error": "not_enough_replicas"})
+            return
+        b = msg.body
+        body = {"txn_id": b["txn_id"], "pid": b["pid"], "epoch": b["epoch"], "key": b["key"]}
+
+        def verified(reply: dict[str, Any]) -> None:
+            if reply.get("ok"):
+                msg.body = {**b, "verified": True}
+                self.on_produce(msg)
+            elif reply.get("error") == "invalid_txn_state":
+                self.reply(msg, {"error": "invalid_txn_state"})
+            else:  # coordinator unreachable or moving: nothing was written, try again
+                self.reply(msg, {"error": "concurrent_transactions"})
+
+        self.call(coordinator, "VerifyTxn", body, 0.5, verified)
 
     def _respond_when_replicated(
         self,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from simpy import Event
 
+from sim.discovery import coordinator_call
 from sim.node import BaseNode
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ class Consumer(BaseNode):
         self.subscribed: list[str] = []
         self.positions: dict[str, int] = {}
         self.leaders: dict[str, tuple[str | None, int]] = {}
-        self.coordinator: str | None = None
+        self.coordinators: dict[str, str] = {}
         self.needs_rejoin = False
         self.last_auto_commit = 0.0
         self.rebalanced: set[str] = set()
@@ -53,31 +54,15 @@ class Consumer(BaseNode):
             if old is None or epoch >= old[1]:
                 self.leaders[key] = (leader, epoch)
 
-    def find_coordinator(self) -> Generator[Event, Any, str | None]:
-        while self.coordinator is None:
-            body = yield self.request(
-                self.any_broker(), "FindCoordinator", {"kind": "group"}, self.request_timeout
-            )
-            if "coordinator" in body:
-                self.coordinator = body["coordinator"]
-            else:
-                yield self.env.timeout(0.05)
-        return self.coordinator
-
     def coordinator_call(
         self, api: str, body: dict[str, Any]
     ) -> Generator[Event, Any, dict[str, Any]]:
-        """One request to the group coordinator, rediscovering it when it moved."""
-        coord = yield from self.find_coordinator()
-        assert coord is not None
-        reply = yield self.request(coord, api, body, self.request_timeout)
-        if reply.get("error") in (
-            "not_coordinator",
-            "request_timed_out",
-            "coordinator_not_available",
-        ):
-            self.coordinator = None
+        reply = yield from coordinator_call(self, "group", api, body)
         return reply
+
+    @property
+    def coordinator(self) -> str | None:
+        return self.coordinators.get("group")
 
     # --- membership ----------------------------------------------------------------------
     def subscribe(self, keys: list[str]) -> Generator[Event, Any, None]:
@@ -132,15 +117,16 @@ class Consumer(BaseNode):
         interval = self.cfg.heartbeat_interval_ms / 1000.0
         while self.incarnation == incarnation and self.alive:
             yield self.env.timeout(interval)
-            if self.incarnation != incarnation or self.coordinator is None:
+            coordinator = self.coordinator
+            if self.incarnation != incarnation or coordinator is None:
                 continue
             body = {"group": self.group, "member": self.member, "generation": self.generation}
-            reply = yield self.request(self.coordinator, "Heartbeat", body, self.request_timeout)
+            reply = yield self.request(coordinator, "Heartbeat", body, self.request_timeout)
             err = reply.get("error")
             if err in ("rebalance_in_progress", "unknown_member_id", "illegal_generation"):
                 self.needs_rejoin = True
             elif err in ("not_coordinator", "request_timed_out"):
-                self.coordinator = None
+                self.coordinators.pop("group", None)
 
     # --- polling -------------------------------------------------------------------------
     def poll(self) -> Generator[Event, Any, dict[str, list[list[int]]]]:
@@ -217,7 +203,7 @@ class Consumer(BaseNode):
         yield from self.commit(offsets)
 
     def leave(self) -> Generator[Event, Any, None]:
-        if self.group is not None and self.member is not None and self.coordinator is not None:
+        if self.group is not None and self.member is not None and self.coordinator is not None:  # noqa: SIM102
             yield self.request(
                 self.coordinator,
                 "LeaveGroup",

@@ -43,6 +43,7 @@ class GroupCoordinator(HostedCoordinator):
         self.pending_txn_offsets: dict[
             tuple[str, int], dict[str, int]
         ] = {}  # (group, pid) -> offsets
+        self.offsets_outside_txn = "offsets-outside-txn" in broker.bugs
         broker.handlers.update(
             {
                 "FindCoordinator": self.on_find_coordinator,
@@ -51,6 +52,7 @@ class GroupCoordinator(HostedCoordinator):
                 "LeaveGroup": self.on_leave,
                 "OffsetCommit": self.on_offset_commit,
                 "OffsetFetch": self.on_offset_fetch,
+                "TxnOffsetCommit": self.on_txn_offset_commit,
             }
         )
 
@@ -170,6 +172,49 @@ class GroupCoordinator(HostedCoordinator):
             self.broker.reply(msg, {"error": err} if err else {"ok": True})
 
         self.persist(payload, done)
+
+    def on_txn_offset_commit(self, msg: Message) -> None:
+        """Offsets of a transaction: pending until the commit marker arrives (KIP-447 checks the
+        generation, so a zombie of an old generation is fenced)."""
+        if not self._guard(msg):
+            return
+        b = msg.body
+        err = self.check_generation(b["group"], b.get("member"), b.get("generation", -1))
+        if err is not None:
+            self.broker.reply(msg, {"error": err})
+            return
+        if self.offsets_outside_txn:
+            payload: dict[str, Any] = {
+                "type": "offsets",
+                "group": b["group"],
+                "offsets": dict(b["offsets"]),
+            }
+        else:
+            payload = {
+                "type": "txn-offsets",
+                "group": b["group"],
+                "pid": b["pid"],
+                "offsets": dict(b["offsets"]),
+            }
+        self.apply(payload)
+        self.persist(
+            payload, lambda err: self.broker.reply(msg, {"error": err} if err else {"ok": True})
+        )
+
+    def on_txn_marker(self, msg: Message) -> None:
+        if not self._guard(msg):
+            return
+        b = msg.body
+        payload = {
+            "type": "txn-marker",
+            "group": b["group"],
+            "pid": b["pid"],
+            "commit": b["commit"],
+        }
+        self.apply(payload)
+        self.persist(
+            payload, lambda err: self.broker.reply(msg, {"error": err} if err else {"ok": True})
+        )
 
     def on_offset_fetch(self, msg: Message) -> None:
         if not self._guard(msg):

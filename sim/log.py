@@ -125,8 +125,9 @@ class PartitionLog:
             if rec.control == "abort" and entry.txn_first_offset is not None:
                 self.aborted.append((rec.pid, entry.txn_first_offset, rec.offset))
             entry.txn_first_offset = None
-            if rec.epoch > entry.epoch:
+            if rec.epoch > entry.epoch:  # a marker with a bumped epoch starts a new sequence
                 entry.epoch = rec.epoch
+                entry.batches.clear()
             return
         if rec.seq >= 0 and rec.last_seq >= 0:  # first record of an idempotent batch
             n = rec.last_seq - rec.seq

@@ -26,6 +26,7 @@ RETRIABLE = {
     "not_enough_replicas_after_append",
     "fenced_leader_epoch",
     "unknown_topic_or_partition",
+    "concurrent_transactions",
 }
 # Errors after which the batch may nevertheless be in the log.
 MAYBE_WRITTEN = {"request_timed_out", "not_enough_replicas_after_append"}

@@ -43,12 +43,12 @@ def simulate(
 
 def close_pending(world: World) -> None:
     """Ops still pending when the run stops end as info: their fate is unknown."""
-    from sim.workload import crash_value
+    from sim.workload import crash_value, op_extras
 
     for process in sorted(world.history._pending, key=str):
         op = world.history.pending(process)
         assert op is not None
-        world.history.complete(process, "info", crash_value(op), ended=True)
+        world.history.complete(process, "info", crash_value(op), **op_extras(op), ended=True)
 
 
 def run(config: Config, seed: int, schedule: list[dict[str, Any]] | None = None) -> Outcome:

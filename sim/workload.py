@@ -15,6 +15,7 @@ from simpy import Event
 
 from sim.consumer import Consumer
 from sim.producer import Producer
+from sim.txn_producer import TxnProducer
 
 if TYPE_CHECKING:
     from sim.world import World
@@ -59,15 +60,27 @@ class Session:
         for p in self.processes:
             op = self.world.history.pending(p)
             if op is not None:
-                self.world.history.complete(p, "info", crash_value(op), crashed=True)
+                self.world.history.complete(
+                    p, "info", crash_value(op), **op_extras(op), crashed=True
+                )
         self.alive = False
-        self.node.crash()
-        self.world.net.remove_node(self.name)
+        for node in (self.node, getattr(self, "producer", None)):
+            if node is not None:
+                node.crash()
+                self.world.net.remove_node(node.name)
 
     def paused(self) -> Generator[Event, Any, None]:
         """A GC pause: the client's threads sleep until the pause ends."""
         while self.alive and self.world.env.now < self.paused_until:
             yield self.world.env.timeout(self.paused_until - self.world.env.now)
+
+
+CORE_FIELDS = ("index", "time", "process", "type", "f", "value")
+
+
+def op_extras(op: dict[str, Any]) -> dict[str, Any]:
+    """The invoke's extra fields (txn_id, lineage, ...), repeated on its completion."""
+    return {k: v for k, v in op.items() if k not in CORE_FIELDS}
 
 
 def crash_value(op: dict[str, Any]) -> Any:
@@ -111,17 +124,33 @@ class Workload:
         if self.cfg.workload == "produce-consume":
             for _ in range(self.cfg.consumers):
                 self.start_consumer()
+        if self.cfg.workload in ("ctp", "sink"):
+            from sim.pipelines import Pipelines
+
+            self.pipelines = Pipelines(self)
+            for _ in range(self.cfg.consumers):
+                self.pipelines.start_processor()
         self.env.process(self._final_reads())
 
     def client_name(self) -> str:
         return f"c{self.world.next_id('client')}"
 
     def start_producer(self, txn_id: str | None = None) -> Session:
-        node = Producer(self.world, self.client_name())
+        """A producer session; in transactional mode it keeps the transactional.id of the
+        session it replaces (unless ``client.new-txn-id-on-restart`` models the mistake)."""
+        name = self.client_name()
+        node: Producer
+        if self.cfg.transactional and self.cfg.workload not in ("ctp", "sink"):
+            if txn_id is None or self.cfg.external.get("client.new-txn-id-on-restart"):
+                txn_id = f"{self.cfg.transactional_id}-{self.world.next_id('txn-id')}"
+            node = TxnProducer(self.world, name, txn_id)
+        else:
+            node = Producer(self.world, name)
         self.world.net.add_node(node, "producer")
         session = Session(self, "producer", node)
         self.sessions.append(session)
-        self.env.process(self._producer_main(session))
+        main = self._txn_producer_main if isinstance(node, TxnProducer) else self._producer_main
+        self.env.process(main(session))
         return session
 
     def start_consumer(self) -> Session:
@@ -159,6 +188,62 @@ class Workload:
             producer.send(key, value, lambda t, o, d=done: d.succeed((t, o)))
             type_, offset = yield done
             session.complete(process, type_, [["send", key, [offset, value]]], **extra)
+
+    def _txn_producer_main(self, session: Session) -> Generator[Event, Any, None]:
+        """One single-threaded process per transactional producer, as in Kafka's client."""
+        producer: TxnProducer = session.node
+        process = session.new_process()
+        session.invoke(process, "init", {"txn_id": producer.txn_id()})
+        ok = yield from producer.init_transactions()
+        session.complete(
+            process,
+            "ok" if ok else "fail",
+            {"txn_id": producer.txn_id(), "pid": producer.pid, "epoch": producer.epoch},
+        )
+        if not ok:
+            return
+        keys = self.world.topics.get("data") or self.world.topics["in"]
+        per_process = self.cfg.rate / max(1, self.cfg.producers * self.cfg.txn_ops)
+        abort_p = float(self.cfg.external.get("workload.abort-probability", 0.1))
+        while session.alive and self.env.now < self.stop_at:
+            yield self.env.timeout(self.rng.expovariate(per_process))
+            yield from session.paused()
+            if not session.alive or self.env.now >= self.stop_at:
+                return
+            if producer.fatal:
+                session.invoke(
+                    process,
+                    "txn",
+                    [],
+                    txn_id=producer.txn_id(),
+                    pid=producer.pid,
+                    epoch=producer.epoch,
+                )
+                session.complete(
+                    process, "fail", [], txn_id=producer.txn_id(), error=producer.fatal
+                )
+                return
+            yield from self.txn_op(session, process, producer, keys, abort_p)
+
+    def txn_op(
+        self, session: Session, process: int, producer: TxnProducer, keys: list[str], abort_p: float
+    ) -> Generator[Event, Any, str]:
+        picks = [keys[self.rng.randrange(len(keys))] for _ in range(self.cfg.txn_ops)]
+        micro = [["send", k, self.next_value(k)] for k in picks]
+        abort = self.rng.random() < abort_p
+        extra = {"txn_id": producer.txn_id(), "pid": producer.pid, "epoch": producer.epoch}
+        session.invoke(process, "txn", micro, **extra)
+        producer.begin()
+        yield from producer.add_partitions(sorted(set(picks)))
+        sends = [self.env.process(producer.txn_send(k, v)) for _, k, v in micro]
+        yield self.env.all_of(sends)
+        results = [p.value for p in sends]
+        outcome = yield from producer.end(commit=not abort)
+        value = [["send", k, [off, v]] for (_, k, v), (_, off) in zip(micro, results, strict=True)]
+        if abort and outcome == "fail":
+            extra["aborted"] = True
+        session.complete(process, outcome, value, **extra)
+        return outcome
 
     # --- consumers -----------------------------------------------------------------------
     def _consumer_main(self, session: Session) -> Generator[Event, Any, None]:

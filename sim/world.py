@@ -14,6 +14,7 @@ from sim.group import GroupCoordinator
 from sim.history import History
 from sim.network import LinkProfile, Network
 from sim.rand import Streams
+from sim.txn import TxnCoordinator, TxnPartitionGate
 
 CONSUMER_OFFSETS = "__consumer_offsets"
 TRANSACTION_STATE = "__transaction_state"
@@ -44,6 +45,8 @@ class World:
         for name in names:
             broker = Broker(self, name, all_keys)
             GroupCoordinator(broker)
+            TxnCoordinator(broker)
+            broker.gate = TxnPartitionGate(broker)
             self.brokers[name] = broker
             self.net.add_node(broker, "broker")
         self.counters: dict[str, int] = {}

@@ -1,0 +1,166 @@
+"""Pipelines that read what others wrote: consume-transform-produce and an external sink.
+
+consume-transform-produce is Kafka's exactly-once pattern: poll the input, write one output per
+input record and commit the input offsets *in the same transaction*. The sink variant writes to a
+simulated database outside Kafka, where exactly-once ends: a blind insert duplicates on
+redelivery, an upsert keyed by input offset does not (an idempotent consumer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from simpy import Event
+
+from sim.consumer import Consumer
+from sim.txn_producer import TxnProducer
+
+if TYPE_CHECKING:
+    from sim.workload import Session, Workload
+
+SINK_WRITE_TIME = 0.002
+
+
+class ExternalSink:
+    """A key-value database outside Kafka. ``blind`` inserts every write; ``idempotent`` upserts
+    keyed by the input (partition, offset), so a redelivered record changes nothing."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.rows: list[tuple[str, int, int]] = []
+        self.by_input: dict[tuple[str, int], int] = {}
+
+    def write(self, in_key: str, offset: int, value: int) -> bool:
+        if self.kind == "idempotent" and (in_key, offset) in self.by_input:
+            return False
+        self.by_input[(in_key, offset)] = value
+        self.rows.append((in_key, offset, value))
+        return True
+
+
+def output_key(in_key: str) -> str:
+    return "out" + in_key[2:]
+
+
+class Pipelines:
+    def __init__(self, workload: Workload) -> None:
+        self.workload = workload
+        self.world = workload.world
+        self.env = workload.env
+        self.cfg = workload.cfg
+        self.sink = ExternalSink(str(self.cfg.external.get("sink", "blind")))
+
+    def start_processor(self, slot: int | None = None) -> Session:
+        from sim.workload import Session
+
+        wl = self.workload
+        if slot is None:
+            slot = self.world.next_id("processor-slot")
+        name = wl.client_name()
+        group = "ctp" if self.cfg.workload == "ctp" else "sink"
+        consumer = Consumer(
+            self.world,
+            name,
+            group,
+            "read_committed" if self.cfg.workload == "ctp" else self.cfg.isolation,
+        )
+        self.world.net.add_node(consumer, "processor")
+        session = Session(wl, "processor", consumer)
+        session.slot = slot  # type: ignore[attr-defined]
+        wl.sessions.append(session)
+        if self.cfg.workload == "ctp":
+            producer = TxnProducer(self.world, name + "p", f"ctp-{slot}")
+            self.world.net.add_node(producer, "processor")
+            session.producer = producer  # type: ignore[attr-defined]
+            self.env.process(self._ctp_main(session, consumer, producer))
+        else:
+            self.env.process(self._sink_main(session, consumer))
+        return session
+
+    # --- consume-transform-produce -------------------------------------------------------
+    def _ctp_main(
+        self, session: Session, consumer: Consumer, producer: TxnProducer
+    ) -> Generator[Event, Any, None]:
+        wl = self.workload
+        process = session.new_process()
+        ok = yield from producer.init_transactions()
+        if not ok:
+            return
+        yield from consumer.refresh_metadata()
+        keys = self.world.topics["in"]
+        session.invoke(process, "subscribe", list(keys), group=consumer.group)
+        yield from consumer.subscribe(keys)
+        session.complete(process, "ok", list(keys), group=consumer.group)
+        while session.alive and self.env.now < wl.end_at and not producer.fatal:
+            yield from session.paused()
+            batch = yield from consumer.poll()
+            if not batch or not session.alive:
+                continue
+            micro: list[list[Any]] = [["poll", dict(sorted(batch.items()))]]
+            lineage = []
+            for in_key, records in sorted(batch.items()):
+                out = output_key(in_key)
+                for offset, _value in records:
+                    v = wl.next_value(out)
+                    micro.append(["send", out, v])
+                    lineage.append([in_key, offset, out, v])
+            offsets = dict(sorted(consumer.positions.items()))
+            extra = {
+                "txn_id": producer.txn_id(),
+                "pid": producer.pid,
+                "epoch": producer.epoch,
+                "group": consumer.group,
+                "lineage": lineage,
+                "offsets": offsets,
+            }
+            session.invoke(process, "txn", micro, **extra)
+            producer.begin()
+            outs = sorted({m[1] for m in micro[1:]})
+            yield from producer.add_partitions(outs)
+            sends = [self.env.process(producer.txn_send(m[1], m[2])) for m in micro[1:]]
+            yield self.env.all_of(sends)
+            yield from producer.send_offsets(
+                offsets, consumer.group or "", consumer.generation, consumer.member
+            )
+            outcome = yield from producer.end(commit=True)
+            value = [micro[0]] + [
+                ["send", m[1], [p.value[1], m[2]]] for m, p in zip(micro[1:], sends, strict=True)
+            ]
+            session.complete(process, outcome, value, **extra)
+            if outcome != "ok":
+                # Abort: rewind to the committed offsets, as a Kafka Streams task does.
+                yield from consumer.fetch_committed(consumer.assignment)
+
+    # --- external sink -------------------------------------------------------------------
+    def _sink_main(self, session: Session, consumer: Consumer) -> Generator[Event, Any, None]:
+        wl = self.workload
+        process = session.new_process()
+        yield from consumer.refresh_metadata()
+        keys = self.world.topics["in"]
+        session.invoke(process, "subscribe", list(keys), group=consumer.group)
+        yield from consumer.subscribe(keys)
+        session.complete(process, "ok", list(keys), group=consumer.group)
+        last_commit = self.env.now
+        while session.alive and self.env.now < wl.end_at:
+            yield from session.paused()
+            batch = yield from wl.poll_op(session, process, consumer)
+            for in_key, records in sorted(batch.items()):
+                for offset, value in records:
+                    op = {"key": "db", "input": [in_key, offset], "value": value}
+                    session.invoke(process, "sink-write", op, sink=self.sink.kind)
+                    yield self.env.timeout(SINK_WRITE_TIME)
+                    yield from session.paused()
+                    if not session.alive:
+                        return
+                    applied = self.sink.write(in_key, offset, value)
+                    session.complete(process, "ok", op, sink=self.sink.kind, applied=applied)
+            # Commit every auto.commit.interval.ms, as most sink connectors do: a crash
+            # between commits redelivers what was already written to the sink.
+            due = self.env.now - last_commit >= self.cfg.auto_commit_interval_ms / 1000.0
+            if due and consumer.positions and not self.cfg.enable_auto_commit:
+                last_commit = self.env.now
+                offsets = dict(sorted(consumer.positions.items()))
+                session.invoke(process, "commit-offsets", offsets, group=consumer.group)
+                outcome = yield from consumer.commit(offsets)
+                session.complete(process, outcome, offsets, group=consumer.group)

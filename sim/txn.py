@@ -1,0 +1,408 @@
+"""The transaction coordinator, hosted on the leader of ``__transaction_state``.
+
+Follows Kafka's TransactionCoordinator and TransactionMetadata: InitProducerId bumps the epoch
+of a transactional.id (fencing zombies) and aborts a transaction the old epoch left open; EndTxn
+moves Ongoing -> PrepareCommit/PrepareAbort (persisted), answers the client, then writes control
+markers to every partition in the transaction and finally CompleteCommit/CompleteAbort.
+Expired transactions are aborted with a bumped epoch. Every transition is a record in the
+replicated ``__transaction_state`` log, so a new coordinator resumes where the old one stopped.
+
+``txn.protocol = v1`` is Kafka before KIP-890: the epoch stays the same across transactions
+and partitions accept transactional data without asking the coordinator. ``v2`` bumps the epoch
+at every EndTxn and has the partition leader verify with the coordinator before the first
+transactional append (see ``TxnPartitionGate``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sim.coordinator import HostedCoordinator
+from sim.network import Message
+
+if TYPE_CHECKING:
+    from sim.broker import Broker
+
+EMPTY, ONGOING = "Empty", "Ongoing"
+PREPARE_COMMIT, PREPARE_ABORT = "PrepareCommit", "PrepareAbort"
+COMPLETE_COMMIT, COMPLETE_ABORT = "CompleteCommit", "CompleteAbort"
+PREPARE_EPOCH_FENCE = "PrepareEpochFence"
+MARKER_RETRY = 0.1
+
+
+@dataclass
+class TxnMeta:
+    txn_id: str
+    pid: int
+    epoch: int
+    state: str = EMPTY
+    partitions: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    started: float = 0.0
+    timeout: float = 5.0
+    marker_epoch: int = 0  # epoch the markers of the ending transaction carry
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "type": "txn",
+            "txn_id": self.txn_id,
+            "pid": self.pid,
+            "epoch": self.epoch,
+            "state": self.state,
+            "partitions": list(self.partitions),
+            "groups": list(self.groups),
+            "started": self.started,
+            "timeout": self.timeout,
+            "marker_epoch": self.marker_epoch,
+        }
+
+
+class TxnCoordinator(HostedCoordinator):
+    key = "__transaction_state"
+
+    def __init__(self, broker: Broker) -> None:
+        super().__init__(broker)
+        cfg = broker.world.config
+        self.v2 = cfg.txn_protocol == "v2"
+        self.fencing = "no-epoch-fencing" not in broker.bugs
+        self.lost_marker = "lost-marker" in broker.bugs
+        self.txns: dict[str, TxnMeta] = {}
+        self.busy: set[str] = set()  # txn ids with a state write or markers in flight
+        self.stats = {"fenced": 0, "timeouts": 0, "aborts": 0, "commits": 0}
+        broker.handlers.update(
+            {
+                "InitTxnProducerId": self.on_init,
+                "AddPartitionsToTxn": self.on_add_partitions,
+                "AddOffsetsToTxn": self.on_add_offsets,
+                "EndTxn": self.on_end_txn,
+                "VerifyTxn": self.on_verify,
+            }
+        )
+
+    # --- state ---------------------------------------------------------------------------
+    def load(self, payloads: list[Any]) -> None:
+        self.txns = {}
+        self.busy = set()
+        for p in payloads:
+            if p.get("type") == "txn":
+                self.txns[p["txn_id"]] = TxnMeta(
+                    p["txn_id"],
+                    p["pid"],
+                    p["epoch"],
+                    p["state"],
+                    list(p["partitions"]),
+                    list(p["groups"]),
+                    p["started"],
+                    p["timeout"],
+                    p["marker_epoch"],
+                )
+        # A coordinator that takes over mid-commit finishes the job (markers are idempotent).
+        for meta in sorted(self.txns.values(), key=lambda m: m.txn_id):
+            if meta.state in (PREPARE_COMMIT, PREPARE_ABORT):
+                self._write_markers(meta)
+
+    def unload(self) -> None:
+        self.txns = {}
+        self.busy = set()
+
+    def _persist(self, meta: TxnMeta, then: Any) -> None:
+        self.busy.add(meta.txn_id)
+
+        def done(err: str | None) -> None:
+            self.busy.discard(meta.txn_id)
+            then(err)
+
+        self.persist(meta.record(), done)
+
+    def _guard(self, msg: Message) -> TxnMeta | None | bool:
+        """Common checks: coordinator, a known id, the caller's epoch (fencing)."""
+        if not self.active:
+            self.broker.reply(msg, {"error": "not_coordinator"})
+            return False
+        b = msg.body
+        meta = self.txns.get(b["txn_id"])
+        if meta is None or meta.pid != b["pid"]:
+            self.broker.reply(msg, {"error": "invalid_producer_id_mapping"})
+            return False
+        if b["epoch"] < meta.epoch and self.fencing:
+            self.broker.reply(msg, {"error": "producer_fenced"})
+            self.stats["fenced"] += 1
+            return False
+        if meta.txn_id in self.busy:
+            self.broker.reply(msg, {"error": "concurrent_transactions"})
+            return False
+        return meta
+
+    # --- InitProducerId ------------------------------------------------------------------
+    def on_init(self, msg: Message) -> None:
+        if not self.active:
+            self.broker.reply(msg, {"error": "not_coordinator"})
+            return
+        b = msg.body
+        txn_id = b["txn_id"]
+        if txn_id in self.busy:
+            self.broker.reply(msg, {"error": "concurrent_transactions"})
+            return
+        meta = self.txns.get(txn_id)
+        if meta is None:
+            meta = TxnMeta(txn_id, self.broker.world.next_id("pid"), 0, timeout=b["timeout"])
+            self.txns[txn_id] = meta
+        elif meta.state in (PREPARE_COMMIT, PREPARE_ABORT):
+            self.broker.reply(msg, {"error": "concurrent_transactions"})
+            return
+        elif meta.state == ONGOING:
+            # Fence the old epoch and abort what it left open; the client retries.
+            self._abort(meta, fence=True)
+            self.broker.reply(msg, {"error": "concurrent_transactions"})
+            return
+        else:
+            if self.fencing:
+                meta.epoch += 1
+            meta.state = EMPTY
+            meta.partitions, meta.groups = [], []
+        meta.timeout = b["timeout"]
+
+        def done(err: str | None) -> None:
+            self.broker.reply(
+                msg, {"error": err} if err else {"pid": meta.pid, "epoch": meta.epoch}
+            )
+
+        self._persist(meta, done)
+
+    # --- building a transaction ----------------------------------------------------------
+    def _begin_if_needed(self, meta: TxnMeta) -> bool:
+        if meta.state == ONGOING:
+            return True
+        if meta.state in (EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT):
+            meta.state = ONGOING
+            meta.partitions, meta.groups = [], []
+            meta.started = self.env.now
+            return True
+        return False
+
+    def on_add_partitions(self, msg: Message) -> None:
+        meta = self._guard(msg)
+        if not isinstance(meta, TxnMeta):
+            return
+        if not self._begin_if_needed(meta):
+            self.broker.reply(msg, {"error": "concurrent_transactions"})
+            return
+        for key in msg.body["keys"]:
+            if key not in meta.partitions:
+                meta.partitions.append(key)
+        self._persist(
+            meta, lambda err: self.broker.reply(msg, {"error": err} if err else {"ok": True})
+        )
+
+    def on_add_offsets(self, msg: Message) -> None:
+        meta = self._guard(msg)
+        if not isinstance(meta, TxnMeta):
+            return
+        if not self._begin_if_needed(meta):
+            self.broker.reply(msg, {"error": "concurrent_transactions"})
+            return
+        if msg.body["group"] not in meta.groups:
+            meta.groups.append(msg.body["group"])
+        self._persist(
+            meta, lambda err: self.broker.reply(msg, {"error": err} if err else {"ok": True})
+        )
+
+    def on_verify(self, msg: Message) -> None:
+        """KIP-890 part 1: a partition leader asks whether this producer's transaction includes
+        the partition before the first transactional append."""
+        if not self.active:
+            self.broker.reply(msg, {"error": "not_coordinator"})
+            return
+        b = msg.body
+        meta = self.txns.get(b["txn_id"])
+        ok = (
+            meta is not None
+            and meta.pid == b["pid"]
+            and meta.epoch == b["epoch"]
+            and meta.state == ONGOING
+            and b["key"] in meta.partitions
+        )
+        self.broker.reply(msg, {"ok": True} if ok else {"error": "invalid_txn_state"})
+
+    # --- ending a transaction ------------------------------------------------------------
+    def on_end_txn(self, msg: Message) -> None:
+        b = msg.body
+        commit = bool(b["commit"])
+        meta = self.txns.get(b["txn_id"]) if self.active else None
+        if (
+            meta is not None
+            and meta.pid == b["pid"]
+            and meta.state in (COMPLETE_COMMIT, COMPLETE_ABORT, PREPARE_COMMIT, PREPARE_ABORT)
+        ):
+            # A retried EndTxn whose first attempt went through (v2: it carries the old epoch).
+            same = (
+                meta.state in (COMPLETE_COMMIT, PREPARE_COMMIT)
+                if commit
+                else meta.state in (COMPLETE_ABORT, PREPARE_ABORT)
+            )
+            retry_epoch = meta.marker_epoch - 1 if self.v2 and self.fencing else meta.marker_epoch
+            if same and b["epoch"] in (retry_epoch, meta.epoch):
+                self.broker.reply(msg, {"ok": True, "epoch": meta.epoch})
+                return
+        guarded = self._guard(msg)
+        if not isinstance(guarded, TxnMeta):
+            return
+        meta = guarded
+        if meta.state != ONGOING:
+            self.broker.reply(
+                msg,
+                {"error": "invalid_txn_state"}
+                if meta.state != EMPTY
+                else {"ok": True, "epoch": meta.epoch},
+            )
+            return
+        if commit:
+            self.stats["commits"] += 1
+        else:
+            self.stats["aborts"] += 1
+        self._prepare(meta, commit, bump=self.v2, reply_to=msg)
+
+    def _abort(self, meta: TxnMeta, fence: bool) -> None:
+        self.stats["aborts"] += 1
+        self._prepare(meta, commit=False, bump=fence or self.v2, reply_to=None)
+
+    def _prepare(self, meta: TxnMeta, commit: bool, bump: bool, reply_to: Message | None) -> None:
+        meta.state = PREPARE_COMMIT if commit else PREPARE_ABORT
+        if bump and self.fencing:
+            meta.epoch += 1
+        meta.marker_epoch = meta.epoch
+
+        def done(err: str | None) -> None:
+            if reply_to is not None:
+                self.broker.reply(
+                    reply_to, {"error": err} if err else {"ok": True, "epoch": meta.epoch}
+                )
+            if err is None:
+                self._write_markers(meta)
+
+        self._persist(meta, done)
+
+    def _write_markers(self, meta: TxnMeta) -> None:
+        """WriteTxnMarkers to every partition leader (and group coordinator), retried until all
+        have it; then the transaction completes."""
+        commit = meta.state == PREPARE_COMMIT
+        targets = [("partition", k) for k in meta.partitions] + [("group", g) for g in meta.groups]
+        if self.lost_marker and commit and len(meta.partitions) > 1:
+            targets = targets[1:]  # bug: one partition never gets its commit marker
+        pending = {t for t in targets}
+        self.busy.add(meta.txn_id)
+        epoch_at_start = self.active_epoch
+
+        def finish() -> None:
+            if self.active_epoch != epoch_at_start:
+                return
+            meta.state = COMPLETE_COMMIT if commit else COMPLETE_ABORT
+            self.busy.discard(meta.txn_id)
+            self._persist(meta, lambda err: None)
+
+        def send(target: tuple[str, str]) -> None:
+            if self.active_epoch != epoch_at_start or not self.broker.alive:
+                return
+            kind, name = target
+            key = name if kind == "partition" else "__consumer_offsets"
+            leader = self.broker.meta.get(key, {}).get("leader")
+            body = {
+                "key": key,
+                "pid": meta.pid,
+                "epoch": meta.marker_epoch,
+                "commit": commit,
+                "group": name if kind == "group" else None,
+            }
+
+            def reply(r: dict[str, Any]) -> None:
+                if r.get("ok"):
+                    pending.discard(target)
+                    if not pending:
+                        finish()
+                else:
+                    self.env.timeout(MARKER_RETRY).callbacks.append(lambda _e: send(target))
+
+            if leader is None:
+                self.env.timeout(MARKER_RETRY).callbacks.append(lambda _e: send(target))
+                return
+            self.broker.call(leader, "WriteTxnMarkers", body, 1.0, reply)
+
+        if not pending:
+            finish()
+        for target in sorted(pending):
+            send(target)
+
+    # --- timeouts ------------------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        if not self.active:
+            return
+        for txn_id in sorted(self.txns):
+            meta = self.txns[txn_id]
+            if (
+                meta.state == ONGOING
+                and txn_id not in self.busy
+                and now - meta.started > meta.timeout
+            ):
+                self.stats["timeouts"] += 1
+                self._abort(meta, fence=True)
+
+
+class TxnPartitionGate(HostedCoordinator):
+    """The partition side of transactions on every broker: control markers, and (v2) the
+    verification with the coordinator before a producer's first transactional append."""
+
+    key = ""
+
+    def __init__(self, broker: Broker) -> None:
+        super().__init__(broker)
+        self.v2 = broker.world.config.txn_protocol == "v2"
+        broker.handlers["WriteTxnMarkers"] = self.on_write_markers
+
+    def on_metadata(self) -> None:
+        pass
+
+    def needs_verification(self, key: str, body: dict[str, Any]) -> bool:
+        if not (self.v2 and body.get("txn")):
+            return False
+        entry = self.broker.logs[key].producers.get(body["pid"])
+        return entry is None or entry.txn_first_offset is None or entry.epoch != body["epoch"]
+
+    def on_write_markers(self, msg: Message) -> None:
+        b = msg.body
+        if b.get("group") is not None:
+            for ext in self.broker.extensions:
+                if hasattr(ext, "on_txn_marker"):
+                    ext.on_txn_marker(msg)
+                    return
+            self.broker.reply(msg, {"error": "not_coordinator"})
+            return
+        key = b["key"]
+        st = self.broker.leading.get(key)
+        if st is None:
+            self.broker.reply(msg, {"error": "not_leader_or_follower"})
+            return
+        log = self.broker.logs[key]
+        entry = log.producers.get(b["pid"])
+        if entry is not None and b["epoch"] < entry.epoch:
+            self.broker.reply(msg, {"error": "invalid_producer_epoch"})
+            return
+        from sim.log import Record
+
+        log.append(
+            Record(
+                0,
+                None,
+                b["pid"],
+                b["epoch"],
+                -1,
+                st.epoch,
+                True,
+                "commit" if b["commit"] else "abort",
+            )
+        )
+        end = log.leo
+        self.broker.after_append(key)
+        self.broker.wait_for_hw(
+            key, end, lambda err: self.broker.reply(msg, {"error": err} if err else {"ok": True})
+        )

@@ -1,0 +1,181 @@
+"""The transactional producer: initTransactions, begin, send, sendOffsetsToTransaction, commit,
+abort, as in Kafka's Java client.
+
+A fenced producer (a newer instance with the same transactional.id initialised) stops for good,
+unless ``client.ignore-fenced`` models the misconfigured client that swallows ProducerFenced
+and keeps trying, every attempt rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from simpy import Event
+
+from sim.discovery import coordinator_call
+from sim.producer import Producer
+
+if TYPE_CHECKING:
+    from sim.world import World
+
+FENCED = ("producer_fenced", "invalid_producer_epoch")
+RETRY = 0.05
+
+
+class TxnProducer(Producer):
+    def __init__(self, world: World, name: str, txn_id: str) -> None:
+        super().__init__(world, name)
+        self._txn_id = txn_id
+        self.coordinators: dict[str, str] = {}
+        self.txn_partitions: set[str] = set()
+        self.txn_failed: str | None = None
+        self.fencings = 0
+        self.ignore_fenced = bool(self.cfg.external.get("client.ignore-fenced", False))
+        self.txn_timeout = self.cfg.transaction_timeout_ms / 1000.0
+
+    def txn_id(self) -> str | None:
+        return self._txn_id
+
+    def _coord(self, api: str, body: dict[str, Any]) -> Generator[Event, Any, dict[str, Any]]:
+        reply = yield from coordinator_call(self, "txn", api, body)
+        return reply
+
+    def _ids(self) -> dict[str, Any]:
+        return {"txn_id": self._txn_id, "pid": self.pid, "epoch": self.epoch}
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def init_transactions(self) -> Generator[Event, Any, bool]:
+        """InitProducerId for our transactional.id: fences every older instance."""
+        yield self.init()
+        deadline = self.env.now + self.delivery_timeout * 4
+        while self.alive and self.env.now < deadline:
+            reply = yield from self._coord(
+                "InitTxnProducerId", {"txn_id": self._txn_id, "timeout": self.txn_timeout}
+            )
+            if "pid" in reply:
+                self.pid, self.epoch = reply["pid"], reply["epoch"]
+                self.next_seq = {}
+                self.fatal = None
+                return True
+            yield self.env.timeout(RETRY)
+        return False
+
+    def init(self) -> Event:
+        ev = self.env.event()
+        self.refresh_metadata(lambda: ev.succeed("ok"))
+        return ev
+
+    def begin(self) -> None:
+        self.txn_in_progress = True
+        self.txn_partitions = set()
+        self.txn_failed = None
+
+    def txn_send(self, key: str, value: int) -> Generator[Event, Any, tuple[str, int | None]]:
+        """Send inside the transaction: AddPartitionsToTxn first for a new partition."""
+        if key not in self.txn_partitions:
+            ok = yield from self.add_partitions([key])
+            if not ok:
+                return ("fail", None)
+        done = self.env.event()
+        self.send(key, value, lambda t, o: done.succeed((t, o)))
+        result = yield done
+        if result[0] != "ok" and self.txn_failed is None:
+            self.txn_failed = "send failed"
+        return result
+
+    def add_partitions(self, keys: list[str]) -> Generator[Event, Any, bool]:
+        deadline = self.env.now + self.delivery_timeout
+        while self.alive and self.env.now < deadline:
+            reply = yield from self._coord("AddPartitionsToTxn", {**self._ids(), "keys": keys})
+            if reply.get("ok"):
+                self.txn_partitions.update(keys)
+                return True
+            if self._fenced(reply):
+                return False
+            if reply.get("error") not in (
+                "concurrent_transactions",
+                "not_coordinator",
+                "request_timed_out",
+                "coordinator_not_available",
+            ):
+                self.txn_failed = reply.get("error")
+                return False
+            yield self.env.timeout(RETRY)
+        self.txn_failed = "add partitions timed out"
+        return False
+
+    def send_offsets(
+        self, offsets: dict[str, int], group: str, generation: int, member: str | None
+    ) -> Generator[Event, Any, bool]:
+        """sendOffsetsToTransaction: AddOffsetsToTxn, then TxnOffsetCommit to the group
+        coordinator with the consumer's group metadata (KIP-447)."""
+        reply = yield from self._coord("AddOffsetsToTxn", {**self._ids(), "group": group})
+        if not reply.get("ok"):
+            self._fenced(reply)
+            self.txn_failed = reply.get("error", "add offsets failed")
+            return False
+        body = {
+            "group": group,
+            "pid": self.pid,
+            "epoch": self.epoch,
+            "generation": generation,
+            "member": member,
+            "offsets": offsets,
+        }
+        while self.alive:
+            reply = yield from coordinator_call(self, "group", "TxnOffsetCommit", body)
+            if reply.get("ok"):
+                return True
+            if reply.get("error") in ("illegal_generation", "unknown_member_id", "producer_fenced"):
+                self.txn_failed = reply["error"]
+                return False
+            yield self.env.timeout(RETRY)
+        return False
+
+    def end(self, commit: bool) -> Generator[Event, Any, str]:
+        """EndTxn. Returns "ok" (done as asked), "fail" (definitely not committed) or "info"."""
+        yield from self._flush_all()
+        if commit and self.txn_failed is not None:
+            commit = False
+        self.txn_in_progress = False
+        if not self.txn_partitions and self.txn_failed is None:
+            return "ok" if commit else "fail"
+        deadline = self.env.now + self.delivery_timeout
+        sent = False
+        while self.alive and self.env.now < deadline:
+            reply = yield from self._coord("EndTxn", {**self._ids(), "commit": commit})
+            sent = sent or reply.get("error") in (None, "request_timed_out")
+            if reply.get("ok"):
+                if reply.get("epoch", self.epoch) != self.epoch:  # v2: a new epoch per transaction
+                    self.epoch = reply["epoch"]
+                    self.next_seq = {}
+                return "ok" if commit else "fail"
+            if self._fenced(reply):
+                return "info" if commit and sent else "fail"
+            if reply.get("error") == "invalid_txn_state":
+                return "info" if commit else "fail"
+            yield self.env.timeout(RETRY)
+        return "info" if commit else "fail"
+
+    def _flush_all(self) -> Generator[Event, Any, None]:
+        for key in sorted(self.queues):
+            self.flush_key(key)
+        while self.alive and any(not b.done for bs in self.unresolved.values() for b in bs):
+            yield self.env.timeout(0.01)
+
+    def _fenced(self, reply: dict[str, Any]) -> bool:
+        if reply.get("error") in FENCED:
+            self.fencings += 1
+            self.txn_failed = reply["error"]
+            if not self.ignore_fenced:
+                self.fatal = reply["error"]
+            return True
+        return False
+
+    def on_fenced(self, batch: Any, err: str) -> None:
+        self.fencings += 1
+        self.txn_failed = err
+        if not self.ignore_fenced:
+            self.fatal = err
+        self._give_up(batch, err)
