@@ -169,7 +169,8 @@ class Broker(BaseNode):
         for r in p["replicas"]:
             if r != self.name:
                 st.follower_leo[r] = 0
-                st.caught_up[r] = now
+                if r in st.isr:
+                    st.caught_up[r] = now
         self.leading[key] = st
 
     def _become_follower(self, key: str, p: dict[str, Any]) -> None:
@@ -368,10 +369,10 @@ class Broker(BaseNode):
         isr = set(st.isr)
         new_isr = [self.name]
         for r, leo in sorted(st.follower_leo.items()):
-            if r in isr:
-                if now - st.caught_up.get(r, now) <= self.lag_max:
-                    new_isr.append(r)
-            elif leo >= log.leo and leo >= log.hw:
+            # In sync = fetched up to the leader's log end within replica.lag.time.max.ms;
+            # a follower is re-admitted once it is in sync again and has reached the HW.
+            in_sync = now - st.caught_up.get(r, -1e9) <= self.lag_max
+            if in_sync and (r in isr or leo >= log.hw):
                 new_isr.append(r)
         if set(new_isr) != isr:
             st.alter_pending = now

@@ -130,6 +130,9 @@ class Controller(BaseNode):
         ]
         if p.leader not in new_isr:
             new_isr.insert(0, p.leader)
+        if new_isr == p.isr:
+            self.reply(msg, {"state": p.image()})
+            return
         p.isr = new_isr
         p.partition_epoch += 1
         self.push([p])

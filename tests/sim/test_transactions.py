@@ -1,0 +1,136 @@
+"""Transactions: fencing, read_committed vs read_uncommitted, the LSO, and exactly-once
+consume-transform-produce, checked on the history with independent helpers."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from sim.config import Config
+from sim.experiments import lso_blocking
+from sim.runner import simulate
+from tests.sim.helpers import acked_sends, duplicates, final_reads
+
+
+def aborted_values(ops: list[dict]) -> set[tuple[str, int]]:
+    return {
+        (m[1], m[2][1])
+        for op in ops
+        if op["f"] == "txn" and op["type"] == "fail"
+        for m in op["value"]
+        if m[0] == "send"
+    }
+
+
+def zombie_schedule() -> list[dict]:
+    return [
+        {"at": 1.0, "nemesis": "pause-client", "duration": 1.5, "target": "c0", "params": {}},
+        {"at": 1.0, "nemesis": "start-zombie", "duration": 0.1, "target": "c0", "params": {}},
+        {"at": 0.7, "nemesis": "crash-producer", "duration": 0.3, "target": "c1", "params": {}},
+    ]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_crashes_restarts_and_a_zombie_break_nothing_and_the_zombie_is_fenced(seed: int) -> None:
+    config = Config(mode="transactional", workload="produce", time_limit=4, convergence=2, rate=150)
+    world, workload, _ = simulate(config, seed, zombie_schedule())
+    ops = world.history.ops
+    log = final_reads(ops)
+    assert duplicates(log) == []
+    for key, value, offset in acked_sends(ops):
+        assert log[key].get(offset) == value  # no lost write
+    visible = {(k, v) for k, recs in log.items() for v in recs.values()}
+    assert not (visible & aborted_values(ops))  # no aborted read
+    fenced = [op for op in ops if "fenced" in str(op.get("error", ""))]
+    assert fenced, "the zombie's writes must be rejected with a fencing error"
+    zombie = next(s for s in workload.sessions if s.name == "c0")
+    assert zombie.node.fencings >= 1
+
+
+def test_read_committed_never_sees_aborted_data_but_read_uncommitted_does() -> None:
+    external = {"workload.abort-probability": 0.5}
+    seen = {}
+    for isolation in ("read_committed", "read_uncommitted"):
+        config = Config(
+            mode="transactional",
+            time_limit=3,
+            convergence=2,
+            isolation_level=isolation,
+            external=external,
+        )
+        world, _, _ = simulate(config, 5)
+        ops = world.history.ops
+        polled = {
+            (k, v)
+            for op in ops
+            if op["f"] == "poll" and op["type"] == "ok"
+            for k, recs in op["value"][0][1].items()
+            for _, v in recs
+        }
+        seen[isolation] = polled & aborted_values(ops)
+    assert seen["read_committed"] == set()
+    assert seen["read_uncommitted"], "read_uncommitted consumers see aborted records"
+
+
+@pytest.mark.parametrize("hold", [1.0, 2.5])
+def test_an_open_transaction_delays_read_committed_consumers_by_about_its_length(
+    hold: float,
+) -> None:
+    result = lso_blocking(hold, seed=2)
+    assert 0.8 * hold <= result.max_delay["read_committed"] <= 1.2 * hold
+    assert result.max_delay["read_uncommitted"] < 0.05
+
+
+def pipeline_outputs(ops: list[dict]) -> Counter:
+    log = final_reads(ops)
+    visible = {(k, v) for k, recs in log.items() for v in recs.values()}
+    outputs: Counter = Counter()
+    for op in ops:
+        if op["f"] == "txn" and op["type"] in ("ok", "info"):
+            for in_key, in_offset, out_key, out_value in op.get("lineage", []):
+                if (out_key, out_value) in visible:
+                    outputs[(in_key, in_offset)] += 1
+    return outputs
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_consume_transform_produce_maps_each_input_to_exactly_one_output(seed: int) -> None:
+    config = Config(
+        mode="transactional",
+        workload="ctp",
+        time_limit=4,
+        convergence=3,
+        nemesis=("crash-consumer",),
+        nemesis_interval=1.0,
+    )
+    world, _, _ = simulate(config, seed)
+    ops = world.history.ops
+    inputs = {(k, o) for k, recs in final_reads(ops).items() if k.startswith("in") for o in recs}
+    outputs = pipeline_outputs(ops)
+    assert any(op["f"] == "crash-consumer" and op["value"].get("phase") == "start" for op in ops)
+    assert max(outputs.values()) == 1
+    assert set(outputs) == inputs
+
+
+def test_external_sink_duplicates_when_blind_and_not_when_idempotent() -> None:
+    rows = {}
+    for sink in ("blind", "idempotent"):
+        dup_seeds = 0
+        for seed in range(3):
+            config = Config(
+                mode="transactional",
+                workload="sink",
+                time_limit=4,
+                convergence=2,
+                nemesis=("crash-consumer",),
+                nemesis_interval=1.0,
+                external={"sink": sink},
+            )
+            _, workload, _ = simulate(config, seed)
+            db = workload.pipelines.sink
+            if len(db.rows) > len(db.by_input):
+                dup_seeds += 1
+        rows[sink] = dup_seeds
+    assert rows["blind"] >= 1
+    assert rows["idempotent"] == 0
