@@ -430,7 +430,7 @@ class Broker(BaseNode):
             return
         for rec in body["records"]:
             if rec.offset == log.leo:
-                log.append(rec.copy())
+                log.append(rec.copy(), replicated=True)
         log.hw = min(body["hw"], log.leo)
         for ext in self.extensions:
             ext.on_replica_append(key)

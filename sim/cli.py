@@ -263,6 +263,97 @@ def reproduce_args(config: Any, seed: int) -> str:
 
 
 @cli.command()
+@config_options
+@click.option(
+    "--seeds",
+    "seed_spec",
+    default="0..99",
+    show_default=True,
+    help="A..B (inclusive), or a comma list",
+)
+@click.option("--workers", type=int, default=None, help="parallel workers (default: CPU cores)")
+@click.option("--backend", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
+@click.option(
+    "--store",
+    "store_root",
+    type=click.Path(),
+    default=None,
+    help="campaign directory (default store/campaign-<mode>-<time>)",
+)
+@click.option("--keep-all", is_flag=True, help="keep full stores of passing seeds too")
+@click.option("--json", "as_json", is_flag=True, help="print campaign.json to stdout")
+@click.option("--quiet", "-q", is_flag=True)
+@guarded
+def campaign(
+    seed_spec: str,
+    workers: int | None,
+    backend: str,
+    scheduler: str | None,
+    store_root: str | None,
+    keep_all: bool,
+    as_json: bool,
+    quiet: bool,
+    **kw: Any,
+) -> None:
+    """Run many seeds of one configuration, check each, and summarise the failures.
+
+    \b
+    Examples:
+      eosim campaign --mode at-least-once --nemesis drop-acks --seeds 0..199
+      eosim campaign --mode idempotent --nemesis kill-broker,partition-halves --seeds 0..999 --workers 8
+      eosim campaign --mode transactional --seeds 0..99 --backend dask --scheduler tcp://10.0.0.5:8786
+    """
+    import datetime as _dt
+    import os
+
+    from sim.campaign import parse_seeds, run_campaign
+    from sim.campaign_view import progress, render_summary
+    from sim.store import write_atomic
+
+    config = build_config(**kw)
+    seeds = parse_seeds(seed_spec)
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if store_root is None:
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+        store_root = str(
+            Path("store") / f"campaign-{config.mode}-{'+'.join(config.nemesis) or 'none'}-{stamp}"
+        )
+    Path(store_root).mkdir(parents=True, exist_ok=True)
+    console = err if as_json else out
+    bar = progress(console)
+    failures = 0
+    with bar:
+        task = bar.add_task("seeds", total=len(seeds), failures=0)
+
+        def on_result(result: dict[str, Any]) -> None:
+            nonlocal failures
+            if result["valid"] is False:
+                failures += 1
+            bar.update(task, advance=1, failures=failures)
+
+        summary = run_campaign(
+            config,
+            seeds,
+            workers=workers,
+            backend=backend,
+            scheduler=scheduler,
+            store=store_root,
+            keep_all=keep_all,
+            on_result=on_result if not quiet else None,
+        )
+    write_atomic(Path(store_root) / "campaign.json", json.dumps(summary.to_json(), indent=1) + "\n")
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), indent=1))
+    elif not quiet:
+        render_summary(summary, out, reproduce_args)
+        out.print(f"campaign store: {store_root}")
+    if summary.interrupted:
+        sys.exit(130)
+    sys.exit(EXIT_ANOMALY if summary.failing else EXIT_VALID)
+
+
+@cli.command()
 @click.argument("history", type=click.Path())
 @click.option(
     "--format",

@@ -107,16 +107,20 @@ class PartitionLog:
         return (best, self.leo)
 
     # --- appends -------------------------------------------------------------------------
-    def append(self, rec: Record) -> None:
+    def append(self, rec: Record, replicated: bool = False) -> None:
         """Append one record (leader or follower); keeps producer and transaction state."""
         rec.offset = len(self.records)
         self.records.append(rec)
         if rec.leader_epoch > self.last_epoch:
             self.epoch_cache.append((rec.leader_epoch, rec.offset))
+        if replicated and not self.track_producers and rec.control is None:
+            # Bug dedup-not-replicated: a follower copies the records but not the producer
+            # state, so idempotence survives only on the leader that wrote them.
+            return
         self._apply(rec)
 
     def _apply(self, rec: Record) -> None:
-        if rec.pid < 0 or not self.track_producers:
+        if rec.pid < 0:
             return
         if rec.control is not None:
             entry = self.producers.get(rec.pid)

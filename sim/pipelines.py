@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from simpy import Event
 
 from sim.consumer import Consumer
+from sim.producer import Producer
 from sim.txn_producer import TxnProducer
 
 if TYPE_CHECKING:
@@ -63,17 +64,25 @@ class Pipelines:
             self.world,
             name,
             group,
-            "read_committed" if self.cfg.workload == "ctp" else self.cfg.isolation,
+            self.cfg.isolation,
         )
         self.world.net.add_node(consumer, "processor")
         session = Session(wl, "processor", consumer)
         session.slot = slot  # type: ignore[attr-defined]
         wl.sessions.append(session)
-        if self.cfg.workload == "ctp":
-            producer = TxnProducer(self.world, name + "p", f"ctp-{slot}")
+        if self.cfg.workload == "ctp" and self.cfg.transactional:
+            txn_id = f"ctp-{slot}"
+            if self.cfg.external.get("client.new-txn-id-on-restart"):
+                txn_id = f"ctp-{slot}-{self.world.next_id('ctp-txn-id')}"
+            producer: Producer = TxnProducer(self.world, name + "p", txn_id)
             self.world.net.add_node(producer, "processor")
             session.producer = producer  # type: ignore[attr-defined]
-            self.env.process(self._ctp_main(session, consumer, producer))
+            self.env.process(self._ctp_main(session, consumer, producer))  # type: ignore[arg-type]
+        elif self.cfg.workload == "ctp":
+            producer = Producer(self.world, name + "p")
+            self.world.net.add_node(producer, "processor")
+            session.producer = producer  # type: ignore[attr-defined]
+            self.env.process(self._ctp_plain_main(session, consumer, producer))
         else:
             self.env.process(self._sink_main(session, consumer))
         return session
@@ -120,9 +129,13 @@ class Pipelines:
             yield from producer.add_partitions(outs)
             sends = [self.env.process(producer.txn_send(m[1], m[2])) for m in micro[1:]]
             yield self.env.all_of(sends)
-            yield from producer.send_offsets(
-                offsets, consumer.group or "", consumer.generation, consumer.member
-            )
+            if self.cfg.external.get("client.send-offsets-without-generation"):
+                # Before KIP-447: offsets carry the group id only, so a zombie is not fenced.
+                yield from producer.send_offsets(offsets, consumer.group or "", -1, None)
+            else:
+                yield from producer.send_offsets(
+                    offsets, consumer.group or "", consumer.generation, consumer.member
+                )
             outcome = yield from producer.end(commit=True)
             value = [micro[0]] + [
                 ["send", m[1], [p.value[1], m[2]]] for m, p in zip(micro[1:], sends, strict=True)
@@ -131,6 +144,58 @@ class Pipelines:
             if outcome != "ok":
                 # Abort: rewind to the committed offsets, as a Kafka Streams task does.
                 yield from consumer.fetch_committed(consumer.assignment)
+
+    def _ctp_plain_main(
+        self, session: Session, consumer: Consumer, producer: Producer
+    ) -> Generator[Event, Any, None]:
+        """The same pipeline without transactions: produce the outputs, then commit the input
+        offsets. A crash between the two redelivers the inputs to a new producer session."""
+        wl = self.workload
+        process = session.new_process()
+        yield producer.init()
+        yield from consumer.refresh_metadata()
+        keys = self.world.topics["in"]
+        session.invoke(process, "subscribe", list(keys), group=consumer.group)
+        yield from consumer.subscribe(keys)
+        session.complete(process, "ok", list(keys), group=consumer.group)
+        last_commit = self.env.now
+        while session.alive and self.env.now < wl.end_at:
+            yield from session.paused()
+            batch = yield from consumer.poll()
+            if not batch or not session.alive:
+                continue
+            micro: list[list[Any]] = []
+            lineage = []
+            for in_key, records in sorted(batch.items()):
+                out = output_key(in_key)
+                for offset, _value in records:
+                    v = wl.next_value(out)
+                    micro.append(["send", out, v])
+                    lineage.append([in_key, offset, out, v])
+            offsets = dict(sorted(consumer.positions.items()))
+            extra = {"group": consumer.group, "lineage": lineage, "pid": producer.pid}
+            session.invoke(process, "send", micro, **extra)
+            events = []
+            for _, key, value in micro:
+                done = self.env.event()
+                producer.send(key, value, lambda t, o, d=done: d.succeed((t, o)))
+                events.append(done)
+            yield self.env.all_of(events)
+            results = [e.value for e in events]
+            types = {t for t, _ in results}
+            outcome = "ok" if types == {"ok"} else ("fail" if types == {"fail"} else "info")
+            value = [["send", k, [o, v]] for (_, k, v), (_, o) in zip(micro, results, strict=True)]
+            session.complete(process, outcome, value, **extra)
+            yield from session.paused()
+            if not session.alive:
+                return
+            # Commit every commit interval (Kafka Streams' commit.interval.ms in at-least-once
+            # mode): a crash in between redelivers inputs whose outputs were already written.
+            if self.env.now - last_commit >= self.cfg.auto_commit_interval_ms / 1000.0:
+                last_commit = self.env.now
+                session.invoke(process, "commit-offsets", offsets, group=consumer.group)
+                committed = yield from consumer.commit(offsets)
+                session.complete(process, committed, offsets, group=consumer.group)
 
     # --- external sink -------------------------------------------------------------------
     def _sink_main(self, session: Session, consumer: Consumer) -> Generator[Event, Any, None]:
