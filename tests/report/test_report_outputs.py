@@ -1,0 +1,175 @@
+"""write_report on small hand-written store directories: files, PNGs, and the timeline's HTML."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sim.report import lag_plot, nemesis_windows, write_report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def op(index: int, time: float, process: Any, type_: str, f: str, value: Any) -> dict[str, Any]:
+    return {"index": index, "time": time, "process": process, "type": type_, "f": f, "value": value}
+
+
+HISTORY = [
+    op(0, 0.010, 0, "invoke", "send", [["send", "k1", 1]]),
+    op(1, 0.020, 1, "invoke", "poll", [["poll"]]),
+    op(2, 0.025, 0, "ok", "send", [["send", "k1", [0, 1]]]),
+    op(3, 0.030, 1, "ok", "poll", [["poll", {"k1": [[0, 1]]}]]),
+    op(
+        4,
+        0.100,
+        "nemesis",
+        "info",
+        "drop-acks",
+        {"fault": 0, "phase": "start", "target": "p2", "until": 0.4},
+    ),  # fmt: skip
+    op(5, 0.110, 2, "invoke", "send", [["send", "k1", 2]]),
+    op(6, 0.120, 0, "invoke", "send", [["send", "k1", 3]]),
+    op(7, 0.300, 2, "info", "send", [["send", "k1", [None, 2]]]),
+    op(8, 0.310, 0, "fail", "send", [["send", "k1", 3]]),
+    op(9, 0.400, "nemesis", "info", "drop-acks", {"fault": 0, "phase": "stop", "target": "p2"}),
+    op(10, 0.500, 1, "invoke", "poll", [["poll"]]),
+    op(11, 0.520, 1, "ok", "poll", [["poll", {"k1": [[0, 1], [1, 2], [2, 2]]}]]),
+    op(12, 0.600, 3, "invoke", "send", [["send", "k1", 4]]),
+]
+
+RESULTS = {
+    "valid": False,
+    "mode": "idempotent",
+    "seed": 7,
+    "digest": "sha256-test-digest",
+    "anomaly_types": ["duplicate"],
+    "anomalies": {
+        "duplicate": [
+            {"key": "k1", "value": 2, "offsets": [1, 2], "ops": [7, 11], "explanation": "twice"}
+        ]
+    },
+    "stats": {"ops": 7},
+}
+
+
+def write_store(root: Path, history: list[dict[str, Any]], results: dict[str, Any] | None) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "history.jsonl").write_text("".join(json.dumps(o) + "\n" for o in history))
+    if results is not None:
+        (root / "results.json").write_text(json.dumps(results))
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], str]:
+    store = write_store(tmp_path_factory.mktemp("store"), HISTORY, RESULTS)
+    paths = write_report(store)
+    return paths, (store / "timeline.html").read_text()
+
+
+def test_writes_three_files_with_valid_pngs(report: tuple[list[Path], str]) -> None:
+    paths, _ = report
+    assert [p.name for p in paths] == ["timeline.html", "latency.png", "throughput.png"]
+    for p in paths:
+        assert p.exists() and p.stat().st_size > 0
+    for p in paths[1:]:
+        assert p.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_one_lane_per_process(report: tuple[list[Path], str]) -> None:
+    _, page = report
+    for proc in (0, 1, 2, 3):
+        assert f'id="lane-p{proc}"' in page
+    assert 'id="lane-nemesis"' not in page  # nemesis ops are windows, not a client lane
+
+
+def test_witness_ops_have_both_ids_outline_and_links(report: tuple[list[Path], str]) -> None:
+    _, page = report
+    for index in (5, 7, 10, 11):  # invoke and completion ids of both witness ops
+        assert f'id="op-{index}"' in page
+    assert '<a class="w" href="#op-7">' in page and '<a class="w" href="#op-11">' in page
+    assert len(re.findall(r'class="op [a-z]+ witness"', page)) == 2
+    assert "twice" in page and "duplicate" in page
+
+
+def test_colours_by_completion_type(report: tuple[list[Path], str]) -> None:
+    _, page = report
+    for cls in ("op ok", "op fail", "op info", "op pending"):
+        assert f'class="{cls}' in page
+
+
+def test_nemesis_window_is_shaded_with_label(report: tuple[list[Path], str]) -> None:
+    _, page = report
+    assert re.search(r'<div class="nem" style="top:\d+px;[^"]*height:[1-9]\d*px"', page)
+    assert 'class="nem-bar" id="op-4"' in page and 'id="op-9"' in page
+    assert "drop-acks p2" in page
+
+
+def test_verdict_legend_and_self_contained(report: tuple[list[Path], str]) -> None:
+    _, page = report
+    for text in ("valid-false", "idempotent", "sha256-test-digest", 'class="legend"', ">7<"):
+        assert text in page
+    assert "<script" not in page
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def test_values_are_escaped(tmp_path: Path) -> None:
+    history = [
+        op(0, 0.0, 0, "invoke", "send", [["send", "<script>x</script>", 1]]),
+        op(1, 0.1, 0, "ok", "send", [["send", '"><b>', [0, 1]]]),
+    ]
+    write_report(write_store(tmp_path, history, None))
+    page = (tmp_path / "timeline.html").read_text()
+    assert "<script>x" not in page and '"><b>' not in page
+
+
+def test_without_results_there_are_no_witnesses(tmp_path: Path) -> None:
+    store = write_store(tmp_path, HISTORY, None)
+    (store / "config.toml").write_text('seed = 11\nmode = "transactional"\n')
+    write_report(store)
+    page = (store / "timeline.html").read_text()
+    assert "No anomalies reported" in page
+    assert not re.search(r'class="op [a-z]+ witness"', page)
+    assert "transactional" in page and "valid-unknown" in page
+
+
+def test_cap_keeps_witnesses_and_says_so(tmp_path: Path) -> None:
+    write_report(write_store(tmp_path, HISTORY, RESULTS), max_ops=4)
+    page = (tmp_path / "timeline.html").read_text()
+    assert 'id="op-0"' in page and 'id="op-11"' in page  # early op, late witness
+    assert 'id="op-12"' not in page  # late op, not a witness
+    assert "later ops omitted" in page
+
+
+def test_output_is_deterministic(tmp_path: Path) -> None:
+    a = write_report(write_store(tmp_path / "a", HISTORY, RESULTS))
+    b = write_report(write_store(tmp_path / "b", HISTORY, RESULTS))
+    for pa, pb in zip(a, b, strict=True):
+        assert pa.read_bytes() == pb.read_bytes(), pa.name
+
+
+def test_lag_plot_writes_png(tmp_path: Path) -> None:
+    series = {
+        "read_committed": [(0.0, 0.0), (1.0, 5.0), (2.0, 1.0)],
+        "read_uncommitted": [(0.0, 0.0), (1.0, 1.0), (2.0, 0.0)],
+    }
+    windows = [*nemesis_windows(HISTORY), (1.2, 1.5), (1.8, 1.8, "kill")]
+    path = lag_plot(series, tmp_path / "sub" / "lag.png", "consumer lag", windows=windows)
+    assert path == tmp_path / "sub" / "lag.png"
+    assert path.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_import_does_not_load_matplotlib() -> None:
+    code = "import sys, sim.report; print('matplotlib' in sys.modules)"
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,
+        env={"PYTHONPATH": str(root)},
+    )  # fmt: skip
+    assert out.stdout.strip() == "False"
