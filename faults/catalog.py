@@ -7,7 +7,7 @@ editing broker state directly, so a fault does only what a real fault could do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
@@ -24,6 +24,7 @@ class FaultContext:
     world: Any
     workload: Any
     rng: Any
+    notes: dict[str, Any] = field(default_factory=dict)  # what a fault decided, for the history
 
     @property
     def net(self) -> Any:
@@ -122,6 +123,7 @@ def delay_request(ctx: FaultContext, target: str, params: dict[str, Any]) -> Hea
 # --- partitions ----------------------------------------------------------------------------------
 def _partition(ctx: FaultContext, edges: list[tuple[str, str]]) -> Heal:
     done = ctx.net.cut(edges)
+    ctx.notes["components"] = ctx.net.components()
     return lambda: ctx.net.restore(done)
 
 

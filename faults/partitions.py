@@ -45,7 +45,13 @@ def majorities_ring(nodes: list[str], rng: random.Random) -> list[tuple[str, str
     """Every node sees a majority, but no two see the same one (a ring of neighbours)."""
     ring = sorted(nodes)
     rng.shuffle(ring)
-    allowed = nx.cycle_graph(ring) if len(ring) > 2 else nx.complete_graph(ring)
+    n = len(ring)
+    reach = -(-(n // 2) // 2)  # each side of the window: ceil((majority - 1) / 2)
+    allowed = nx.Graph()
+    allowed.add_nodes_from(ring)
+    for i, node in enumerate(ring):
+        for k in range(1, reach + 1):
+            allowed.add_edge(node, ring[(i + k) % n])
     return cut_for_allowed(nodes, allowed)
 
 

@@ -11,6 +11,7 @@ checkers can tell "not read yet" from "lost".
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ from sim.rand import derive_seed
 FIELDS = {"at", "nemesis", "duration", "target", "params"}
 
 
-def validate_schedule(schedule: Any, time_limit: float | None = None) -> list[dict[str, Any]]:
+def validate_schedule(
+    schedule: Any, time_limit: float | None = None, keys: list[str] | None = None
+) -> list[dict[str, Any]]:
     """Check a schedule's shape; the first problem is reported as one line."""
     if not isinstance(schedule, list):
         raise UsageError("fault schedule must be a list of fault ops")
@@ -40,12 +43,18 @@ def validate_schedule(schedule: Any, time_limit: float | None = None) -> list[di
         for required in ("at", "nemesis", "duration"):
             if required not in op:
                 raise UsageError(f"{where}: missing field {required!r}")
-        if op["nemesis"] not in REGISTRY:
+        if not isinstance(op["nemesis"], str) or op["nemesis"] not in REGISTRY:
             raise UsageError(
                 f"{where}: unknown nemesis {op['nemesis']!r} (see: eosim run --nemesis list)"
             )
         for name in ("at", "duration"):
-            if not isinstance(op[name], (int, float)) or isinstance(op[name], bool) or op[name] < 0:
+            value = op[name]
+            if (
+                not isinstance(value, (int, float))
+                or isinstance(value, bool)
+                or not math.isfinite(value)
+                or value < 0
+            ):
                 raise UsageError(f"{where}: {name} must be a non-negative number, got {op[name]!r}")
         if time_limit is not None and op["at"] + op["duration"] > time_limit:
             raise UsageError(
@@ -54,7 +63,16 @@ def validate_schedule(schedule: Any, time_limit: float | None = None) -> list[di
         target = op.get("target", REGISTRY[op["nemesis"]].default_target)
         if not isinstance(target, str):
             raise UsageError(f"{where}: target must be a string")
-        validate_target(target)
+        try:
+            validate_target(target)
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc}") from None
+        if (
+            keys is not None
+            and target.startswith("leader-of:")
+            and target.split(":", 1)[1] not in keys
+        ):
+            raise UsageError(f"{where}: target {target!r} names an unknown partition")
         params = op.get("params", {})
         if not isinstance(params, dict):
             raise UsageError(f"{where}: params must be an object")
@@ -151,8 +169,11 @@ def _run_fault(ctx: FaultContext, i: int, op: dict[str, Any]) -> Generator[Any, 
         )
         return
     target = targets[0]
-    history.nemesis(spec.name, {"fault": i, "phase": "start", "target": target, "until": until})
+    ctx.notes = {}
     heal = spec.start(ctx, target, params)
+    history.nemesis(
+        spec.name, {"fault": i, "phase": "start", "target": target, "until": until, **ctx.notes}
+    )
     yield env.timeout(op["duration"])
     heal()
     history.nemesis(spec.name, {"fault": i, "phase": "stop", "target": target})

@@ -353,6 +353,83 @@ def campaign(
     sys.exit(EXIT_ANOMALY if summary.failing else EXIT_VALID)
 
 
+@cli.group()
+def scenario() -> None:
+    """The scenario gallery: each claim of the exactly-once story, reproduced and checked.
+
+    \b
+    Examples:
+      eosim scenario list
+      eosim scenario run two-generals
+      eosim scenario run delayed-endtxn-v1 --seeds 20 --json
+    """
+
+
+@scenario.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@guarded
+def scenario_list(as_json: bool) -> None:
+    """List every scenario with its claim (and ticket, for real-world bugs)."""
+    from rich.table import Table
+
+    from sim.scenarios import SCENARIOS
+
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {"name": s.name, "claim": s.claim, "ticket": s.ticket}
+                    for s in SCENARIOS.values()
+                ],
+                indent=1,
+            )
+        )
+        return
+    table = Table(title="scenarios (eosim scenario run NAME)")
+    table.add_column("name")
+    table.add_column("claim")
+    table.add_column("ticket")
+    for s in SCENARIOS.values():
+        table.add_row(s.name, s.claim, s.ticket)
+    out.print(table)
+
+
+@scenario.command("run")
+@click.argument("name")
+@click.option(
+    "--seeds", type=int, default=None, help="seeds per case (default: the scenario's own)"
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="print {name, claim, expected, observed, seeds, failing_seeds, confirmed}",
+)
+@guarded
+def scenario_run(name: str, seeds: int | None, as_json: bool) -> None:
+    """Run one scenario; exit 0 when the observed verdict confirms the claim, 1 when not.
+
+    \b
+    Example:
+      eosim scenario run two-generals --seeds 5
+    """
+    from sim.scenarios import SCENARIOS, run_scenario
+
+    if name not in SCENARIOS:
+        raise UsageError(f"unknown scenario {name!r} (see: eosim scenario list)")
+    if seeds is not None and seeds < 1:
+        raise UsageError(f"--seeds must be at least 1, got {seeds}")
+    s = SCENARIOS[name]
+    result = run_scenario(s, seeds)
+    if as_json:
+        click.echo(json.dumps(result, indent=1, default=str))
+    else:
+        from sim.scenarios.view import render_scenario
+
+        render_scenario(s, result, out)
+    sys.exit(EXIT_VALID if result["confirmed"] else EXIT_ANOMALY)
+
+
 @cli.command()
 @click.argument("history", type=click.Path())
 @click.option(

@@ -31,6 +31,8 @@ class BaseNode:
         self.incarnation = 0
         self._corr = 0
         self._waiting: dict[int, Callable[[dict[str, Any]], None]] = {}
+        self._deadlines: dict[int, float] = {}
+        self._timer_at: float | None = None
         self.handlers: dict[str, Callable[[Message], None]] = {}
         self.paused_until = 0.0
 
@@ -46,18 +48,39 @@ class BaseNode:
         """Send a request; ``on_reply`` gets the response body or TIMEOUT, exactly once."""
         self._corr += 1
         corr = self._corr
+        deadline = self.env.now + timeout
         self._waiting[corr] = on_reply
-        self.net.send(Message(self.name, dst, api, body, corr))
-        incarnation = self.incarnation
-
-        def expire(_ev: Event) -> None:
-            if self.incarnation == incarnation:
-                cb = self._waiting.pop(corr, None)
-                if cb is not None:
-                    cb(TIMEOUT)
-
-        self.env.timeout(timeout).callbacks.append(expire)
+        self._deadlines[corr] = deadline
+        self.transmit(Message(self.name, dst, api, body, corr))
+        if self._timer_at is None or deadline < self._timer_at:
+            self._arm(deadline)
         return corr
+
+    def _arm(self, at: float) -> None:
+        """One timer per node, armed for the earliest deadline, instead of one per request:
+        most requests are answered long before they expire, so this saves a simpy event each."""
+        self._timer_at = at
+        incarnation = self.incarnation
+        self.env.timeout(at - self.env.now).callbacks.append(
+            lambda _ev: self._expire(incarnation, at)
+        )
+
+    def _expire(self, incarnation: int, at: float) -> None:
+        if incarnation != self.incarnation or self._timer_at != at:
+            return  # a crash, or a newer timer for an earlier deadline, superseded this one
+        self._timer_at = None
+        now = self.env.now
+        if now < self.paused_until:
+            self._arm(self.paused_until)  # a frozen process notices its timeouts when it wakes
+            return
+        overdue = [c for c, d in self._deadlines.items() if d <= now]
+        for corr in overdue:
+            del self._deadlines[corr]
+            cb = self._waiting.pop(corr, None)
+            if cb is not None:
+                cb(TIMEOUT)
+        if self._deadlines and self._timer_at is None:
+            self._arm(min(self._deadlines.values()))
 
     def request(self, dst: str, api: str, body: dict[str, Any], timeout: float) -> Event:
         """Like ``call`` but returns a simpy event, for client processes written as generators."""
@@ -66,7 +89,15 @@ class BaseNode:
         return ev
 
     def reply(self, msg: Message, body: dict[str, Any]) -> None:
-        self.net.send(Message(self.name, msg.src, msg.api, body, msg.corr, is_response=True))
+        self.transmit(Message(self.name, msg.src, msg.api, body, msg.corr, is_response=True))
+
+    def transmit(self, msg: Message) -> None:
+        """Put a message on the network; a paused node (a GC pause) sends it when it wakes."""
+        if self.env.now < self.paused_until:
+            wait = self.env.timeout(self.paused_until - self.env.now)
+            wait.callbacks.append(lambda _ev, m=msg: self.transmit(m) if self.alive else None)
+            return
+        self.net.send(msg)
 
     # --- incoming ------------------------------------------------------------------------
     def receive(self, msg: Message) -> None:
@@ -76,6 +107,7 @@ class BaseNode:
             wait.callbacks.append(lambda _ev, m=msg: self.receive(m) if self.alive else None)
             return
         if msg.is_response:
+            self._deadlines.pop(msg.corr, None)
             cb = self._waiting.pop(msg.corr, None)
             if cb is not None:
                 cb(msg.body)
@@ -88,3 +120,5 @@ class BaseNode:
         self.alive = False
         self.incarnation += 1
         self._waiting.clear()
+        self._deadlines.clear()
+        self._timer_at = None

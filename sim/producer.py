@@ -200,11 +200,12 @@ class Producer(BaseNode):
             self._release(leader)
             self._complete(batch, "ok", None)
             return
+        remaining = batch.created + self.delivery_timeout - self.env.now
         self.call(
             leader,
             "Produce",
             body,
-            self.request_timeout,
+            max(0.001, min(self.request_timeout, remaining)),
             lambda r, b=batch, ld=leader: self._on_reply(b, ld, r),
         )
 
@@ -214,7 +215,7 @@ class Producer(BaseNode):
     def net_send_produce(self, leader: str, body: dict[str, Any]) -> None:
         from sim.network import Message
 
-        self.net.send(Message(self.name, leader, "Produce", body))
+        self.transmit(Message(self.name, leader, "Produce", body))
 
     def _release(self, broker: str) -> None:
         self.inflight[broker] -= 1

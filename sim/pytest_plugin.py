@@ -1,7 +1,109 @@
-"""pytest plugin entry point for eosim (registered via the ``pytest11`` entry point).
+"""pytest plugin for eosim (registered through the ``pytest11`` entry point).
 
-Kept import-light on purpose: pytest loads it in every session of every project that has
-eosim installed, so the simulator is imported only when a test actually uses the fixture.
+Kept import-light on purpose: pytest loads it in every session of every project that has eosim
+installed, so the simulator is imported only when a test asks for the ``eosim`` fixture.
+
+    def test_my_settings_never_duplicate(eosim):
+        result = eosim.run(mode="idempotent", nemesis="drop-acks,kill-broker", seeds=range(5))
+        result.assert_absent("duplicate", "lost-write")
+
+    def test_the_gallery_claim_holds(eosim):
+        eosim.scenario("two-generals").assert_confirmed()
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+
+class DeliveryInvariantError(AssertionError):
+    """A delivery invariant did not hold; the message carries the command that reproduces it."""
+
+
+@dataclass
+class RunsResult:
+    """Results of one configuration over several seeds, with assertion helpers."""
+
+    config: Any
+    per_seed: dict[int, dict[str, Any]] = field(default_factory=dict)
+    schedules: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def seeds_with(self, anomaly: str) -> list[int]:
+        return sorted(s for s, r in self.per_seed.items() if anomaly in r.get("anomaly_types", []))
+
+    def _reproduce(self, seed: int) -> str:
+        from sim.cli import reproduce_args
+
+        return f"eosim run {reproduce_args(self.config, seed)}"
+
+    def assert_absent(self, *anomalies: str) -> None:
+        for name in anomalies:
+            seeds = self.seeds_with(name)
+            if seeds:
+                witness = self.per_seed[seeds[0]]["anomalies"][name][0]
+                raise DeliveryInvariantError(
+                    f"{name} found in {len(seeds)} seed(s) {seeds[:10]}: {witness.get('explanation', witness)}\n"
+                    f"reproduce: {self._reproduce(seeds[0])}"
+                )
+
+    def assert_found(self, *anomalies: str) -> None:
+        for name in anomalies:
+            if not self.seeds_with(name):
+                raise DeliveryInvariantError(
+                    f"{name} expected in at least one of seeds {sorted(self.per_seed)} but never found"
+                )
+
+    def assert_valid(self) -> None:
+        bad = sorted(s for s, r in self.per_seed.items() if r.get("valid") is False)
+        if bad:
+            r = self.per_seed[bad[0]]
+            raise DeliveryInvariantError(
+                f"mode {self.config.mode} broke its promise in seeds {bad[:10]}: {', '.join(r.get('anomaly_types', []))}\n"
+                f"reproduce: {self._reproduce(bad[0])}"
+            )
+
+
+@dataclass
+class ScenarioResult:
+    data: dict[str, Any]
+
+    def assert_confirmed(self) -> None:
+        if not self.data["confirmed"]:
+            raise DeliveryInvariantError(
+                f"scenario {self.data['name']} not confirmed: expected {self.data.get('expected')}, observed {self.data.get('observed')}\n"
+                f"reproduce: eosim scenario run {self.data['name']} --seeds {self.data['seeds']}"
+            )
+
+
+class Eosim:
+    """The fixture: run configurations, schedules or gallery scenarios from a test."""
+
+    def run(
+        self, seeds: Any = range(3), schedule: list[dict[str, Any]] | None = None, **knobs: Any
+    ) -> RunsResult:
+        from sim.config import from_mapping
+        from sim.runner import run
+
+        config = from_mapping(knobs).validate()
+        result = RunsResult(config)
+        for seed in seeds:
+            outcome = run(config, seed, schedule)
+            result.per_seed[seed] = outcome.results
+            result.schedules[seed] = outcome.schedule
+        return result
+
+    def scenario(self, name: str, seeds: int | None = None) -> ScenarioResult:
+        from sim.scenarios import SCENARIOS, run_scenario
+
+        if name not in SCENARIOS:
+            raise pytest.UsageError(f"unknown eosim scenario {name!r}")
+        return ScenarioResult(run_scenario(SCENARIOS[name], seeds))
+
+
+@pytest.fixture
+def eosim() -> Eosim:
+    """Run eosim simulations and assert delivery invariants, with reproduce commands on failure."""
+    return Eosim()

@@ -26,14 +26,16 @@ def simulate(
     config: Config, seed: int, schedule: list[dict[str, Any]] | None = None
 ) -> tuple[World, Workload, list[dict[str, Any]]]:
     """Build the world, run the workload and the fault schedule, and close pending ops."""
-    from faults.schedule import install, plan
+    from faults.schedule import install, plan, validate_schedule
 
     config.validate()
     world = World(config, seed)
     workload = Workload(world)
+    world.workload = workload
     workload.start()
     if schedule is None:
         schedule = plan(config, seed)
+    schedule = validate_schedule(schedule, config.time_limit, keys=[*world.controller.partitions])
     install(world, workload, schedule)
     hard_stop = workload.end_at + 30.0
     world.env.run(until=world.env.any_of([workload.final_done, world.env.timeout(hard_stop)]))

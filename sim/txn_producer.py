@@ -32,6 +32,8 @@ class TxnProducer(Producer):
         self.txn_failed: str | None = None
         self.fencings = 0
         self.ignore_fenced = bool(self.cfg.external.get("client.ignore-fenced", False))
+        self.reinit_on_fenced = bool(self.cfg.external.get("client.reinit-on-fenced", False))
+        self.needs_reinit = False
         self.txn_timeout = self.cfg.transaction_timeout_ms / 1000.0
 
     def txn_id(self) -> str | None:
@@ -166,16 +168,21 @@ class TxnProducer(Producer):
 
     def _fenced(self, reply: dict[str, Any]) -> bool:
         if reply.get("error") in FENCED:
-            self.fencings += 1
-            self.txn_failed = reply["error"]
-            if not self.ignore_fenced:
-                self.fatal = reply["error"]
+            self._note_fenced(reply["error"])
             return True
         return False
 
     def on_fenced(self, batch: Any, err: str) -> None:
+        self._note_fenced(err)
+        self._give_up(batch, err)
+
+    def _note_fenced(self, err: str) -> None:
+        """ProducerFenced is fatal: the client must close. ``client.ignore-fenced`` models the
+        one that carries on regardless; ``client.reinit-on-fenced`` the one that calls
+        initTransactions again and so fences whoever fenced it."""
         self.fencings += 1
         self.txn_failed = err
-        if not self.ignore_fenced:
+        if self.reinit_on_fenced:
+            self.needs_reinit = True
+        elif not self.ignore_fenced:
             self.fatal = err
-        self._give_up(batch, err)

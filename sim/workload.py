@@ -109,6 +109,7 @@ class Workload:
         self.end_at = self.cfg.time_limit + self.cfg.convergence
         self.group = "g"
         self.final_done = self.env.event()
+        self.threads = int(self.cfg.external.get("workload.threads", THREADS_PER_PRODUCER))
 
     # --- values --------------------------------------------------------------------------
     def next_value(self, key: str) -> int:
@@ -141,7 +142,9 @@ class Workload:
         name = self.client_name()
         node: Producer
         if self.cfg.transactional and self.cfg.workload not in ("ctp", "sink"):
-            if txn_id is None or self.cfg.external.get("client.new-txn-id-on-restart"):
+            if self.cfg.external.get("workload.shared-txn-id"):
+                txn_id = self.cfg.transactional_id  # a pitfall: unrelated producers share one id
+            elif txn_id is None or self.cfg.external.get("client.new-txn-id-on-restart"):
                 txn_id = f"{self.cfg.transactional_id}-{self.world.next_id('txn-id')}"
             node = TxnProducer(self.world, name, txn_id)
         else:
@@ -168,12 +171,12 @@ class Workload:
     def _producer_main(self, session: Session) -> Generator[Event, Any, None]:
         producer: Producer = session.node
         yield producer.init()
-        for _ in range(THREADS_PER_PRODUCER):
+        for _ in range(self.threads):
             self.env.process(self._producer_thread(session, session.new_process()))
 
     def _producer_thread(self, session: Session, process: int) -> Generator[Event, Any, None]:
         producer: Producer = session.node
-        per_thread = self.cfg.rate / max(1, self.cfg.producers * THREADS_PER_PRODUCER)
+        per_thread = self.cfg.rate / max(1, self.cfg.producers * self.threads)
         keys = self.world.topics.get("data") or self.world.topics["in"]
         while session.alive and self.env.now < self.stop_at:
             yield self.env.timeout(self.rng.expovariate(per_thread))
@@ -182,12 +185,20 @@ class Workload:
                 return
             key = keys[self.rng.randrange(len(keys))]
             value = self.next_value(key)
-            extra = {"pid": producer.pid, "epoch": producer.epoch} if producer.idempotent else {}
-            session.invoke(process, "send", [["send", key, value]], **extra)
-            done = self.env.event()
-            producer.send(key, value, lambda t, o, d=done: d.succeed((t, o)))
-            type_, offset = yield done
-            session.complete(process, type_, [["send", key, [offset, value]]], **extra)
+            attempts = 1 + int(self.cfg.external.get("workload.resend-on-timeout", 0))
+            for _ in range(attempts):
+                extra = (
+                    {"pid": producer.pid, "epoch": producer.epoch} if producer.idempotent else {}
+                )
+                session.invoke(process, "send", [["send", key, value]], **extra)
+                done = self.env.event()
+                producer.send(key, value, lambda t, o, d=done: d.succeed((t, o)))
+                type_, offset = yield done
+                session.complete(process, type_, [["send", key, [offset, value]]], **extra)
+                # An application that catches TimeoutException and sends the record again
+                # makes a new batch with new sequence numbers (KAFKA-18579): dedup cannot help.
+                if type_ != "info" or not session.alive:
+                    break
 
     def _txn_producer_main(self, session: Session) -> Generator[Event, Any, None]:
         """One single-threaded process per transactional producer, as in Kafka's client."""
@@ -211,18 +222,17 @@ class Workload:
             if not session.alive or self.env.now >= self.stop_at:
                 return
             if producer.fatal:
-                session.invoke(
-                    process,
-                    "txn",
-                    [],
-                    txn_id=producer.txn_id(),
-                    pid=producer.pid,
-                    epoch=producer.epoch,
-                )
+                return  # fenced: the client must close (the fenced txn op says why)
+            if producer.needs_reinit:
+                producer.needs_reinit = False
+                session.invoke(process, "init", {"txn_id": producer.txn_id()})
+                ok = yield from producer.init_transactions()
                 session.complete(
-                    process, "fail", [], txn_id=producer.txn_id(), error=producer.fatal
+                    process,
+                    "ok" if ok else "fail",
+                    {"txn_id": producer.txn_id(), "pid": producer.pid, "epoch": producer.epoch},
                 )
-                return
+                continue
             yield from self.txn_op(session, process, producer, keys, abort_p)
 
     def txn_op(
@@ -238,10 +248,15 @@ class Workload:
         sends = [self.env.process(producer.txn_send(k, v)) for _, k, v in micro]
         yield self.env.all_of(sends)
         results = [p.value for p in sends]
+        think = float(self.cfg.external.get("workload.txn-think-ms", 0.0)) / 1000.0
+        if think:
+            yield self.env.timeout(think)  # processing time inside the transaction
         outcome = yield from producer.end(commit=not abort)
         value = [["send", k, [off, v]] for (_, k, v), (_, off) in zip(micro, results, strict=True)]
         if abort and outcome == "fail":
             extra["aborted"] = True
+        if outcome != "ok" and producer.txn_failed:
+            extra["error"] = producer.txn_failed
         session.complete(process, outcome, value, **extra)
         return outcome
 

@@ -50,6 +50,9 @@ class World:
             self.brokers[name] = broker
             self.net.add_node(broker, "broker")
         self.counters: dict[str, int] = {}
+        self.workload: Any = (
+            None  # set by the runner; faults and scenarios reach sessions through it
+        )
         self.stats: dict[str, Any] = {}
 
     def rng(self, name: str) -> random.Random:

@@ -1,0 +1,514 @@
+"""The exactly-once story, claim by claim (issue: scenario gallery)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.config import Config
+from sim.scenarios.base import Case, Scenario, scenario
+
+QUICK = {"time_limit": 6.0, "convergence": 3.0}
+
+
+def fault(at: float, nemesis: str, duration: float, target: str, **params: Any) -> dict[str, Any]:
+    return {"at": at, "nemesis": nemesis, "duration": duration, "target": target, "params": params}
+
+
+def drop_acks_schedule(seed: int) -> list[dict[str, Any]]:
+    return [
+        fault(1.0 + 0.1 * (seed % 5), "drop-acks", 1.5, "producers"),
+        fault(3.5, "drop-acks", 1.5, "producers"),
+    ]
+
+
+def processor_crashes(seed: int) -> list[dict[str, Any]]:
+    return [
+        fault(1.0 + 0.2 * (seed % 4), "crash-consumer", 0.6, "processors"),
+        fault(3.2, "crash-consumer", 0.6, "processors"),
+    ]
+
+
+def producer_stats(outcome: Any) -> dict[str, Any]:
+    world = outcome.world
+    sessions = [
+        s
+        for s in world_sessions(world)
+        if hasattr(s.node, "stats") and hasattr(s.node.stats, "duplicates_answered")
+    ]
+    return {
+        "duplicate_batches_answered": sum(s.node.stats.duplicates_answered for s in sessions),
+        "fencings": sum(getattr(s.node, "fencings", 0) for s in sessions),
+        "txn_ok": sum(1 for op in outcome.ops if op["f"] == "txn" and op["type"] == "ok"),
+        "txn_fail": sum(1 for op in outcome.ops if op["f"] == "txn" and op["type"] == "fail"),
+        "fenced_ops": sum(1 for op in outcome.ops if "fenced" in str(op.get("error", ""))),
+    }
+
+
+def world_sessions(world: Any) -> list[Any]:
+    return list(world.workload.sessions) if world.workload is not None else []
+
+
+scenario(
+    Scenario(
+        name="two-generals",
+        claim="at-least-once + lost acks: the producer retries and the log holds duplicates",
+        explanation=(
+            "The broker appended the batch, but its acknowledgement was lost on the way back (the Two "
+            "Generals problem: no finite exchange of messages over a lossy link lets both sides agree). "
+            "The producer cannot tell a lost request from a lost ack, so it retries, and without "
+            "idempotence the broker appends the same records again at new offsets."
+        ),
+        cases=(
+            Case(
+                "at-least-once",
+                Config(mode="at-least-once", **QUICK),
+                drop_acks_schedule,
+                found=("duplicate",),
+                absent=("lost-write",),
+            ),
+        ),
+    )
+)
+
+scenario(
+    Scenario(
+        name="idempotent-dedup",
+        claim="the same lost acks with enable.idempotence: no duplicates; the broker drops the retried batches",
+        explanation=(
+            "Each batch carries the producer id, epoch and sequence number. The leader remembers the "
+            "last five batches of every producer (replicated with the log) and answers a retry of one of "
+            "them with its original offset instead of appending it again."
+        ),
+        cases=(
+            Case(
+                "idempotent",
+                Config(mode="idempotent", **QUICK),
+                drop_acks_schedule,
+                absent=("duplicate", "lost-write"),
+                measure=producer_stats,
+                judge=lambda ms: (
+                    sum(m["duplicate_batches_answered"] for m in ms) > 0,
+                    f"{sum(m['duplicate_batches_answered'] for m in ms)} retried batches answered as duplicates",
+                ),
+            ),
+        ),
+    )
+)
+
+scenario(
+    Scenario(
+        name="idempotent-restart",
+        claim="an idempotent pipeline that crashes and restarts (new producer id) reprocesses its input: duplicates across sessions",
+        explanation=(
+            "Idempotence deduplicates retries within one producer session only: the sequence numbers "
+            "belong to a producer id. A restarted processor gets a new producer id and re-reads the input "
+            "from the last committed offset, so every record it had already transformed but not yet "
+            "committed is written again."
+        ),
+        cases=(
+            Case(
+                "idempotent ctp",
+                Config(mode="idempotent", workload="ctp", **QUICK),
+                processor_crashes,
+                found=("pipeline-duplicate",),
+                absent=("lost-write",),
+            ),
+        ),
+    )
+)
+
+scenario(
+    Scenario(
+        name="transactional-restart",
+        claim="the same crashes with transactions and a stable transactional.id: exactly one output per input",
+        explanation=(
+            "The outputs and the input offsets commit in one transaction. The restarted processor calls "
+            "initTransactions with the same transactional.id, which bumps the epoch and aborts whatever "
+            "the dead instance left open, then resumes from offsets that are consistent with the outputs."
+        ),
+        cases=(
+            Case(
+                "transactional ctp",
+                Config(mode="transactional", workload="ctp", **QUICK),
+                processor_crashes,
+                absent=("pipeline-duplicate", "pipeline-loss", "duplicate", "lost-write", "G1a"),
+            ),
+        ),
+    )
+)
+
+
+def zombie_schedule(seed: int) -> list[dict[str, Any]]:
+    at = 1.0 + 0.15 * (seed % 4)
+    return [fault(at, "pause-client", 1.8, "c0"), fault(at, "start-zombie", 0.1, "c0")]
+
+
+def fenced_judge(ms: list[dict[str, Any]]) -> tuple[bool, str]:
+    n = sum(m["fenced_ops"] for m in ms)
+    return n > 0, f"zombie fenced in {sum(1 for m in ms if m['fenced_ops'])} of {len(ms)} seeds"
+
+
+scenario(
+    Scenario(
+        name="zombie-fencing",
+        claim="a paused producer wakes after its replacement started: its writes are fenced",
+        explanation=(
+            "A GC pause makes a producer look dead; a replacement with the same transactional.id calls "
+            "initTransactions, which bumps the epoch. When the old instance wakes, every request it sends "
+            "carries the old epoch and is rejected with ProducerFenced, so it cannot commit anything."
+        ),
+        cases=(
+            Case(
+                "same transactional.id",
+                Config(mode="transactional", workload="produce", **QUICK),
+                zombie_schedule,
+                absent=("duplicate", "G1a", "lost-write"),
+                measure=producer_stats,
+                judge=fenced_judge,
+            ),
+        ),
+    )
+)
+
+
+def paused_processor(seed: int) -> list[dict[str, Any]]:
+    return [fault(1.0 + 0.2 * (seed % 4), "pause-client", 2.0, "processors")]
+
+
+scenario(
+    Scenario(
+        name="zombie-without-fencing",
+        claim="the replacement uses a different transactional.id and offsets carry no group generation: duplicates",
+        explanation=(
+            "A paused processor is expelled from its group and its partitions go to another processor "
+            "with another transactional.id, so nothing fences the old one by epoch. Before KIP-447 the "
+            "offsets it sends in its transaction did not carry the group generation either, so when it "
+            "wakes it commits outputs for input the new owner has processed too."
+        ),
+        cases=(
+            Case(
+                "no fencing",
+                Config(
+                    mode="transactional",
+                    workload="ctp",
+                    external={"client.send-offsets-without-generation": True},
+                    **QUICK,
+                ),
+                paused_processor,
+                found=("pipeline-duplicate",),
+            ),
+            Case(
+                "KIP-447 generation check",
+                Config(mode="transactional", workload="ctp", **QUICK),
+                paused_processor,
+                absent=("pipeline-duplicate", "pipeline-loss"),
+            ),
+        ),
+    )
+)
+
+scenario(
+    Scenario(
+        name="read-committed-vs-uncommitted",
+        claim="aborted transactions are visible to read_uncommitted consumers only",
+        explanation=(
+            "Records of a transaction are in the log before its outcome is known; an abort only appends "
+            "a marker. read_committed consumers stop at the Last Stable Offset and skip aborted data "
+            "using the aborted-transaction index; read_uncommitted consumers read everything below the "
+            "high watermark, including records that were later aborted."
+        ),
+        cases=(
+            Case(
+                "read_uncommitted",
+                Config(
+                    mode="transactional",
+                    isolation_level="read_uncommitted",
+                    external={"workload.abort-probability": 0.3},
+                    **QUICK,
+                ),
+                found=("G1a",),
+            ),
+            Case(
+                "read_committed",
+                Config(
+                    mode="transactional",
+                    isolation_level="read_committed",
+                    external={"workload.abort-probability": 0.3},
+                    **QUICK,
+                ),
+                absent=("G1a", "uncommitted-read"),
+            ),
+        ),
+    )
+)
+
+scenario(
+    Scenario(
+        name="consume-transform-produce",
+        claim="exactly one output per input under crashes of the processor and of brokers",
+        explanation=(
+            "Kafka's exactly-once pattern: poll, write one output per input and commit the input offsets "
+            "inside the same transaction. Crashes abort the open transaction; the restarted processor "
+            "resumes from the committed offsets, which always match the committed outputs."
+        ),
+        cases=(
+            Case(
+                "ctp + crashes",
+                Config(
+                    mode="transactional",
+                    workload="ctp",
+                    nemesis=("crash-consumer", "kill-broker"),
+                    nemesis_interval=1.5,
+                    **QUICK,
+                ),
+                absent=("pipeline-duplicate", "pipeline-loss", "duplicate", "G1a", "lost-write"),
+            ),
+        ),
+    )
+)
+
+scenario(
+    Scenario(
+        name="external-sink",
+        claim="an EOS pipeline writing to an external database duplicates with a blind sink, not with an idempotent one",
+        explanation=(
+            "Exactly-once ends at Kafka's boundary: a database write is not part of the transaction. After "
+            "a crash the consumer re-reads from its last committed offset and writes again; a blind insert "
+            "duplicates, an upsert keyed by the input offset (an idempotent consumer) does not."
+        ),
+        cases=(
+            Case(
+                "blind",
+                Config(mode="transactional", workload="sink", external={"sink": "blind"}, **QUICK),
+                processor_crashes,
+                found=("external-duplicate",),
+            ),
+            Case(
+                "idempotent",
+                Config(
+                    mode="transactional", workload="sink", external={"sink": "idempotent"}, **QUICK
+                ),
+                processor_crashes,
+                absent=("external-duplicate",),
+            ),
+        ),
+    )
+)
+
+
+def halves(seed: int) -> list[dict[str, Any]]:
+    return [fault(1.0 + 0.2 * (seed % 3), "partition-halves", 2.0, "brokers")]
+
+
+scenario(
+    Scenario(
+        name="pitfall-acks-1",
+        claim="acks=1 with a leader failover loses acknowledged writes",
+        explanation=(
+            "With acks=1 the leader acknowledges as soon as it has written locally. If it is cut off and "
+            "a follower becomes leader, the old leader truncates what only it had when it rejoins: writes "
+            "the producer saw acknowledged are gone. acks=all waits for the in-sync replicas."
+        ),
+        cases=(
+            Case(
+                "acks=1",
+                Config(mode="at-least-once", acks="1", **QUICK),
+                halves,
+                found=("lost-write",),
+            ),
+            Case(
+                "acks=all",
+                Config(mode="at-least-once", acks="all", **QUICK),
+                halves,
+                absent=("lost-write",),
+            ),
+        ),
+    )
+)
+
+
+def no_progress(ms: list[dict[str, Any]]) -> tuple[bool, str]:
+    ok = sum(m["txn_ok"] for m in ms)
+    fail = sum(m["txn_fail"] for m in ms)
+    return ok == 0 and fail > 0, f"{ok} transactions committed, {fail} aborted"
+
+
+scenario(
+    Scenario(
+        name="pitfall-txn-timeout",
+        claim="transaction.timeout.ms below the processing time: every transaction aborts, no progress",
+        explanation=(
+            "The coordinator aborts a transaction that stays open longer than transaction.timeout.ms and "
+            "bumps the producer's epoch; the producer's commit then fails as fenced. If processing always "
+            "takes longer than the timeout, nothing ever commits."
+        ),
+        cases=(
+            Case(
+                "timeout 300 ms, processing 600 ms",
+                Config(
+                    mode="transactional",
+                    workload="produce",
+                    transaction_timeout_ms=300.0,
+                    external={"workload.txn-think-ms": 600.0, "workload.abort-probability": 0.0},
+                    **QUICK,
+                ),
+                measure=producer_stats,
+                judge=no_progress,
+            ),
+        ),
+        seeds=3,
+    )
+)
+
+
+def storm(ms: list[dict[str, Any]]) -> tuple[bool, str]:
+    n = sum(m["fencings"] for m in ms)
+    return n >= 2 * len(ms), f"{n} fencings over {len(ms)} seeds"
+
+
+scenario(
+    Scenario(
+        name="pitfall-shared-txn-id",
+        claim="one transactional.id shared by two unrelated producers: a fencing storm",
+        explanation=(
+            "A transactional.id names one logical producer. Two instances that share it fence each other "
+            "every time one of them re-initialises, so both keep losing their transactions."
+        ),
+        cases=(
+            Case(
+                "shared id",
+                Config(
+                    mode="transactional",
+                    workload="produce",
+                    external={"workload.shared-txn-id": True, "client.reinit-on-fenced": True},
+                    **QUICK,
+                ),
+                measure=producer_stats,
+                judge=storm,
+            ),
+        ),
+        seeds=3,
+    )
+)
+
+
+def zombie_never_commits(ms: list[dict[str, Any]]) -> tuple[bool, str]:
+    n = sum(m["fencings"] for m in ms)
+    return n > 0, f"zombie rejected {n} times"
+
+
+scenario(
+    Scenario(
+        name="pitfall-ignore-fenced",
+        claim="a client that ignores ProducerFenced keeps trying; nothing it sends is committed",
+        explanation=(
+            "ProducerFenced means a newer instance owns the transactional.id. A client that swallows the "
+            "error and retries keeps sending with its old epoch; the coordinator and the partition "
+            "leaders reject every attempt, so it does no harm, but it does no work either."
+        ),
+        cases=(
+            Case(
+                "ignore fenced",
+                Config(
+                    mode="transactional",
+                    workload="produce",
+                    external={"client.ignore-fenced": True},
+                    **QUICK,
+                ),
+                zombie_schedule,
+                absent=("duplicate", "G1a", "zombie-write"),
+                measure=producer_stats,
+                judge=zombie_never_commits,
+            ),
+        ),
+        seeds=3,
+    )
+)
+
+scenario(
+    Scenario(
+        name="pitfall-auto-commit",
+        claim="auto-commit with transactions: input offsets move outside the transaction, so inputs are lost or duplicated",
+        explanation=(
+            "The consumer's offsets must be committed with sendOffsetsToTransaction, inside the "
+            "transaction. Committed by the consumer instead, they advance even when the transaction "
+            "aborts (lost input) or stay behind when it commits (reprocessed input)."
+        ),
+        cases=(
+            Case(
+                "auto-commit",
+                Config(
+                    mode="transactional",
+                    workload="ctp",
+                    external={"client.offsets-via-auto-commit": True},
+                    **QUICK,
+                ),
+                lambda seed: (
+                    processor_crashes(seed) + [fault(2.2, "kill-coordinator", 0.5, "coordinator")]
+                ),
+                found=("pipeline-loss",),
+            ),
+        ),
+    )
+)
+
+
+def _lso_blocking(seeds: int) -> dict[str, Any]:
+    """Measured, not checked on histories: how late do consumers see plain writes made while a
+    30-second transaction is open on the same partition? Writes the lag plot."""
+    from pathlib import Path
+
+    from sim.experiments import lso_blocking
+    from sim.report import lag_plot
+
+    hold = 30.0
+    rows = []
+    for seed in range(min(seeds, 3)):
+        r = lso_blocking(hold, seed=seed)
+        rows.append(r)
+    first = rows[0]
+    out = Path("store") / "scenarios" / "lso-blocking"
+    out.mkdir(parents=True, exist_ok=True)
+    plot = lag_plot(
+        {
+            f"{iso} consumer": [(t, float(v)) for t, v in series]
+            for iso, series in first.lag.items()
+        },
+        out / "lag.png",
+        f"consumer lag while a {hold:.0f} s transaction is open",
+        windows=[(first.window[0], first.window[1], "open transaction")],
+    )
+    rc = [r.max_delay["read_committed"] for r in rows]
+    ru = [r.max_delay["read_uncommitted"] for r in rows]
+    confirmed = all(0.8 * hold <= d <= 1.2 * hold for d in rc) and all(d < 0.1 for d in ru)
+    return {
+        "expected": {"lso": f"read_committed waits ~{hold:.0f} s, read_uncommitted does not"},
+        "observed": {
+            "lso": {
+                "read_committed max delay (s)": round(max(rc), 2),
+                "read_uncommitted max delay (s)": round(max(ru), 3),
+            }
+        },
+        "failing_seeds": {"lso": []},
+        "cases_confirmed": {"lso": confirmed},
+        "confirmed": confirmed,
+        "plot": str(plot),
+        "seeds": len(rows),
+    }
+
+
+scenario(
+    Scenario(
+        name="lso-blocking",
+        claim="a 30-second transaction stalls read_committed consumers on that partition for ~30 s; read_uncommitted ones are not delayed",
+        explanation=(
+            "read_committed fetches stop at the Last Stable Offset, the first offset of the earliest open "
+            "transaction. Everything written after it, even outside any transaction, waits until that "
+            "transaction ends. The lag plot (store/scenarios/lso-blocking/lag.png) shows the read_committed "
+            "consumer falling behind for the whole window while read_uncommitted keeps up."
+        ),
+        cases=(),
+        seeds=1,
+        custom=_lso_blocking,
+    )
+)

@@ -1,0 +1,234 @@
+"""Real Kafka protocol bugs, reproduced deterministically, each next to what fixed it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.config import Config
+from sim.scenarios.base import Case, Scenario, scenario
+from sim.scenarios.gallery import QUICK, fault
+
+
+def delayed_endtxn(seed: int) -> list[dict[str, Any]]:
+    at = 1.0 + 0.3 * (seed % 7)
+    return [fault(at, "delay-request", 1.5, "producers", api="EndTxn", delay=1.2, count=1)]
+
+
+V1_TXN = {"workload": "produce", "external": {"workload.abort-probability": 0.3}}
+
+scenario(
+    Scenario(
+        name="delayed-endtxn-v1",
+        ticket="KAFKA-17754 (Jepsen 2024)",
+        claim="pre-KIP-890: a delayed EndTxn lands in the next transaction (aborted reads, lost writes, torn transactions)",
+        explanation=(
+            "EndTxn travels to the coordinator on its own connection and is retried on timeout. The retry "
+            "finishes the transaction, the producer starts the next one with the same epoch, and then the "
+            "delayed original arrives: the coordinator takes it for an EndTxn of the new transaction and "
+            "commits or aborts it half-way through."
+        ),
+        cases=(
+            Case(
+                "v1",
+                Config(mode="transactional", txn_protocol="v1", **V1_TXN, **QUICK),
+                delayed_endtxn,
+                found=("G1a",),
+            ),
+        ),
+        seeds=10,
+    )
+)
+
+scenario(
+    Scenario(
+        name="delayed-endtxn-v2",
+        ticket="KIP-890",
+        claim="with KIP-890 the epoch is bumped at every EndTxn: the delayed request is fenced, nothing breaks",
+        explanation="The delayed EndTxn carries the previous transaction's epoch and is answered as a retry, never applied to the new transaction.",
+        cases=(
+            Case(
+                "v2",
+                Config(mode="transactional", txn_protocol="v2", **V1_TXN, **QUICK),
+                delayed_endtxn,
+                absent=("G1a", "lost-write", "uncommitted-read", "stalled"),
+            ),
+        ),
+        seeds=10,
+    )
+)
+
+
+def delayed_produce(seed: int) -> list[dict[str, Any]]:
+    at = 1.0 + 0.25 * (seed % 6)
+    return [fault(at, "delay-request", 0.6, "producers", api="Produce", delay=1.5, count=50)]
+
+
+HANG = {"workload": "produce", "delivery_timeout_ms": 1000.0, "request_timeout_ms": 400.0}
+
+scenario(
+    Scenario(
+        name="hanging-transaction-v1",
+        ticket="KIP-890 motivation (hanging transactions)",
+        claim="pre-KIP-890: a produce delayed past the abort opens a transaction nobody ends; the LSO is stuck",
+        explanation=(
+            "The producer gave up on a slow produce request and aborted. The request was still in the "
+            "network; it reaches the partition after the abort marker and, with nothing to check it "
+            "against, starts a new transaction on that partition that no coordinator knows about. The "
+            "Last Stable Offset cannot pass it, so read_committed consumers stall."
+        ),
+        cases=(
+            Case(
+                "v1",
+                Config(mode="transactional", txn_protocol="v1", **HANG, **QUICK),
+                delayed_produce,
+                found=("stalled",),
+            ),
+        ),
+        seeds=10,
+    )
+)
+
+scenario(
+    Scenario(
+        name="hanging-transaction-v2",
+        ticket="KIP-890",
+        claim="with KIP-890 the partition verifies with the coordinator before the first transactional append: rejected",
+        explanation="The late produce fails verification (the coordinator no longer lists the partition for that epoch) and is rejected with InvalidTxnState.",
+        cases=(
+            Case(
+                "v2",
+                Config(mode="transactional", txn_protocol="v2", **HANG, **QUICK),
+                delayed_produce,
+                absent=("stalled", "G1a", "lost-write"),
+            ),
+        ),
+        seeds=10,
+    )
+)
+
+
+def failover_with_drops(seed: int) -> list[dict[str, Any]]:
+    return [
+        fault(1.0, "drop-acks", 2.0, "producers"),
+        fault(1.3 + 0.1 * (seed % 5), "kill-broker", 1.0, "leader-of:k0"),
+        fault(3.5, "drop-acks", 1.0, "producers"),
+        fault(3.7, "partition-node", 1.0, "leader-of:k1"),
+    ]
+
+
+scenario(
+    Scenario(
+        name="epoch-bump-duplicate",
+        ticket="librdkafka #4953, redpanda #3039",
+        claim="an idempotent producer that bumps its epoch and retries in-flight batches after OutOfOrderSequence duplicates them",
+        explanation=(
+            "After a leader change the producer gets OutOfOrderSequence for a batch whose first attempt "
+            "may have been written. Bumping the epoch resets the sequence to 0, so the broker cannot "
+            "recognise the retry of that batch as a duplicate and appends it again."
+        ),
+        cases=(
+            Case(
+                "bump-and-retry",
+                Config(
+                    mode="idempotent",
+                    external={"client.oos": "bump-and-retry"},
+                    bugs=("dedup-not-replicated",),
+                    **QUICK,
+                ),
+                failover_with_drops,
+                found=("duplicate",),
+            ),
+            Case(
+                "fail the batch",
+                Config(mode="idempotent", **QUICK),
+                failover_with_drops,
+                absent=("duplicate",),
+            ),
+        ),
+        seeds=10,
+    )
+)
+
+
+def long_drop(seed: int) -> list[dict[str, Any]]:
+    return [fault(1.0 + 0.2 * (seed % 5), "drop-acks", 2.5, "producers")]
+
+
+scenario(
+    Scenario(
+        name="timeout-retry-duplicate",
+        ticket="KAFKA-18579",
+        claim="a TimeoutException retried by the application as a new batch (new sequence numbers) duplicates",
+        explanation=(
+            "delivery.timeout.ms expired while the acks were being lost, so the send failed with a "
+            "timeout although the record was written. Sending it again makes a new batch with new "
+            "sequence numbers, which the broker has no reason to drop."
+        ),
+        cases=(
+            Case(
+                "resend on timeout",
+                Config(
+                    mode="idempotent",
+                    delivery_timeout_ms=1000.0,
+                    external={"workload.resend-on-timeout": 1},
+                    **QUICK,
+                ),
+                long_drop,
+                found=("duplicate",),
+            ),
+            Case(
+                "no resend",
+                Config(mode="idempotent", delivery_timeout_ms=1000.0, **QUICK),
+                long_drop,
+                absent=("duplicate",),
+            ),
+        ),
+    )
+)
+
+scenario(
+    Scenario(
+        name="abort-marker-before-inflight-batch",
+        ticket="KAFKA-14053",
+        claim="pre-KIP-890: an abort marker written before an in-flight batch lands leaves that batch outside any transaction's end",
+        explanation=(
+            "The producer aborted while one of its batches was still in flight. The coordinator wrote the "
+            "abort marker first; the batch landed after it and began a transaction that is never ended."
+        ),
+        cases=(
+            Case(
+                "v1",
+                Config(mode="transactional", txn_protocol="v1", **HANG, **QUICK),
+                lambda s: [
+                    fault(
+                        1.0 + 0.25 * (s % 6),
+                        "delay-request",
+                        0.4,
+                        "producers",
+                        api="Produce",
+                        delay=1.2,
+                        count=5,
+                    )
+                ],
+                found=("stalled",),
+            ),
+            Case(
+                "v2",
+                Config(mode="transactional", txn_protocol="v2", **HANG, **QUICK),
+                lambda s: [
+                    fault(
+                        1.0 + 0.25 * (s % 6),
+                        "delay-request",
+                        0.4,
+                        "producers",
+                        api="Produce",
+                        delay=1.2,
+                        count=5,
+                    )
+                ],
+                absent=("stalled",),
+            ),
+        ),
+        seeds=10,
+    )
+)

@@ -1,0 +1,53 @@
+"""How a scenario explains itself: claim, verdict per case, witnesses, and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from sim.scenarios.base import Scenario
+
+
+def render_scenario(s: Scenario, result: dict[str, Any], console: Console) -> None:
+    title = f"{s.name}" + (f"  [{s.ticket}]" if s.ticket else "")
+    console.print(Panel(s.claim, title=title, expand=False))
+    if "expected" in result:
+        table = Table()
+        table.add_column("case")
+        table.add_column("expected")
+        table.add_column("observed (anomaly: seeds)")
+        table.add_column("seeds showing it")
+        table.add_column("verdict")
+        for label, expected in result["expected"].items():
+            observed = (
+                ", ".join(
+                    f"{k}: {v}" + ("" if isinstance(v, float) else f"/{result['seeds']}")
+                    for k, v in result["observed"][label].items()
+                )
+                or "nothing"
+            )
+            note = result.get("notes", {}).get(label)
+            if note:
+                observed += f"; {note}"
+            ok = result["cases_confirmed"][label]
+            failing = result["failing_seeds"][label]
+            table.add_row(
+                label,
+                expected,
+                observed,
+                f"{len(failing)}/{result['seeds']}",
+                "[green]as predicted[/green]" if ok else "[red]NOT as predicted[/red]",
+            )
+        console.print(table)
+        for label, lines in result.get("witnesses", {}).items():
+            console.print(f"[bold]where ({label}):[/bold]")
+            for line in lines[:4]:
+                console.print(f"  {line}", markup=False, soft_wrap=True)
+    if result.get("plot"):
+        console.print(f"plot: {result['plot']}")
+    verdict = "[green]CONFIRMED[/green]" if result["confirmed"] else "[red]NOT CONFIRMED[/red]"
+    console.print(f"verdict: {verdict} over {result['seeds']} seed(s) per case")
+    console.print(Panel(s.explanation, title="why", expand=False))
