@@ -168,9 +168,14 @@ def _run_fault(ctx: FaultContext, i: int, op: dict[str, Any]) -> Generator[Any, 
             {"fault": i, "phase": "start", "target": None, "until": until, "skipped": "no target"},
         )
         return
-    target = targets[0]
+    target: Any = targets[0] if len(targets) == 1 else targets
     ctx.notes = {}
-    heal = spec.start(ctx, target, params)
+    heals = [spec.start(ctx, t, params) for t in targets]
+
+    def heal() -> None:
+        for h in heals:
+            h()
+
     history.nemesis(
         spec.name, {"fault": i, "phase": "start", "target": target, "until": until, **ctx.notes}
     )

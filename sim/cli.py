@@ -30,7 +30,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from checkers import HistoryError
+        from checkers.history import HistoryError
 
         try:
             return fn(*args, **kwargs)
@@ -510,6 +510,69 @@ def replay(store_dir: str, quiet: bool) -> None:
         out.print(
             f"replay matches: digest {outcome.digest[:16]} (seed {seed}, {len(schedule)} faults)"
         )
+
+
+@cli.command()
+@click.argument("store_dir", type=click.Path())
+@click.option(
+    "--anomaly",
+    "anomalies",
+    multiple=True,
+    help="anomaly type to preserve (default: the forbidden ones found)",
+)
+@click.option("--max-runs", type=int, default=150, show_default=True, help="simulation budget")
+@click.option("--quiet", "-q", is_flag=True)
+@guarded
+def shrink(store_dir: str, anomalies: tuple[str, ...], max_runs: int, quiet: bool) -> None:
+    """Minimise a failing run's fault schedule while the same anomaly type still appears.
+
+    Writes the minimal run next to the original (DIR-shrunk) and prints before/after sizes.
+
+    \b
+    Example:
+      eosim shrink store/latest
+    """
+    from faults.schedule import validate_schedule
+    from faults.shrink import shrink as shrink_schedule
+    from faults.shrink import still_fails
+    from sim.runner import run as run_sim
+    from sim.store import read_store, write_store
+
+    directory = Path(store_dir)
+    config, seed, schedule, results = read_store(directory)
+    schedule = validate_schedule(schedule)
+    wanted = (
+        set(anomalies)
+        or (set(results.get("anomaly_types", [])) & set(results.get("promised", [])))
+        or set(results.get("anomaly_types", []))
+    )
+    if not wanted:
+        raise UsageError(f"{directory}: the stored run has no anomaly to preserve")
+    result = shrink_schedule(config, schedule, still_fails(seed, wanted), max_runs=max_runs)
+    outcome = run_sim(result.config, seed, result.schedule)
+    target = directory.with_name(directory.name.rstrip("/") + "-shrunk")
+    write_store(
+        target, result.config, seed, outcome.schedule, outcome.history_text, outcome.results
+    )
+    if not quiet:
+        before = (
+            len(schedule),
+            sum(op["duration"] for op in schedule),
+            config.producers + config.consumers,
+            config.time_limit,
+        )
+        after = (
+            len(result.schedule),
+            sum(op["duration"] for op in result.schedule),
+            result.config.producers + result.config.consumers,
+            result.config.time_limit,
+        )
+        out.print(f"preserving: {', '.join(sorted(wanted))}  ({result.runs} simulations)")
+        out.print(
+            f"faults {before[0]} -> {after[0]}, fault-seconds {before[1]:.2f} -> {after[1]:.2f}, clients {before[2]} -> {after[2]}, time-limit {before[3]} -> {after[3]}"
+        )
+        out.print(f"minimal store: {target}")
+    sys.exit(exit_for(outcome.results))
 
 
 @cli.command()

@@ -81,6 +81,7 @@ class Producer(BaseNode):
         self.unresolved: dict[str, list[Batch]] = {}  # per key, in sequence order
         self.inflight: dict[str, int] = {}
         self.blocked: dict[str, list[Batch]] = {}  # waiting for an in-flight slot, per broker
+        self.held: dict[str, list[Batch]] = {}  # waiting for an earlier batch to go out, per key
         self.refreshing = False
         self.txn_in_progress = False
         self.stats = ProducerStats()
@@ -173,6 +174,11 @@ class Producer(BaseNode):
     def _send_batch(self, batch: Batch) -> None:
         if batch.done or not self.alive:
             return
+        if self.idempotent and self._behind_unsent(batch):
+            # As Kafka's RecordAccumulator: with idempotence a batch goes out only when every
+            # earlier batch of its partition is in flight or resolved, so sequences stay ordered.
+            self.held.setdefault(batch.key, []).append(batch)
+            return
         leader = self.leaders.get(batch.key, (None, -1))[0]
         if leader is None:
             self.refresh_metadata()
@@ -208,6 +214,7 @@ class Producer(BaseNode):
             max(0.001, min(self.request_timeout, remaining)),
             lambda r, b=batch, ld=leader: self._on_reply(b, ld, r),
         )
+        self._release_held(batch.key)  # after this batch is on the wire, so order is kept
 
     def txn_id(self) -> str | None:
         return None
@@ -239,7 +246,10 @@ class Producer(BaseNode):
             batch.maybe_written = True
         if err in ("not_leader_or_follower", "request_timed_out", "fenced_leader_epoch"):
             self.refresh_metadata()
-        if err in RETRIABLE:
+        if err == "request_timed_out" and self.idempotent and self.oos_behavior == "bump-and-retry":
+            self._bump_and_resequence()
+            self._retry_later(batch, err)
+        elif err in RETRIABLE:
             self._retry_later(batch, err)
         elif err in ("out_of_order_sequence", "unknown_producer_id"):
             self._on_out_of_order(batch, err)
@@ -281,12 +291,40 @@ class Producer(BaseNode):
         self.epoch += 1
         self.next_seq = {}
 
+    def _bump_and_resequence(self) -> None:
+        """librdkafka's drain-and-bump (#4953): after a timed-out request the state of in-flight
+        batches is unknown, so the producer bumps its epoch and renumbers every unresolved batch
+        from sequence 0. A batch whose first attempt landed is then appended a second time."""
+        self.bump_epoch()
+        for key in sorted(self.unresolved):
+            for b in sorted(self.unresolved[key], key=lambda b: b.seq):
+                if b.done:
+                    continue
+                b.epoch = self.epoch
+                b.seq = self.next_seq.get(key, 0)
+                self.next_seq[key] = b.seq + len(b.values)
+
     def on_fenced(self, batch: Batch, err: str) -> None:
         self.fatal = err
         self._give_up(batch, err)
 
     def _give_up(self, batch: Batch, err: str) -> None:
         self._complete(batch, "info" if batch.maybe_written else "fail", None)
+
+    def _behind_unsent(self, batch: Batch) -> bool:
+        return any(
+            b.seq < batch.seq and not b.done and b.inflight_to is None
+            for b in self.unresolved.get(batch.key, ())
+        )
+
+    def _release_held(self, key: str) -> None:
+        held = self.held.get(key)
+        if not held:
+            return
+        waiting = sorted(held, key=lambda b: b.seq)
+        self.held[key] = []
+        for b in waiting:
+            self._send_batch(b)
 
     def _complete(self, batch: Batch, type_: str, base_offset: int | None) -> None:
         if batch.done:
@@ -295,5 +333,6 @@ class Producer(BaseNode):
         pending = self.unresolved.get(batch.key)
         if pending is not None and batch in pending:
             pending.remove(batch)
+        self._release_held(batch.key)
         for i, cb in enumerate(batch.callbacks):
             cb(type_, None if base_offset is None else base_offset + i)

@@ -48,7 +48,9 @@ class Verdict:
 def check_batch(entry: ProducerEntry | None, epoch: int, first_seq: int, last_seq: int) -> Verdict:
     """Decide whether a batch may be appended, is a retry of a cached batch, or must be rejected."""
     if entry is None:
-        return Verdict(OK) if first_seq == 0 else Verdict(UNKNOWN_PRODUCER)
+        # Kafka (since KIP-360) accepts any sequence from a producer it has no state for: the
+        # state may have been removed with the log by retention. So lost state means lost dedup.
+        return Verdict(OK)
     if epoch < entry.epoch:
         return Verdict(FENCED)
     if epoch > entry.epoch:

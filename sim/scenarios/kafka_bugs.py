@@ -109,10 +109,9 @@ scenario(
 
 def failover_with_drops(seed: int) -> list[dict[str, Any]]:
     return [
-        fault(1.0, "drop-acks", 2.0, "producers"),
-        fault(1.3 + 0.1 * (seed % 5), "kill-broker", 1.0, "leader-of:k0"),
-        fault(3.5, "drop-acks", 1.0, "producers"),
-        fault(3.7, "partition-node", 1.0, "leader-of:k1"),
+        fault(1.0, "drop-acks", 2.5, "all-producers"),
+        fault(1.5, "kill-broker", 1.0, f"leader-of:k{seed % 6}"),
+        fault(2.7, "kill-broker", 1.0, f"leader-of:k{(seed + 3) % 6}"),
     ]
 
 
@@ -120,11 +119,12 @@ scenario(
     Scenario(
         name="epoch-bump-duplicate",
         ticket="librdkafka #4953, redpanda #3039",
-        claim="an idempotent producer that bumps its epoch and retries in-flight batches after OutOfOrderSequence duplicates them",
+        claim="an idempotent producer that bumps its epoch and renumbers in-flight batches after a timeout duplicates them",
         explanation=(
-            "After a leader change the producer gets OutOfOrderSequence for a batch whose first attempt "
-            "may have been written. Bumping the epoch resets the sequence to 0, so the broker cannot "
-            "recognise the retry of that batch as a duplicate and appends it again."
+            "Acks are lost while leaders fail over, so produce requests time out with their outcome "
+            "unknown. librdkafka then drains, bumps the epoch and renumbers the in-flight batches from "
+            "sequence 0: the broker sees a new epoch and cannot recognise the retry of a batch that did "
+            "land, so it appends it again. The Java client keeps the batch's sequence and gets it deduplicated."
         ),
         cases=(
             Case(

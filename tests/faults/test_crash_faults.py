@@ -137,8 +137,13 @@ def test_kill_broker_fails_over_restarts_and_catches_up(seed: int, lose_unflushe
         assert "b0" in p.isr, key
         leader_log = st.world.brokers[p.leader].logs[key]
         mine = b0.logs[key]
-        assert mine.leo == leader_log.leo, key
-        assert [r.value for r in mine.records] == [r.value for r in leader_log.records], key
+        # Everything committed (below the leader's high watermark) is on the restarted broker;
+        # a record appended in the run's last milliseconds may still be on its way.
+        hw = leader_log.hw
+        assert mine.leo >= hw, key
+        assert [r.value for r in mine.records[:hw]] == [r.value for r in leader_log.records[:hw]], (
+            key
+        )
     assert duplicated_values(st.world) == []
     # Nothing acknowledged was lost to the crash.
     reads = final_reads(st.world.history.ops)

@@ -15,9 +15,10 @@ def entry_with(batches: list[tuple[int, int]], epoch: int = 0) -> ProducerEntry:
     return producers[7]
 
 
-def test_first_batch_of_unknown_producer_must_start_at_zero() -> None:
+def test_unknown_producer_is_accepted_at_any_sequence() -> None:
+    """As Kafka since KIP-360: state may have been removed by retention, so no error."""
     assert check_batch(None, 0, 0, 4).status == ps.OK
-    assert check_batch(None, 0, 5, 9).status == ps.UNKNOWN_PRODUCER
+    assert check_batch(None, 0, 5, 9).status == ps.OK
 
 
 def test_in_order_batch_is_accepted() -> None:

@@ -1,0 +1,268 @@
+"""eosim benchmarks: simulator, checker and campaign speed, as ratios measured in one run.
+
+    python benchmarks/run.py [--quick]
+
+Prints a rich table and writes benchmarks/results.json as [{name, value, unit, target, pass}].
+Ratios (not absolute times) are the figures of merit: the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+Row = dict[str, Any]
+
+
+def row(name: str, value: float, unit: str, target: str, ok: bool | None) -> Row:
+    return {"name": name, "value": round(value, 3), "unit": unit, "target": target, "pass": ok}
+
+
+# --- 1 and 2: simulator cost -------------------------------------------------------------------
+def bare_simpy_event_cost(n: int = 200_000) -> float:
+    """Seconds per bare simpy timeout event, best of three, measured in this process."""
+    import simpy
+
+    best = float("inf")
+    for _ in range(3):
+        env = simpy.Environment()
+
+        def loop(env: simpy.Environment = env):  # type: ignore[no-untyped-def]
+            for _ in range(n):
+                yield env.timeout(0.001)
+
+        env.process(loop())
+        t = time.perf_counter()
+        env.run()
+        best = min(best, (time.perf_counter() - t) / n)
+    return best
+
+
+def standard_workload(mode: str, sim_seconds: float) -> tuple[float, int]:
+    """3 brokers, RF 3, 6 partitions, 10 producers: wall seconds and delivered messages."""
+    from sim.config import Config
+    from sim.workload import Workload
+    from sim.world import World
+
+    config = Config(
+        mode=mode,
+        brokers=3,
+        replication_factor=3,
+        partitions=6,
+        producers=10,
+        consumers=2,
+        time_limit=sim_seconds,
+        convergence=0.0,
+        rate=1000.0,
+    ).validate()
+    world = World(config, 1)
+    workload = Workload(world)
+    world.workload = workload
+    workload.start()
+    t = time.perf_counter()
+    world.env.run(until=sim_seconds)
+    wall = time.perf_counter() - t
+    delivered = sum(
+        1
+        for op in world.history.ops
+        if op["type"] == "ok" and op["f"] in ("send", "txn")
+        for m in op["value"]
+        if m[0] == "send"
+    )
+    return wall, delivered
+
+
+def bench_sim(quick: bool) -> list[Row]:
+    sim_seconds = 20.0 if quick else 60.0
+    rows = []
+    for mode, target in (("at-least-once", 15), ("idempotent", 15), ("transactional", 25)):
+        wall, delivered = standard_workload(mode, sim_seconds)
+        bare = bare_simpy_event_cost()
+        ratio = (wall / max(delivered, 1)) / bare
+        rows.append(
+            row(
+                f"sim {mode}: cost per delivered message / bare simpy event",
+                ratio,
+                "x",
+                f"<= {target}",
+                ratio <= target,
+            )
+        )
+        rows.append(
+            row(
+                f"sim {mode}: speed-up (simulated s per wall s)",
+                sim_seconds / wall,
+                "x",
+                ">= 20",
+                sim_seconds / wall >= 20,
+            )
+        )
+    return rows
+
+
+# --- 3: checker --------------------------------------------------------------------------------
+CHILD = r"""
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+from checkers import check, parse_jsonl_lines
+path, mode = sys.argv[1], sys.argv[2]
+with open(path) as f:
+    lines = f.readlines()
+t = time.perf_counter()
+if mode == "parse":
+    for line in lines:
+        json.loads(line)
+else:
+    check(parse_jsonl_lines(lines), "idempotent")
+elapsed = time.perf_counter() - t
+print(json.dumps({{"seconds": elapsed, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def bench_checker(quick: bool) -> list[Row]:
+    from checkers.synth import synthetic_history
+
+    sizes = [10_000, 100_000] if quick else [10_000, 100_000, 1_000_000]
+    rows: list[Row] = []
+    times: dict[int, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "child.py"
+        script.write_text(CHILD.format(root=str(ROOT)))
+        for n in sizes:
+            path = Path(tmp) / f"h{n}.jsonl"
+            with path.open("w") as f:
+                for op in synthetic_history(n, seed=1):
+                    f.write(json.dumps(op) + "\n")
+            parse = json.loads(
+                subprocess.run(
+                    [sys.executable, str(script), str(path), "parse"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            full = json.loads(
+                subprocess.run(
+                    [sys.executable, str(script), str(path), "check"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            times[n] = full["seconds"]
+            ratio = full["seconds"] / parse["seconds"]
+            rows.append(
+                row(
+                    f"checker {n} ops: time / plain parse time",
+                    ratio,
+                    "x",
+                    "<= 10",
+                    ratio <= 10 if n >= 1_000_000 else None,
+                )
+            )
+            rows.append(
+                row(
+                    f"checker {n} ops: peak RSS",
+                    full["rss_mb"],
+                    "MB",
+                    "< 2048",
+                    full["rss_mb"] < 2048,
+                )
+            )
+    if 1_000_000 in times:
+        growth = times[1_000_000] / times[100_000]
+        rows.append(row("checker growth 100k -> 1M ops", growth, "x", "<= 11", growth <= 11))
+    else:
+        growth = times[100_000] / times[10_000]
+        rows.append(row("checker growth 10k -> 100k ops", growth, "x", "<= 11", growth <= 11))
+    return rows
+
+
+# --- 4: campaign -------------------------------------------------------------------------------
+def bench_campaign(quick: bool) -> list[Row]:
+    from sim.campaign import run_campaign
+    from sim.config import Config
+
+    seeds = list(range(40 if quick else 200))
+    config = Config(
+        mode="idempotent", nemesis=("drop-acks", "kill-broker"), time_limit=3.0, convergence=2.0
+    ).validate()
+    rows = []
+    for backend in ("local", "dask"):
+        walls = {}
+        results = {}
+        for workers in (1, 2):
+            with tempfile.TemporaryDirectory() as tmp:
+                t = time.perf_counter()
+                summary = run_campaign(config, seeds, workers=workers, backend=backend, store=tmp)
+                walls[workers] = time.perf_counter() - t
+                results[workers] = {
+                    s: (r["valid"], r["digest"]) for s, r in summary.results.items()
+                }
+        same = results[1] == results[2]
+        speedup = walls[1] / walls[2]
+        rows.append(
+            row(
+                f"campaign {len(seeds)} seeds, {backend}: 2 workers vs 1",
+                speedup,
+                "x",
+                ">= 1.7",
+                speedup >= 1.7,
+            )
+        )
+        rows.append(
+            row(
+                f"campaign {backend}: same per-seed results on 1 and 2 workers",
+                float(same),
+                "bool",
+                "1",
+                same,
+            )
+        )
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller sizes; finishes in under 2 minutes on 2 cores"
+    )
+    parser.add_argument("--only", choices=["sim", "checker", "campaign"], default=None)
+    args = parser.parse_args()
+    from rich.console import Console
+    from rich.table import Table
+
+    rows: list[Row] = []
+    parts = {"sim": bench_sim, "checker": bench_checker, "campaign": bench_campaign}
+    for name, fn in parts.items():
+        if args.only in (None, name):
+            rows += fn(args.quick)
+    out = Path(__file__).with_name("results.json")
+    out.write_text(json.dumps(rows, indent=1) + "\n")
+    table = Table(
+        title=f"eosim benchmarks ({'quick' if args.quick else 'full'}, {os.cpu_count()} cores)"
+    )
+    for col in ("name", "value", "unit", "target", "pass"):
+        table.add_column(col)
+    for r in rows:
+        mark = {True: "[green]pass[/green]", False: "[red]FAIL[/red]", None: "report"}[r["pass"]]
+        table.add_row(r["name"], f"{r['value']:g}", r["unit"], r["target"], mark)
+    Console().print(table)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Bad input gets one clear line on stderr and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def eosim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The real command line, in a subprocess (works installed or from a checkout)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run(
+        [sys.executable, "-m", "sim.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env=env,
+    )
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert proc.returncode == 2, proc.stderr + proc.stdout
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["run", "--mode", "nope"], ["unknown mode", "nope"]),
+        (["run", "--rate", "-5"], ["rate", "positive"]),
+        (["run", "--set", "replication.factor=5"], ["replication.factor", "brokers"]),
+        (["run", "--set", "min.insync.replicas=4"], ["min.insync.replicas"]),
+        (["run", "--nemesis", "meteor"], ["unknown nemesis", "meteor"]),
+        (["run", "--bug", "gremlins"], ["unknown bug", "gremlins"]),
+        (["run", "--set", "bogus.knob=1"], ["unknown config knob", "bogus.knob"]),
+        (["run", "--acks", "2"], ["acks"]),
+        (["run", "--mode", "idempotent", "--acks", "1"], ["idempotence", "acks"]),
+        (["run", "--seed", "abc"], ["seed"]),
+        (["run", "--frobnicate"], ["frobnicate"]),
+        (["campaign", "--seeds", "9..2"], ["seeds"]),
+        (["scenario", "run", "no-such-scenario"], ["unknown scenario"]),
+        (["replay", "/nonexistent/store"], ["not found"]),
+        (["report", "/nonexistent/store"], ["history.jsonl"]),
+        (["check", "/nonexistent/history.jsonl"], ["not found"]),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    args: list[str], needles: list[str], tmp_path: Path
+) -> None:
+    one_line_error(eosim(*args, cwd=tmp_path), *needles)
+
+
+def test_malformed_schedule_in_store_is_rejected_without_touching_the_store(tmp_path: Path) -> None:
+    store = tmp_path / "run"
+    store.mkdir()
+    (store / "config.toml").write_text('seed = 1\nmode = "idempotent"\n')
+    (store / "faults.json").write_text(json.dumps([{"at": 1, "nemesis": "meteor", "duration": 1}]))
+    (store / "history.jsonl").write_text("keep me\n")
+    proc = eosim("replay", str(store))
+    one_line_error(proc, "unknown nemesis")
+    assert (store / "history.jsonl").read_text() == "keep me\n"
+
+
+def test_bad_toml_config_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("mode = = idempotent\n")
+    one_line_error(eosim("run", "--config", str(bad), cwd=tmp_path), "invalid TOML")
