@@ -115,9 +115,9 @@ def delay_request(ctx: FaultContext, target: str, params: dict[str, Any]) -> Hea
         state["left"] -= 1
         return True
 
-    rule = Rule("delay-request", match, delay=d)
-    rule.reorder = 0.0
-    return _rule(ctx, rule)
+    # The held request is stuck on a connection the client abandons when it times out; its
+    # retry goes out on a fresh connection and is not queued behind it.
+    return _rule(ctx, Rule("delay-request", match, delay=d, detach=True))
 
 
 # --- partitions ----------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ class Rule:
     delay: float = 0.0
     duplicate: float = 0.0
     reorder: float = 0.0
+    detach: bool = False  # held on a connection the client has given up on: outside FIFO order
     hits: int = field(default=0)
 
 
@@ -174,6 +175,8 @@ class Network:
                 self.dropped += 1
                 return
             delay += rule.delay
+            if rule.detach:
+                fifo = False
             if rule.duplicate and rng.random() < rule.duplicate:
                 copies = 2
             if rule.reorder and rng.random() < rule.reorder:

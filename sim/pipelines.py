@@ -140,6 +140,9 @@ class Pipelines:
                 yield from producer.send_offsets(
                     offsets, consumer.group or "", consumer.generation, consumer.member
                 )
+            think = float(self.cfg.external.get("workload.txn-think-ms", 0.0)) / 1000.0
+            if think:
+                yield self.env.timeout(think)  # processing time inside the transaction
             outcome = yield from producer.end(commit=True)
             value = [micro[0]] + [
                 ["send", m[1], [p.value[1], m[2]]] for m, p in zip(micro[1:], sends, strict=True)

@@ -26,6 +26,7 @@ class Case:
     schedule: Schedule | None = None
     found: tuple[str, ...] = ()  # each must appear in at least one seed
     absent: tuple[str, ...] = ()  # none may appear in any seed
+    found_any: tuple[str, ...] = ()  # at least one of these appears in at least one seed
     measure: Measure | None = None
     judge: Judge | None = None
 
@@ -69,6 +70,8 @@ def expected_text(case: Case) -> str:
     parts = []
     if case.found:
         parts.append("found: " + ", ".join(case.found))
+    if case.found_any:
+        parts.append("found: " + " or ".join(case.found_any))
     if case.absent:
         parts.append("absent: " + ", ".join(case.absent))
     if case.judge is not None:
@@ -87,7 +90,9 @@ def run_case(case: Case, seeds: int) -> CaseResult:
         names = set(outcome.results.get("anomaly_types", []))
         for name in names:
             result.observed[name] = result.observed.get(name, 0) + 1
-        hit = (names & set(case.found)) or (names & set(case.absent))
+        hit = (
+            (names & set(case.found)) or (names & set(case.absent)) or (names & set(case.found_any))
+        )
         if hit:
             result.failing_seeds.append(seed)
             if result.first_failing is None:
@@ -103,6 +108,8 @@ def run_case(case: Case, seeds: int) -> CaseResult:
             result.measures.append({"seed": seed, **case.measure(outcome)})
     ok = all(result.observed.get(n, 0) > 0 for n in case.found)
     ok = ok and all(result.observed.get(n, 0) == 0 for n in case.absent)
+    if case.found_any:
+        ok = ok and any(result.observed.get(n, 0) > 0 for n in case.found_any)
     if case.judge is not None:
         judged, note = case.judge(result.measures)
         ok = ok and judged

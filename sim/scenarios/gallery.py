@@ -440,13 +440,14 @@ scenario(
                 Config(
                     mode="transactional",
                     workload="ctp",
-                    external={"client.offsets-via-auto-commit": True},
+                    external={
+                        "client.offsets-via-auto-commit": True,
+                        "workload.txn-think-ms": 50.0,
+                    },
                     **QUICK,
                 ),
-                lambda seed: (
-                    processor_crashes(seed) + [fault(2.2, "kill-coordinator", 0.5, "coordinator")]
-                ),
-                found=("pipeline-loss",),
+                processor_crashes,
+                found_any=("pipeline-loss", "pipeline-duplicate"),
             ),
         ),
     )

@@ -10,11 +10,15 @@ from sim.scenarios.gallery import QUICK, fault
 
 
 def delayed_endtxn(seed: int) -> list[dict[str, Any]]:
-    at = 1.0 + 0.3 * (seed % 7)
-    return [fault(at, "delay-request", 1.5, "producers", api="EndTxn", delay=1.2, count=1)]
+    """Six EndTxn requests, each held back 0.9 s (past the client's retry) on its way."""
+    base = 0.5 + 0.1 * (seed % 5)
+    return [
+        fault(base + 0.8 * i, "delay-request", 0.7, "producers", api="EndTxn", delay=0.9, count=1)
+        for i in range(6)
+    ]
 
 
-V1_TXN = {"workload": "produce", "external": {"workload.abort-probability": 0.3}}
+V1_TXN = {"workload": "produce", "rate": 400.0, "external": {"workload.abort-probability": 0.3}}
 
 scenario(
     Scenario(
@@ -59,8 +63,10 @@ scenario(
 
 
 def delayed_produce(seed: int) -> list[dict[str, Any]]:
-    at = 1.0 + 0.25 * (seed % 6)
-    return [fault(at, "delay-request", 0.6, "producers", api="Produce", delay=1.5, count=50)]
+    """Produce requests held back 1.5 s just before the producers stop: the client gives up and
+    aborts, and the late batch lands after the abort marker with nobody left to end it."""
+    at = QUICK["time_limit"] - 1.4 - 0.05 * (seed % 5)
+    return [fault(at, "delay-request", 1.3, "producers", api="Produce", delay=1.5, count=10_000)]
 
 
 HANG = {"workload": "produce", "delivery_timeout_ms": 1000.0, "request_timeout_ms": 400.0}
@@ -186,6 +192,24 @@ scenario(
     )
 )
 
+
+def inflight_batch(seed: int) -> list[dict[str, Any]]:
+    """Produce requests held back past the client's delivery timeout, mid-run: the client aborts
+    while they are in flight and they land after the abort marker."""
+    return [
+        fault(
+            1.0 + 0.2 * (seed % 5) + 2.0 * i,
+            "delay-request",
+            1.1,
+            "producers",
+            api="Produce",
+            delay=1.2,
+            count=10_000,
+        )
+        for i in range(2)
+    ]
+
+
 scenario(
     Scenario(
         name="abort-marker-before-inflight-batch",
@@ -193,40 +217,22 @@ scenario(
         claim="pre-KIP-890: an abort marker written before an in-flight batch lands leaves that batch outside any transaction's end",
         explanation=(
             "The producer aborted while one of its batches was still in flight. The coordinator wrote the "
-            "abort marker first; the batch landed after it and began a transaction that is never ended."
+            "abort marker first; the batch landed after it and began a new transaction on the partition. "
+            "Either nobody ends it (the LSO is stuck) or the producer's next transaction commits it: an "
+            "aborted write becomes visible."
         ),
         cases=(
             Case(
                 "v1",
                 Config(mode="transactional", txn_protocol="v1", **HANG, **QUICK),
-                lambda s: [
-                    fault(
-                        1.0 + 0.25 * (s % 6),
-                        "delay-request",
-                        0.4,
-                        "producers",
-                        api="Produce",
-                        delay=1.2,
-                        count=5,
-                    )
-                ],
-                found=("stalled",),
+                inflight_batch,
+                found_any=("G1a", "uncommitted-read", "stalled"),
             ),
             Case(
                 "v2",
                 Config(mode="transactional", txn_protocol="v2", **HANG, **QUICK),
-                lambda s: [
-                    fault(
-                        1.0 + 0.25 * (s % 6),
-                        "delay-request",
-                        0.4,
-                        "producers",
-                        api="Produce",
-                        delay=1.2,
-                        count=5,
-                    )
-                ],
-                absent=("stalled",),
+                inflight_batch,
+                absent=("G1a", "uncommitted-read", "stalled"),
             ),
         ),
         seeds=10,
