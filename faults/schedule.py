@@ -168,6 +168,10 @@ def _run_fault(ctx: FaultContext, i: int, op: dict[str, Any]) -> Generator[Any, 
             {"fault": i, "phase": "start", "target": None, "until": until, "skipped": "no target"},
         )
         return
+    # "all-producers" applies the fault to each of them; other roles name one node (or, like
+    # "brokers" for the partition shapes, the cluster as a whole).
+    if op.get("target") != "all-producers":
+        targets = targets[:1]
     target: Any = targets[0] if len(targets) == 1 else targets
     ctx.notes = {}
     heals = [spec.start(ctx, t, params) for t in targets]

@@ -53,7 +53,6 @@ class FollowerState:
     epoch: int
     corr: int = -1
     sent_at: float = -1.0
-    skip_divergence: bool = False  # only under the unclean-truncation bug
 
 
 class Broker(BaseNode):
@@ -80,6 +79,9 @@ class Broker(BaseNode):
         }
         self.extensions: list[Any] = []  # coordinators hosted here (group, transaction)
         self.gate: Any = None  # the transactional partition gate (TxnPartitionGate)
+        # unclean-truncation bug: key -> the leader's offset this follower fetches from, after it
+        # kept its divergent suffix and appends the leader's records behind it (shifted offsets)
+        self.kept_divergent: dict[str, int] = {}
         self.start()
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -305,7 +307,14 @@ class Broker(BaseNode):
                 and "ack-before-replication" not in self.bugs
             ):
                 err = "not_enough_replicas_after_append"
-            self.reply(msg, {"error": err} if err else {"offset": first, "duplicate": duplicate})
+            # An error after the append is not a rejection: the records are in this log and may
+            # survive (Kafka answers NOT_LEADER or a timeout, and the client cannot tell).
+            self.reply(
+                msg,
+                {"error": err, "appended": True}
+                if err
+                else {"offset": first, "duplicate": duplicate},
+            )
 
         self.wait_for_hw(key, end, done)
 
@@ -400,10 +409,10 @@ class Broker(BaseNode):
         log = self.logs[key]
         body = {
             "key": key,
-            "offset": log.leo,
+            "offset": self.kept_divergent.get(key, log.leo),
             "replica": self.name,
             "leader_epoch": fs.epoch,
-            "last_epoch": -1 if fs.skip_divergence else log.last_epoch,
+            "last_epoch": -1 if key in self.kept_divergent else log.last_epoch,
             "hw": log.hw,
         }
         fs.sent_at = self.env.now
@@ -421,15 +430,20 @@ class Broker(BaseNode):
                 own_end = log.end_offset_for_epoch(body["epoch"])[1] if body["epoch"] >= 0 else 0
                 log.truncate_to(min(body["end_offset"], own_end))
             else:
-                # Bug: keep the divergent suffix and carry on appending after it.
-                fs.skip_divergence = True
+                # Bug: keep the divergent suffix and append the leader's records after it.
+                self.kept_divergent[key] = body["end_offset"]
             self._fetch_from_leader(key)
             return
         if err is not None:
             fs.corr = -1  # retried by the ticker once metadata moves on
             return
+        if key in self.kept_divergent:
+            for rec in body["records"]:
+                if rec.offset == self.kept_divergent[key]:
+                    log.append(rec.copy(), replicated=True)
+                    self.kept_divergent[key] += 1
         for rec in body["records"]:
-            if rec.offset == log.leo:
+            if rec.offset == log.leo and key not in self.kept_divergent:
                 log.append(rec.copy(), replicated=True)
         log.hw = min(body["hw"], log.leo)
         for ext in self.extensions:

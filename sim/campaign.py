@@ -62,9 +62,7 @@ def run_seed(
         "seed": seed,
         "valid": results.get("valid"),
         "anomaly_types": results.get("anomaly_types", []),
-        "forbidden": sorted(
-            set(results.get("anomaly_types", [])) & set(results.get("promised", []))
-        ),
+        "forbidden": sorted(results.get("forbidden", [])),
         "digest": results.get("digest"),
         "store": store,
         "ops": results.get("stats", {}).get("ops"),

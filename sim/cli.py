@@ -542,9 +542,7 @@ def shrink(store_dir: str, anomalies: tuple[str, ...], max_runs: int, quiet: boo
     config, seed, schedule, results = read_store(directory)
     schedule = validate_schedule(schedule)
     wanted = (
-        set(anomalies)
-        or (set(results.get("anomaly_types", [])) & set(results.get("promised", [])))
-        or set(results.get("anomaly_types", []))
+        set(anomalies) or set(results.get("forbidden", [])) or set(results.get("anomaly_types", []))
     )
     if not wanted:
         raise UsageError(f"{directory}: the stored run has no anomaly to preserve")

@@ -242,7 +242,7 @@ class Producer(BaseNode):
             return
         err = body["error"]
         self.stats.errors[err] = self.stats.errors.get(err, 0) + 1
-        if err in MAYBE_WRITTEN:
+        if err in MAYBE_WRITTEN or body.get("appended"):
             batch.maybe_written = True
         if err in ("not_leader_or_follower", "request_timed_out", "fenced_leader_epoch"):
             self.refresh_metadata()

@@ -226,11 +226,12 @@ def test_delay_request_holds_back_one_end_txn(seed: int) -> None:
     api, is_response, (src, _), sent_at, _ = late[0]
     assert (api, is_response, src) == ("EndTxn", False, "c0")
     assert 1.0 <= sent_at <= 3.0
-    # In the history: the transaction that sent it took longer than the delay.
+    # In the history: the transaction that sent it waited for the client's request timeout
+    # (0.8 s): the held request sits on an abandoned connection and the retry goes around it.
     ops = st.world.history.ops
     c0, c1 = session(st.workload, "c0"), session(st.workload, "c1")
     txns = completed(ops, c0.processes, "txn")
-    slow = [(inv, c) for inv, c in txns if c["time"] - inv["time"] > 1.0]
+    slow = [(inv, c) for inv, c in txns if c["time"] - inv["time"] > 0.7]
     assert len(slow) == 1
     inv, c = slow[0]
     assert inv["time"] <= sent_at < c["time"]

@@ -1,0 +1,207 @@
+"""End-to-end processing checks: duplicate-delivery, pipeline-duplicate, pipeline-loss,
+external-duplicate.
+
+Rules:
+
+- duplicate-delivery: ops carrying ``"group"`` (polls completed ``ok``, txns that committed)
+  delivered one key/offset to that group more than once: redelivery after a crash, rebalance or
+  seek. At-least-once consumption allows it; it is reported so runs can be compared.
+- pipeline-duplicate: consume-transform-produce ops carry ``"lineage": [[in_key, in_offset,
+  out_key, out_value], ...]``. One input (per group) with more than one *committed* output:
+  an output sent by an ``ok`` op, or by an op that did not fail and whose output was read.
+- pipeline-loss: the group committed a position P on an input key (``commit-offsets`` completed
+  ``ok`` with ``{key: next_offset}``, or an ``ok`` txn carrying ``"offsets"``), so it claimed
+  every input below P processed; an input offset below P that holds a live value in the final-log
+  view yet has no committed output is lost. An ``info`` output nobody read counts as failed only
+  if a consumer read past where it must be (checkers.visibility); otherwise its fate is unknown
+  and the input is not flagged: the output may exist unread.
+- external-duplicate: ``sink-write`` ops completed ``ok`` whose ``applied`` is true (default
+  true, except for ``"sink": "idempotent"``, an upsert keyed by input) applied one input to one
+  sink more than once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from checkers.index import HistoryIndex
+from checkers.micro import is_client_completion, reads, writes
+from checkers.reads import Coverage
+from checkers.visibility import Visibility
+from checkers.witness import Anomalies, add, and_list, show, witness
+
+DELIVERY_OPS_SHOWN = 5
+
+
+def check_pipelines(ix: HistoryIndex, coverage: Coverage) -> Anomalies:
+    out: Anomalies = {}
+    _deliveries(ix, out)
+    _lineage(ix, Visibility(ix, coverage), out)
+    _sinks(ix, out)
+    return out
+
+
+def _deliveries(ix: HistoryIndex, out: Anomalies) -> None:
+    first: dict[tuple[Any, str, int], int] = {}
+    again: dict[tuple[Any, str, int], list[int]] = {}
+    for op in ix.history:
+        group = op.get("group")
+        if group is None or not is_client_completion(op):
+            continue
+        if not (op["type"] == "ok" or (op["f"] == "txn" and op["index"] in ix.committed)):
+            continue
+        idx = op["index"]
+        for key, off, _ in reads(op):
+            if off is None:
+                continue
+            k = (group, key, off)
+            prev = first.setdefault(k, idx)
+            if prev != idx:
+                again.setdefault(k, []).append(idx)
+    for (group, key, off), more in sorted(again.items(), key=lambda kv: repr(kv[0])):
+        ops = [first[(group, key, off)], *more]
+        value = ix.log.get(key, {}).get(off)
+        add(
+            out,
+            "duplicate-delivery",
+            witness(
+                ops[:DELIVERY_OPS_SHOWN],
+                f"group {group} received {key} offset {off} (value {value}) {len(ops)} times: "
+                f"ops {show(ops)}",
+                group=group,
+                key=key,
+                offset=off,
+                value=value,
+                deliveries=len(ops),
+            ),
+        )
+
+
+def _output_fate(vis: Visibility, op: dict[str, Any], out_key: str, out_value: Any) -> str:
+    """committed, unknown or failed: whether the output made it into the final log. An ``info``
+    output nobody read failed if a consumer read past where it must be (see visibility)."""
+    if op["type"] == "fail":
+        return "failed"
+    if op["type"] == "ok" or vis.ix.was_read(out_key, out_value):
+        return "committed"
+    off = next((o for k, o, v in writes(op) if k == out_key and v == out_value), None)
+    if vis.reader_past(out_key, off, op["index"]) is not None:
+        return "failed"
+    return "unknown"
+
+
+def _lineage(ix: HistoryIndex, vis: Visibility, out: Anomalies) -> None:
+    outputs: dict[tuple[Any, str, int], list[tuple[Any, Any, int]]] = {}
+    unknown: set[tuple[Any, str, int]] = set()
+    attempts: dict[tuple[Any, str, int], list[int]] = {}  # inputs whose outputs failed
+    committed_pos: dict[tuple[Any, str], tuple[int, int]] = {}
+    pipeline_groups: set[Any] = set()
+    for op in ix.history:
+        if not is_client_completion(op):
+            continue
+        group = op.get("group")
+        lineage = op.get("lineage")
+        if isinstance(lineage, list):
+            pipeline_groups.add(group)
+            for entry in lineage:
+                if not (isinstance(entry, list) and len(entry) == 4):
+                    continue
+                in_key, in_off, out_key, out_value = entry
+                fate = _output_fate(vis, op, out_key, out_value)
+                k = (group, in_key, in_off)
+                if fate == "committed":
+                    outputs.setdefault(k, []).append((out_key, out_value, op["index"]))
+                elif fate == "unknown":
+                    unknown.add(k)
+                else:
+                    attempts.setdefault(k, []).append(op["index"])
+        if op["type"] != "ok":
+            continue
+        offsets = None
+        if op["f"] == "commit-offsets" and isinstance(op["value"], dict):
+            offsets = op["value"]
+        elif op["f"] == "txn" and isinstance(op.get("offsets"), dict):
+            offsets = op["offsets"]
+        for key, pos in (offsets or {}).items():
+            if isinstance(pos, int):
+                prev = committed_pos.get((group, key))
+                if prev is None or pos > prev[0]:
+                    committed_pos[(group, key)] = (pos, op["index"])
+    for (group, in_key, in_off), outs in sorted(outputs.items(), key=lambda kv: repr(kv[0])):
+        distinct = {(k, v): i for k, v, i in outs}
+        if len(distinct) < 2:
+            continue
+        shown = [f"{v} on {k} (op {i})" for (k, v), i in distinct.items()]
+        add(
+            out,
+            "pipeline-duplicate",
+            witness(
+                distinct.values(),
+                f"group {group}: input {in_key} offset {in_off} has {len(distinct)} committed "
+                f"outputs: {and_list(shown)}",
+                group=group,
+                key=in_key,
+                offset=in_off,
+                outputs=[[k, v] for k, v in distinct],
+            ),
+        )
+    for (group, in_key), (pos, commit_idx) in sorted(committed_pos.items(), key=repr):
+        if group not in pipeline_groups:
+            continue
+        kl = ix.log.get(in_key, {})
+        live = ix.live_offsets(in_key)
+        for off in live:
+            if off >= pos:
+                break
+            k = (group, in_key, off)
+            if k in outputs or k in unknown:
+                continue
+            src = ix.log_src.get(in_key, {}).get(off)
+            tried = attempts.get(k, [])
+            how = f"; its output by op(s) {show(tried)} never landed" if tried else ""
+            add(
+                out,
+                "pipeline-loss",
+                witness(
+                    [commit_idx, src, *tried[:5]],
+                    f"group {group} committed {in_key} up to offset {pos} (op {commit_idx}), "
+                    f"but input offset {off} (value {kl.get(off)}) has no committed output{how}",
+                    group=group,
+                    key=in_key,
+                    offset=off,
+                    value=kl.get(off),
+                    committed_position=pos,
+                ),
+            )
+
+
+def _sinks(ix: HistoryIndex, out: Anomalies) -> None:
+    applied: dict[tuple[Any, Any, Any, Any], list[int]] = {}
+    for op in ix.history:
+        if op["f"] != "sink-write" or op["type"] != "ok" or not isinstance(op["value"], dict):
+            continue
+        sink = op.get("sink")
+        if not op.get("applied", sink != "idempotent"):
+            continue
+        inp = op["value"].get("input")
+        if not (isinstance(inp, list) and len(inp) == 2):
+            continue
+        k = (sink, op["value"].get("key"), inp[0], inp[1])
+        applied.setdefault(k, []).append(op["index"])
+    for (sink, table, in_key, in_off), ops in sorted(applied.items(), key=lambda kv: repr(kv[0])):
+        if len(ops) < 2:
+            continue
+        add(
+            out,
+            "external-duplicate",
+            witness(
+                ops,
+                f"{sink or 'external'} sink {table}: input {in_key} offset {in_off} was applied "
+                f"{len(ops)} times (ops {show(ops)})",
+                sink=sink,
+                table=table,
+                key=in_key,
+                offset=in_off,
+                applied=len(ops),
+            ),
+        )
