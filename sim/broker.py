@@ -8,9 +8,12 @@ so a deposed leader's unreplicated suffix disappears, as in Kafka.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from simpy import Event
 
 from sim import producer_state as ps
 from sim.controller import CONTROLLER
@@ -105,7 +108,7 @@ class Broker(BaseNode):
             log.hw = min(log.hw, log.leo)
         self.start()
 
-    def _ticker(self, incarnation: int):  # type: ignore[no-untyped-def]
+    def _ticker(self, incarnation: int) -> Generator[Event, Any, None]:
         next_heartbeat = 0.0
         while self.incarnation == incarnation:
             now = self.env.now
@@ -392,7 +395,11 @@ class Broker(BaseNode):
                 "partition_epoch": st.partition_epoch,
             }
             self.call(
-                CONTROLLER, "AlterPartition", body, 0.5, lambda r, k=key: self._on_alter_reply(k, r)
+                CONTROLLER,
+                "AlterPartition",
+                body,
+                0.5,
+                functools.partial(self._on_alter_reply, key),
             )
 
     def _on_alter_reply(self, key: str, body: dict[str, Any]) -> None:
@@ -417,7 +424,7 @@ class Broker(BaseNode):
         }
         fs.sent_at = self.env.now
         fs.corr = self.call(
-            fs.leader, "Fetch", body, 2.0, lambda r, k=key, f=fs: self._on_fetch_reply(k, f, r)
+            fs.leader, "Fetch", body, 2.0, functools.partial(self._on_fetch_reply, key, fs)
         )
 
     def _on_fetch_reply(self, key: str, fs: FollowerState, body: dict[str, Any]) -> None:

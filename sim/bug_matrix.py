@@ -18,7 +18,7 @@ def fault(at: float, nemesis: str, duration: float, target: str, **params: Any) 
     return {"at": at, "nemesis": nemesis, "duration": duration, "target": target, "params": params}
 
 
-QUICK = {"time_limit": 5.0, "convergence": 3.0}
+QUICK: dict[str, Any] = {"time_limit": 5.0, "convergence": 3.0}
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def nothing(seed: int) -> list[dict[str, Any]]:
     return []
 
 
-TXN = {
+TXN: dict[str, Any] = {
     "mode": "transactional",
     "workload": "produce-consume",
     "external": {"workload.abort-probability": 0.3},

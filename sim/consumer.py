@@ -8,7 +8,7 @@ fetch records). Positions follow Kafka: they move past every record a poll retur
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from simpy import Event
 
@@ -161,7 +161,7 @@ class Consumer(BaseNode):
         out: dict[str, list[list[int]]] = {}
         stale = False
         for key, ev in pending:
-            reply = ev.value
+            reply = cast(dict[str, Any], ev.value)
             if key not in self.positions:
                 continue  # revoked meanwhile
             if "records" in reply:

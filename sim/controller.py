@@ -8,8 +8,11 @@ carries the metadata image, so a broker that missed a push catches up.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from simpy import Event
 
 from sim.network import Message
 from sim.node import BaseNode
@@ -61,7 +64,7 @@ class Controller(BaseNode):
         self.env.process(self._ticker())
 
     # --- liveness ------------------------------------------------------------------------
-    def _ticker(self):  # type: ignore[no-untyped-def]
+    def _ticker(self) -> Generator[Event, Any, None]:
         while True:
             yield self.env.timeout(TICK)
             now = self.env.now

@@ -62,8 +62,7 @@ def lso_blocking(
         value = 0
         while env.now < end - 1.0:
             yield env.timeout(0.05)
-            done = env.event()
-            producer.send(key, value, lambda t, o, d=done: d.succeed((t, o)))
+            done = producer.send_event(key, value)
             outcome, _ = yield done
             if outcome == "ok":
                 acked[value] = env.now

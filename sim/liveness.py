@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 def stalled(world: World) -> dict[str, list[dict[str, Any]]]:
     """A partition whose LSO is stuck behind an open transaction at the end of the run (a
     hanging transaction), or that has no leader, did not converge: report it as ``stalled``."""
-    out = []
+    out: list[dict[str, Any]] = []
     for key in world.data_keys:
         leader = world.controller.leader_of(key)
         if leader is None:

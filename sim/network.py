@@ -8,6 +8,7 @@ A partition is a set of cut directed edges; reachability is read off the graph.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -195,7 +196,10 @@ class Network:
                 at = last
             self._last_delivery[link] = at
         ev = self.env.timeout(at - self.env.now)
-        ev.callbacks.append(lambda _ev, m=msg: self._deliver(m))
+        ev.callbacks.append(functools.partial(self._deliver_event, msg))
+
+    def _deliver_event(self, msg: Message, _ev: object) -> None:
+        self._deliver(msg)
 
     def _deliver(self, msg: Message) -> None:
         node = self.nodes.get(msg.dst)

@@ -6,6 +6,7 @@ keeps the event count (and so the cost) per message at one simpy event.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ class BaseNode:
         self.alive = True
         self.incarnation = 0
         self._corr = 0
-        self._waiting: dict[int, Callable[[dict[str, Any]], None]] = {}
+        self._waiting: dict[int, Callable[[dict[str, Any]], Any]] = {}
         self._deadlines: dict[int, float] = {}
         self._timer_at: float | None = None
         self.handlers: dict[str, Callable[[Message], None]] = {}
@@ -43,7 +44,7 @@ class BaseNode:
         api: str,
         body: dict[str, Any],
         timeout: float,
-        on_reply: Callable[[dict[str, Any]], None],
+        on_reply: Callable[[dict[str, Any]], Any],
     ) -> int:
         """Send a request; ``on_reply`` gets the response body or TIMEOUT, exactly once."""
         self._corr += 1
@@ -91,11 +92,15 @@ class BaseNode:
     def reply(self, msg: Message, body: dict[str, Any]) -> None:
         self.transmit(Message(self.name, msg.src, msg.api, body, msg.corr, is_response=True))
 
+    def _later(self, action: Callable[[Message], None], msg: Message, _ev: object) -> None:
+        if self.alive:
+            action(msg)
+
     def transmit(self, msg: Message) -> None:
         """Put a message on the network; a paused node (a GC pause) sends it when it wakes."""
         if self.env.now < self.paused_until:
             wait = self.env.timeout(self.paused_until - self.env.now)
-            wait.callbacks.append(lambda _ev, m=msg: self.transmit(m) if self.alive else None)
+            wait.callbacks.append(functools.partial(self._later, self.transmit, msg))
             return
         self.net.send(msg)
 
@@ -104,7 +109,7 @@ class BaseNode:
         if self.env.now < self.paused_until:
             # A paused process (a GC pause) handles its messages only when it wakes up.
             wait = self.env.timeout(self.paused_until - self.env.now)
-            wait.callbacks.append(lambda _ev, m=msg: self.receive(m) if self.alive else None)
+            wait.callbacks.append(functools.partial(self._later, self.receive, msg))
             return
         if msg.is_response:
             self._deadlines.pop(msg.corr, None)

@@ -9,7 +9,7 @@ redelivery, an upsert keyed by input offset does not (an idempotent consumer).
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from simpy import Event
 
@@ -38,6 +38,12 @@ class ExternalSink:
         self.by_input[(in_key, offset)] = value
         self.rows.append((in_key, offset, value))
         return True
+
+
+def sent_offset(process: Any) -> int | None:
+    """The offset a finished ``txn_send`` process reported."""
+    result: tuple[str, int | None] = process.value
+    return result[1]
 
 
 def output_key(in_key: str) -> str:
@@ -145,7 +151,8 @@ class Pipelines:
                 yield self.env.timeout(think)  # processing time inside the transaction
             outcome = yield from producer.end(commit=True)
             value = [micro[0]] + [
-                ["send", m[1], [p.value[1], m[2]]] for m, p in zip(micro[1:], sends, strict=True)
+                ["send", m[1], [sent_offset(p), m[2]]]
+                for m, p in zip(micro[1:], sends, strict=True)
             ]
             session.complete(process, outcome, value, **extra)
             if outcome != "ok":
@@ -184,11 +191,10 @@ class Pipelines:
             session.invoke(process, "send", micro, **extra)
             events = []
             for _, key, value in micro:
-                done = self.env.event()
-                producer.send(key, value, lambda t, o, d=done: d.succeed((t, o)))
+                done = producer.send_event(key, value)
                 events.append(done)
             yield self.env.all_of(events)
-            results = [e.value for e in events]
+            results = [cast(tuple[str, int | None], e.value) for e in events]
             types = {t for t, _ in results}
             outcome = "ok" if types == {"ok"} else ("fail" if types == {"fail"} else "info")
             value = [["send", k, [o, v]] for (_, k, v), (_, o) in zip(micro, results, strict=True)]

@@ -8,6 +8,7 @@ after such an attempt completes as *unknown* (``info``) rather than failed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ RETRIABLE = {
 # Errors after which the batch may nevertheless be in the log.
 MAYBE_WRITTEN = {"request_timed_out", "not_enough_replicas_after_append"}
 
-Completion = Callable[[str, "int | None"], None]  # (type, offset) -> None
+Completion = Callable[[str, "int | None"], Any]  # (type, offset) -> None
 
 
 @dataclass
@@ -111,7 +112,7 @@ class Producer(BaseNode):
         names = self.world.broker_names()
         return names[self.rng.randrange(len(names))]
 
-    def refresh_metadata(self, then: Callable[[], None] | None = None) -> None:
+    def refresh_metadata(self, then: Callable[[], Any] | None = None) -> None:
         broker = self.any_broker()
 
         def reply(body: dict[str, Any]) -> None:
@@ -143,7 +144,19 @@ class Producer(BaseNode):
         self.queues.setdefault(key, []).append((value, on_done))
         if key not in self.drain_scheduled:
             self.drain_scheduled.add(key)
-            self.env.timeout(self.linger).callbacks.append(lambda _e, k=key: self._drain(k))
+            self.env.timeout(self.linger).callbacks.append(functools.partial(self._on_linger, key))
+
+    def send_event(self, key: str, value: int) -> Event:
+        """``send`` for generator code: an event whose value is (type, offset)."""
+        done = self.env.event()
+        self.send(key, value, lambda t, o: done.succeed((t, o)))
+        return done
+
+    def _on_linger(self, key: str, _ev: object) -> None:
+        self._drain(key)
+
+    def _on_backoff(self, batch: Batch, _ev: object) -> None:
+        self._send_batch(batch)
 
     def flush_key(self, key: str) -> None:
         self._drain(key)
@@ -212,7 +225,7 @@ class Producer(BaseNode):
             "Produce",
             body,
             max(0.001, min(self.request_timeout, remaining)),
-            lambda r, b=batch, ld=leader: self._on_reply(b, ld, r),
+            functools.partial(self._on_reply, batch, leader),
         )
         self._release_held(batch.key)  # after this batch is on the wire, so order is kept
 
@@ -264,7 +277,7 @@ class Producer(BaseNode):
             self._give_up(batch, err)
             return
         self.stats.retries += 1
-        self.env.timeout(self.backoff).callbacks.append(lambda _e, b=batch: self._send_batch(b))
+        self.env.timeout(self.backoff).callbacks.append(functools.partial(self._on_backoff, batch))
 
     def _on_out_of_order(self, batch: Batch, err: str) -> None:
         """An earlier batch still unresolved explains the gap: retry in order. Otherwise the

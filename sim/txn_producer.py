@@ -79,9 +79,7 @@ class TxnProducer(Producer):
             ok = yield from self.add_partitions([key])
             if not ok:
                 return ("fail", None)
-        done = self.env.event()
-        self.send(key, value, lambda t, o: done.succeed((t, o)))
-        result = yield done
+        result = yield self.send_event(key, value)
         if result[0] != "ok" and self.txn_failed is None:
             self.txn_failed = "send failed"
         return result

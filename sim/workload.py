@@ -9,7 +9,7 @@ client is a new session with new numbers, as in Jepsen.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from simpy import Event
 
@@ -191,8 +191,7 @@ class Workload:
                     {"pid": producer.pid, "epoch": producer.epoch} if producer.idempotent else {}
                 )
                 session.invoke(process, "send", [["send", key, value]], **extra)
-                done = self.env.event()
-                producer.send(key, value, lambda t, o, d=done: d.succeed((t, o)))
+                done = producer.send_event(key, value)
                 type_, offset = yield done
                 session.complete(process, type_, [["send", key, [offset, value]]], **extra)
                 # An application that catches TimeoutException and sends the record again
@@ -239,15 +238,18 @@ class Workload:
         self, session: Session, process: int, producer: TxnProducer, keys: list[str], abort_p: float
     ) -> Generator[Event, Any, str]:
         picks = [keys[self.rng.randrange(len(keys))] for _ in range(self.cfg.txn_ops)]
-        micro = [["send", k, self.next_value(k)] for k in picks]
+        values = [self.next_value(k) for k in picks]
+        micro: list[list[Any]] = [["send", k, v] for k, v in zip(picks, values, strict=True)]
         abort = self.rng.random() < abort_p
         extra = {"txn_id": producer.txn_id(), "pid": producer.pid, "epoch": producer.epoch}
         session.invoke(process, "txn", micro, **extra)
         producer.begin()
         yield from producer.add_partitions(sorted(set(picks)))
-        sends = [self.env.process(producer.txn_send(k, v)) for _, k, v in micro]
+        sends = [
+            self.env.process(producer.txn_send(k, v)) for k, v in zip(picks, values, strict=True)
+        ]
         yield self.env.all_of(sends)
-        results = [p.value for p in sends]
+        results = [cast(tuple[str, int | None], p.value) for p in sends]
         think = float(self.cfg.external.get("workload.txn-think-ms", 0.0)) / 1000.0
         if think:
             yield self.env.timeout(think)  # processing time inside the transaction

@@ -7,7 +7,7 @@ from typing import Any
 from sim.config import Config
 from sim.scenarios.base import Case, Scenario, scenario
 
-QUICK = {"time_limit": 6.0, "convergence": 3.0}
+QUICK: dict[str, Any] = {"time_limit": 6.0, "convergence": 3.0}
 
 
 def fault(at: float, nemesis: str, duration: float, target: str, **params: Any) -> dict[str, Any]:

@@ -18,7 +18,11 @@ def delayed_endtxn(seed: int) -> list[dict[str, Any]]:
     ]
 
 
-V1_TXN = {"workload": "produce", "rate": 400.0, "external": {"workload.abort-probability": 0.3}}
+V1_TXN: dict[str, Any] = {
+    "workload": "produce",
+    "rate": 400.0,
+    "external": {"workload.abort-probability": 0.3},
+}
 
 scenario(
     Scenario(
@@ -69,7 +73,11 @@ def delayed_produce(seed: int) -> list[dict[str, Any]]:
     return [fault(at, "delay-request", 1.3, "producers", api="Produce", delay=1.5, count=10_000)]
 
 
-HANG = {"workload": "produce", "delivery_timeout_ms": 1000.0, "request_timeout_ms": 400.0}
+HANG: dict[str, Any] = {
+    "workload": "produce",
+    "delivery_timeout_ms": 1000.0,
+    "request_timeout_ms": 400.0,
+}
 
 scenario(
     Scenario(
