@@ -40,10 +40,10 @@ scenario(
                 "v1",
                 Config(mode="transactional", txn_protocol="v1", **V1_TXN, **QUICK),
                 delayed_endtxn,
-                found=("G1a",),
+                found_any=("G1a", "lost-write", "uncommitted-read", "stalled"),
             ),
         ),
-        seeds=10,
+        seeds=20,
     )
 )
 
@@ -61,7 +61,7 @@ scenario(
                 absent=("G1a", "lost-write", "uncommitted-read", "stalled"),
             ),
         ),
-        seeds=10,
+        seeds=20,
     )
 )
 
@@ -153,7 +153,7 @@ scenario(
                 found=("duplicate",),
             ),
             Case(
-                "fail the batch",
+                "keep the sequence (Java)",
                 Config(mode="idempotent", **QUICK),
                 failover_with_drops,
                 absent=("duplicate",),

@@ -1,0 +1,99 @@
+"""Regenerate the README's tables from the code that the tests run.
+
+    python -m sim.docs [--clean-seeds 200] [--skip-bugs] [--skip-scenarios]
+
+Scenario verdicts, the bug matrix and the benchmark figures are measured, then written between
+the ``<!-- name:start -->`` / ``<!-- name:end -->`` markers of README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"README.md has no {name} markers")
+    return pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(2), text)
+
+
+def scenario_tables() -> tuple[str, str]:
+    from sim.scenarios import SCENARIOS, run_scenario
+
+    story = ["| scenario | claim | verdict | seeds showing the predicted anomaly / seeds run |", "|---|---|---|---|"]
+    bugs = ["| ticket | scenario | what goes wrong | verdict | seeds showing it / seeds run |", "|---|---|---|---|---|"]
+    for s in SCENARIOS.values():
+        r = run_scenario(s)
+        verdict = "confirmed" if r["confirmed"] else "**NOT confirmed**"
+        if "failing_seeds" in r and isinstance(r["failing_seeds"], dict) and r.get("expected"):
+            parts = []
+            for label, expected in r["expected"].items():
+                seeds = r["failing_seeds"].get(label, [])
+                note = r.get("notes", {}).get(label)
+                what = f"{len(seeds)}/{r['seeds']}" if not note else note
+                parts.append(f"{label}: {expected} ({what})")
+            how = "; ".join(parts)
+        else:
+            how = json.dumps(r.get("observed"))
+        row = f"| `{s.name}` | {s.claim} | {verdict} | {how} |"
+        if s.ticket:
+            bugs.append(f"| {s.ticket} | `{s.name}` | {s.claim} | {verdict} | {how} |")
+        else:
+            story.append(row)
+    return "\n".join(story) + "\n", "\n".join(bugs) + "\n"
+
+
+def bug_table(clean_seeds: int) -> str:
+    from sim.bug_matrix import MATRIX, catching, run_campaign
+    from sim.bugs import BUGS
+
+    rows = ["| bug | what it breaks | caught by | caught in (of 20 seeds) | first seed | false positives without it |", "|---|---|---|---|---|---|"]
+    for entry in MATRIX:
+        buggy = run_campaign(entry, range(20), True)
+        clean = run_campaign(entry, range(clean_seeds), False)
+        caught = catching(buggy, entry.catches)
+        by = sorted({n for s in caught for n in buggy[s] if n in entry.catches})
+        false_pos = sum(1 for names in clean.values() if "INVALID" in names)
+        rows.append(f"| `{entry.bug}` | {BUGS[entry.bug]} | {', '.join(by) or '-'} | {len(caught)} | {caught[0] if caught else '-'} | {false_pos}/{clean_seeds} |")
+    return "\n".join(rows) + "\n"
+
+
+def bench_table() -> str:
+    path = ROOT / "benchmarks" / "results.json"
+    if not path.is_file():
+        return "Run `python benchmarks/run.py` to measure.\n"
+    rows = ["| measurement | value | target | pass |", "|---|---|---|---|"]
+    for r in json.loads(path.read_text()):
+        mark = {True: "pass", False: "**fail**", None: "report"}[r["pass"]]
+        rows.append(f"| {r['name']} | {r['value']:g} {r['unit']} | {r['target']} | {mark} |")
+    return "\n".join(rows) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clean-seeds", type=int, default=200)
+    parser.add_argument("--skip-bugs", action="store_true")
+    parser.add_argument("--skip-scenarios", action="store_true")
+    args = parser.parse_args()
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if not args.skip_scenarios:
+        story, real = scenario_tables()
+        text = replace_block(text, "scenarios", story)
+        text = replace_block(text, "realbugs", real)
+    if not args.skip_bugs:
+        text = replace_block(text, "bugs", bug_table(args.clean_seeds))
+    text = replace_block(text, "bench", bench_table())
+    readme.write_text(text)
+    print(f"updated {readme}")
+
+
+if __name__ == "__main__":
+    main()
