@@ -117,7 +117,21 @@ def delay_request(ctx: FaultContext, target: str, params: dict[str, Any]) -> Hea
 
     # The held request is stuck on a connection the client abandons when it times out; its
     # retry goes out on a fresh connection and is not queued behind it.
-    return _rule(ctx, Rule("delay-request", match, delay=d, detach=True))
+    def landed(msg: Message, at: float) -> None:
+        """Record in the history when the held request reaches its destination, so the
+        timeline shows which later transaction it landed in."""
+        value = {
+            "phase": "landed",
+            "api": msg.api,
+            "from": msg.src,
+            "to": msg.dst,
+            "sent": round(ctx.world.env.now, 6),
+        }
+        ctx.world.env.timeout(max(0.0, at - ctx.world.env.now)).callbacks.append(
+            lambda _ev: ctx.world.history.nemesis("delay-request", value)
+        )
+
+    return _rule(ctx, Rule("delay-request", match, delay=d, detach=True, notify=landed))
 
 
 # --- partitions ----------------------------------------------------------------------------------

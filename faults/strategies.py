@@ -11,6 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from faults import catalog  # noqa: F401  (registers the nemeses: REGISTRY is empty without it)
 from faults.registry import REGISTRY
 from sim.config import Config
 
@@ -26,10 +27,25 @@ SIMPLE_NEMESES = (
 )
 
 
+MIN_TIME_LIMIT = 0.2  # room for one fault: starts by time_limit - 0.2, lasts >= 0.1 s
+
+
+def _check_args(nemeses: tuple[str, ...], time_limit: float) -> None:
+    """Fail at definition time with one clear line, not with a KeyError inside a draw."""
+    unknown = sorted(set(nemeses) - set(REGISTRY))
+    if unknown:
+        raise ValueError(f"unknown nemesis {', '.join(unknown)} (see: eosim run --nemesis list)")
+    if not nemeses:
+        raise ValueError("nemeses must name at least one nemesis")
+    if not time_limit >= MIN_TIME_LIMIT:
+        raise ValueError(f"time_limit must be at least {MIN_TIME_LIMIT}s, got {time_limit}")
+
+
 @st.composite
 def fault_ops(
     draw: Any, nemeses: tuple[str, ...] = SIMPLE_NEMESES, time_limit: float = 6.0
 ) -> dict[str, Any]:
+    _check_args(nemeses, time_limit)
     name = draw(st.sampled_from(sorted(nemeses)))
     at = draw(
         st.floats(min_value=0.0, max_value=time_limit - 0.2, allow_nan=False).map(
@@ -55,6 +71,7 @@ def schedules(
     nemeses: tuple[str, ...] = SIMPLE_NEMESES, time_limit: float = 6.0, max_faults: int = 6
 ) -> st.SearchStrategy[list[dict[str, Any]]]:
     """Timed nemesis ops, sorted by start time, all healed before ``time_limit``."""
+    _check_args(nemeses, time_limit)
     return st.lists(fault_ops(nemeses, time_limit), max_size=max_faults).map(
         lambda ops: sorted(ops, key=lambda o: (o["at"], o["nemesis"]))
     )

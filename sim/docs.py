@@ -12,7 +12,6 @@ import argparse
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,8 +26,14 @@ def replace_block(text: str, name: str, body: str) -> str:
 def scenario_tables() -> tuple[str, str]:
     from sim.scenarios import SCENARIOS, run_scenario
 
-    story = ["| scenario | claim | verdict | seeds showing the predicted anomaly / seeds run |", "|---|---|---|---|"]
-    bugs = ["| ticket | scenario | what goes wrong | verdict | seeds showing it / seeds run |", "|---|---|---|---|---|"]
+    story = [
+        "| scenario | claim | verdict | seeds showing the predicted anomaly / seeds run |",
+        "|---|---|---|---|",
+    ]
+    bugs = [
+        "| ticket | scenario | what goes wrong | verdict | seeds showing it / seeds run |",
+        "|---|---|---|---|---|",
+    ]
     for s in SCENARIOS.values():
         r = run_scenario(s)
         verdict = "confirmed" if r["confirmed"] else "**NOT confirmed**"
@@ -37,7 +42,7 @@ def scenario_tables() -> tuple[str, str]:
             for label, expected in r["expected"].items():
                 seeds = r["failing_seeds"].get(label, [])
                 note = r.get("notes", {}).get(label)
-                what = f"{len(seeds)}/{r['seeds']}" if not note else note
+                what = note or f"{len(seeds)}/{r['seeds']}"
                 parts.append(f"{label}: {expected} ({what})")
             how = "; ".join(parts)
         else:
@@ -54,14 +59,19 @@ def bug_table(clean_seeds: int) -> str:
     from sim.bug_matrix import MATRIX, catching, run_campaign
     from sim.bugs import BUGS
 
-    rows = ["| bug | what it breaks | caught by | caught in (of 20 seeds) | first seed | false positives without it |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| bug | what it breaks | caught by | caught in (of 20 seeds) | first seed | false positives without it |",
+        "|---|---|---|---|---|---|",
+    ]
     for entry in MATRIX:
         buggy = run_campaign(entry, range(20), True)
         clean = run_campaign(entry, range(clean_seeds), False)
         caught = catching(buggy, entry.catches)
         by = sorted({n for s in caught for n in buggy[s] if n in entry.catches})
         false_pos = sum(1 for names in clean.values() if "INVALID" in names)
-        rows.append(f"| `{entry.bug}` | {BUGS[entry.bug]} | {', '.join(by) or '-'} | {len(caught)} | {caught[0] if caught else '-'} | {false_pos}/{clean_seeds} |")
+        rows.append(
+            f"| `{entry.bug}` | {BUGS[entry.bug]} | {', '.join(by) or '-'} | {len(caught)} | {caught[0] if caught else '-'} | {false_pos}/{clean_seeds} |"
+        )
     return "\n".join(rows) + "\n"
 
 
@@ -77,20 +87,23 @@ def bench_table() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clean-seeds", type=int, default=200)
     parser.add_argument("--skip-bugs", action="store_true")
     parser.add_argument("--skip-scenarios", action="store_true")
     args = parser.parse_args()
-    readme = ROOT / "README.md"
-    text = readme.read_text()
+    blocks: dict[str, str] = {}
     if not args.skip_scenarios:
-        story, real = scenario_tables()
-        text = replace_block(text, "scenarios", story)
-        text = replace_block(text, "realbugs", real)
+        blocks["scenarios"], blocks["realbugs"] = scenario_tables()
     if not args.skip_bugs:
-        text = replace_block(text, "bugs", bug_table(args.clean_seeds))
-    text = replace_block(text, "bench", bench_table())
+        blocks["bugs"] = bug_table(args.clean_seeds)
+    blocks["bench"] = bench_table()
+    readme = ROOT / "README.md"  # read only now: the measurements above take minutes
+    text = readme.read_text()
+    for name, body in blocks.items():
+        text = replace_block(text, name, body)
     readme.write_text(text)
     print(f"updated {readme}")
 

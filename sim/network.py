@@ -67,6 +67,7 @@ class Rule:
     duplicate: float = 0.0
     reorder: float = 0.0
     detach: bool = False  # held on a connection the client has given up on: outside FIFO order
+    notify: Callable[[Message, float], None] | None = None  # told (message, delivery time)
     hits: int = field(default=0)
 
 
@@ -178,6 +179,8 @@ class Network:
             delay += rule.delay
             if rule.detach:
                 fifo = False
+            if rule.notify is not None:
+                rule.notify(msg, self.env.now + delay)
             if rule.duplicate and rng.random() < rule.duplicate:
                 copies = 2
             if rule.reorder and rng.random() < rule.reorder:

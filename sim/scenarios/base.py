@@ -104,6 +104,17 @@ def run_case(case: Case, seeds: int) -> CaseResult:
                 for name in sorted(hit):
                     for w in anomalies.get(name, [])[:3]:
                         result.witnesses.append(f"seed {seed} {name}: {w.get('explanation', w)}")
+        for op in outcome.ops:
+            if (
+                op["process"] == "nemesis"
+                and isinstance(op["value"], dict)
+                and op["value"].get("phase") == "landed"
+                and hit
+            ):
+                v = op["value"]
+                result.witnesses.append(
+                    f"seed {seed}: held {v['api']} from {v['from']} (sent at {v['sent']}s) landed at {op['time']}s, history index {op['index']}"
+                )
         if case.measure is not None:
             result.measures.append({"seed": seed, **case.measure(outcome)})
     ok = all(result.observed.get(n, 0) > 0 for n in case.found)
@@ -138,3 +149,16 @@ def run_scenario(s: Scenario, seeds: int | None = None) -> dict[str, Any]:
         "confirmed": all(c.confirmed for c in cases),
         "cases_confirmed": {c.label: c.confirmed for c in cases},
     }
+
+
+def main(name: str, seeds: int | None = None) -> int:
+    """Run one scenario with the same explanation ``eosim scenario run`` prints (exit code 0
+    when the claim is confirmed): what each file in examples/ calls."""
+    from rich.console import Console
+
+    from sim.scenarios.view import render_scenario
+
+    s = SCENARIOS[name]
+    result = run_scenario(s, seeds)
+    render_scenario(s, result, Console())
+    return 0 if result["confirmed"] else 1

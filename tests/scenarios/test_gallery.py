@@ -30,3 +30,12 @@ def test_failing_cases_point_at_history_indices() -> None:
     result = run_scenario(SCENARIOS["two-generals"], seeds=2)
     lines = [line for lines in result["witnesses"].values() for line in lines]
     assert lines and all("op " in line for line in lines)
+
+
+def test_every_scenario_has_a_runnable_example_file() -> None:
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    for name in SCENARIOS:
+        path = examples / (name.replace("-", "_") + ".py")
+        assert path.is_file() and f'main("{name}")' in path.read_text(), name
