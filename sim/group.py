@@ -196,6 +196,10 @@ class GroupCoordinator(HostedCoordinator):
                 "pid": b["pid"],
                 "offsets": dict(b["offsets"]),
             }
+        self._apply_and_persist(msg, payload)
+
+    def _apply_and_persist(self, msg: Message, payload: dict[str, Any]) -> None:
+        """Apply a state change now and answer once its record is committed."""
         self.apply(payload)
         self.persist(
             payload, lambda err: self.broker.reply(msg, {"error": err} if err else {"ok": True})
@@ -211,10 +215,7 @@ class GroupCoordinator(HostedCoordinator):
             "pid": b["pid"],
             "commit": b["commit"],
         }
-        self.apply(payload)
-        self.persist(
-            payload, lambda err: self.broker.reply(msg, {"error": err} if err else {"ok": True})
-        )
+        self._apply_and_persist(msg, payload)
 
     def on_offset_fetch(self, msg: Message) -> None:
         if not self._guard(msg):

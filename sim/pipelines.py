@@ -93,6 +93,21 @@ class Pipelines:
             self.env.process(self._sink_main(session, consumer))
         return session
 
+    def transform(
+        self, batch: dict[str, list[list[int]]]
+    ) -> tuple[list[list[Any]], list[list[Any]]]:
+        """One output per input record: the send micro-ops and their lineage
+        (input key, input offset, output key, output value) for the pipeline checkers."""
+        sends: list[list[Any]] = []
+        lineage: list[list[Any]] = []
+        for in_key, records in sorted(batch.items()):
+            out = output_key(in_key)
+            for offset, _value in records:
+                v = self.workload.next_value(out)
+                sends.append(["send", out, v])
+                lineage.append([in_key, offset, out, v])
+        return sends, lineage
+
     # --- consume-transform-produce -------------------------------------------------------
     def _ctp_main(
         self, session: Session, consumer: Consumer, producer: TxnProducer
@@ -112,14 +127,8 @@ class Pipelines:
             batch = yield from consumer.poll()
             if not batch or not session.alive:
                 continue
-            micro: list[list[Any]] = [["poll", dict(sorted(batch.items()))]]
-            lineage = []
-            for in_key, records in sorted(batch.items()):
-                out = output_key(in_key)
-                for offset, _value in records:
-                    v = wl.next_value(out)
-                    micro.append(["send", out, v])
-                    lineage.append([in_key, offset, out, v])
+            outputs, lineage = self.transform(batch)
+            micro: list[list[Any]] = [["poll", dict(sorted(batch.items()))], *outputs]
             offsets = dict(sorted(consumer.positions.items()))
             extra = {
                 "txn_id": producer.txn_id(),
@@ -178,14 +187,7 @@ class Pipelines:
             batch = yield from consumer.poll()
             if not batch or not session.alive:
                 continue
-            micro: list[list[Any]] = []
-            lineage = []
-            for in_key, records in sorted(batch.items()):
-                out = output_key(in_key)
-                for offset, _value in records:
-                    v = wl.next_value(out)
-                    micro.append(["send", out, v])
-                    lineage.append([in_key, offset, out, v])
+            micro, lineage = self.transform(batch)
             offsets = dict(sorted(consumer.positions.items()))
             extra = {"group": consumer.group, "lineage": lineage, "pid": producer.pid}
             session.invoke(process, "send", micro, **extra)

@@ -13,6 +13,8 @@ installed, so the simulator is imported only when a test asks for the ``eosim`` 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,26 +32,38 @@ class RunsResult:
     config: Any
     per_seed: dict[int, dict[str, Any]] = field(default_factory=dict)
     schedules: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    custom_schedule: bool = False  # the test passed its own schedule: not plannable from flags
 
     def seeds_with(self, anomaly: str) -> list[int]:
+        _known(anomaly)
         return sorted(s for s, r in self.per_seed.items() if anomaly in r.get("anomaly_types", []))
 
     def _reproduce(self, seed: int) -> str:
         from sim.cli import reproduce_args
 
-        return f"eosim run {reproduce_args(self.config, seed)}"
+        line = f"eosim run {reproduce_args(self.config, seed)}"
+        if self.custom_schedule:
+            # ``eosim run`` plans faults from the seed; a hand-made schedule has to be given
+            line += f"\nwith fault schedule (faults.json): {json.dumps(self.schedules[seed])}"
+        return line
+
+    def _witness(self, seed: int, name: str) -> str:
+        witnesses = self.per_seed[seed].get("anomalies", {}).get(name) or [{}]
+        witness = witnesses[0]
+        return str(witness.get("explanation", witness))
 
     def assert_absent(self, *anomalies: str) -> None:
+        __tracebackhide__ = True
         for name in anomalies:
             seeds = self.seeds_with(name)
             if seeds:
-                witness = self.per_seed[seeds[0]]["anomalies"][name][0]
                 raise DeliveryInvariantError(
-                    f"{name} found in {len(seeds)} seed(s) {seeds[:10]}: {witness.get('explanation', witness)}\n"
+                    f"{name} found in {len(seeds)} seed(s) {seeds[:10]}: {self._witness(seeds[0], name)}\n"
                     f"reproduce: {self._reproduce(seeds[0])}"
                 )
 
     def assert_found(self, *anomalies: str) -> None:
+        __tracebackhide__ = True
         for name in anomalies:
             if not self.seeds_with(name):
                 raise DeliveryInvariantError(
@@ -57,13 +71,27 @@ class RunsResult:
                 )
 
     def assert_valid(self) -> None:
+        __tracebackhide__ = True
         bad = sorted(s for s, r in self.per_seed.items() if r.get("valid") is False)
         if bad:
             r = self.per_seed[bad[0]]
+            forbidden = r.get("forbidden") or r.get("anomaly_types", [])
+            first = f": {self._witness(bad[0], forbidden[0])}" if forbidden else ""
             raise DeliveryInvariantError(
-                f"mode {self.config.mode} broke its promise in seeds {bad[:10]}: {', '.join(r.get('anomaly_types', []))}\n"
+                f"mode {self.config.mode} broke its promise in seeds {bad[:10]}: {', '.join(forbidden)}{first}\n"
                 f"reproduce: {self._reproduce(bad[0])}"
             )
+
+
+def _known(anomaly: str) -> None:
+    """A misspelt anomaly name would make ``assert_absent`` pass vacuously: reject it."""
+    from checkers.modes import ANOMALY_NAMES
+    from sim.errors import UsageError
+
+    if anomaly not in ANOMALY_NAMES:
+        raise UsageError(
+            f"unknown anomaly {anomaly!r} (expected one of: {', '.join(ANOMALY_NAMES)})"
+        )
 
 
 @dataclass
@@ -71,6 +99,7 @@ class ScenarioResult:
     data: dict[str, Any]
 
     def assert_confirmed(self) -> None:
+        __tracebackhide__ = True
         if not self.data["confirmed"]:
             raise DeliveryInvariantError(
                 f"scenario {self.data['name']} not confirmed: expected {self.data.get('expected')}, observed {self.data.get('observed')}\n"
@@ -82,14 +111,23 @@ class Eosim:
     """The fixture: run configurations, schedules or gallery scenarios from a test."""
 
     def run(
-        self, seeds: Any = range(3), schedule: list[dict[str, Any]] | None = None, **knobs: Any
+        self,
+        seeds: int | Iterable[int] = range(3),
+        schedule: list[dict[str, Any]] | None = None,
+        **knobs: Any,
     ) -> RunsResult:
+        """Run one configuration (Kafka or CLI knob names) over ``seeds`` (an int n means
+        ``range(n)``), with the schedule planned from each seed unless one is given."""
+        from faults.catalog import validate_names
+        from sim.bugs import validate_bugs
         from sim.config import from_mapping
         from sim.runner import run
 
         config = from_mapping(knobs).validate()
-        result = RunsResult(config)
-        for seed in seeds:
+        validate_names(config.nemesis)  # as ``eosim run`` does: one clear line, not a KeyError
+        validate_bugs(config.bugs)
+        result = RunsResult(config, custom_schedule=schedule is not None)
+        for seed in range(seeds) if isinstance(seeds, int) else seeds:
             outcome = run(config, seed, schedule)
             result.per_seed[seed] = outcome.results
             result.schedules[seed] = outcome.schedule

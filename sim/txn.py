@@ -182,28 +182,24 @@ class TxnCoordinator(HostedCoordinator):
         return False
 
     def on_add_partitions(self, msg: Message) -> None:
-        meta = self._guard(msg)
-        if not isinstance(meta, TxnMeta):
-            return
-        if not self._begin_if_needed(meta):
-            self.broker.reply(msg, {"error": "concurrent_transactions"})
-            return
-        for key in msg.body["keys"]:
-            if key not in meta.partitions:
-                meta.partitions.append(key)
-        self._persist(
-            meta, lambda err: self.broker.reply(msg, {"error": err} if err else {"ok": True})
-        )
+        self._add_to_txn(msg, "partitions", msg.body.get("keys", []))
 
     def on_add_offsets(self, msg: Message) -> None:
+        self._add_to_txn(msg, "groups", [msg.body.get("group")])
+
+    def _add_to_txn(self, msg: Message, field_name: str, items: list[Any]) -> None:
+        """AddPartitionsToTxn / AddOffsetsToTxn: begin the transaction if needed, record the
+        new participants, answer once that state is committed in __transaction_state."""
         meta = self._guard(msg)
         if not isinstance(meta, TxnMeta):
             return
         if not self._begin_if_needed(meta):
             self.broker.reply(msg, {"error": "concurrent_transactions"})
             return
-        if msg.body["group"] not in meta.groups:
-            meta.groups.append(msg.body["group"])
+        participants: list[str] = getattr(meta, field_name)
+        for item in items:
+            if item not in participants:
+                participants.append(item)
         self._persist(
             meta, lambda err: self.broker.reply(msg, {"error": err} if err else {"ok": True})
         )
