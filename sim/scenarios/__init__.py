@@ -3,7 +3,7 @@ reproduced as seeded campaigns with the verdict the theory predicts."""
 
 from __future__ import annotations
 
-from sim.scenarios import gallery, kafka_bugs  # noqa: F401  (register the scenarios)
+from sim.scenarios import gallery, kafka_bugs, overhead  # noqa: F401  (register the scenarios)
 from sim.scenarios.base import SCENARIOS, Case, Scenario, run_scenario
 
 __all__ = ["SCENARIOS", "Case", "Scenario", "run_scenario"]

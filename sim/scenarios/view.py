@@ -24,7 +24,7 @@ def render_scenario(s: Scenario, result: dict[str, Any], console: Console) -> No
         for label, expected in result["expected"].items():
             observed = (
                 ", ".join(
-                    f"{k}: {v}" + ("" if isinstance(v, float) else f"/{result['seeds']}")
+                    f"{k}: {v}" + (f"/{result['seeds']}" if isinstance(v, int) else "")
                     for k, v in result["observed"][label].items()
                 )
                 or "nothing"
@@ -46,6 +46,17 @@ def render_scenario(s: Scenario, result: dict[str, Any], console: Console) -> No
             console.print(f"[bold]where ({label}):[/bold]")
             for line in lines[:4]:
                 console.print(f"  {line}", markup=False, soft_wrap=True)
+    if result.get("table"):
+        table = Table(title="simulated vs article (plain, transactional, ratio)")
+        for col in ("measure", "article", "simulated"):
+            table.add_column(col)
+        for name, row in result["table"].items():
+            table.add_row(
+                name,
+                " / ".join(str(x) for x in row["article"]),
+                " / ".join(str(x) for x in row["simulated"]),
+            )
+        console.print(table)
     if result.get("plot"):
         console.print(f"plot: {result['plot']}")
     verdict = "[green]CONFIRMED[/green]" if result["confirmed"] else "[red]NOT CONFIRMED[/red]"
