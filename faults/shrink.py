@@ -18,6 +18,7 @@ class ShrinkResult:
     schedule: list[dict[str, Any]]
     runs: int = 0
     steps: list[str] = field(default_factory=list)
+    reproduced: bool = True  # False: the input was run and did not fail: nothing to shrink
 
 
 def still_fails(seed: int, anomalies: set[str]) -> Check:
@@ -44,6 +45,13 @@ def shrink(
         result.runs += 1
         return check(cfg, sched)
 
+    # 0. the input must fail, or every candidate below would be judged against nothing
+    if max_runs <= 0:
+        return result
+    if not attempt(result.config, result.schedule):
+        result.reproduced = False
+        result.steps.append("the input does not show the anomaly: nothing to shrink")
+        return result
     # 1. fewest faults: drop chunks, then single faults (ddmin)
     chunk = max(1, len(result.schedule) // 2)
     while chunk >= 1 and result.schedule:

@@ -547,6 +547,10 @@ def shrink(store_dir: str, anomalies: tuple[str, ...], max_runs: int, quiet: boo
     if not wanted:
         raise UsageError(f"{directory}: the stored run has no anomaly to preserve")
     result = shrink_schedule(config, schedule, still_fails(seed, wanted), max_runs=max_runs)
+    if not result.reproduced:
+        raise UsageError(
+            f"{directory}: re-running the stored schedule does not show {', '.join(sorted(wanted))}; nothing to shrink"
+        )
     outcome = run_sim(result.config, seed, result.schedule)
     target = directory.with_name(directory.name.rstrip("/") + "-shrunk")
     write_store(

@@ -90,7 +90,7 @@ class ClusterMachine(RuleBasedStateMachine):
         duration = round(min(duration, TIME_LIMIT - self.now - 0.01), 3)
         op = {"at": 0.0, "nemesis": nemesis, "duration": duration, "target": target, "params": {}}
         # the same contract a stored schedule meets, in absolute time
-        validate_schedule([{**op, "at": self.now}], TIME_LIMIT, keys=CONFIG.keys)
+        validate_schedule([{**op, "at": self.now}], TIME_LIMIT, keys=self.config.keys)
         install(self.world, self.workload, [op])
         self.faults.append({**op, "at": self.now})
         self.advance()
