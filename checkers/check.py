@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from checkers.gcpause import gc_paused
 from checkers.graph import check_cycles
 from checkers.index import build_index
 from checkers.modes import check_mode, promised, rule, violates
@@ -44,7 +45,8 @@ def check(
 ) -> dict[str, Any]:
     """Check a history against a mode's promise; see DESIGN.md "Results"."""
     check_mode(mode)
-    found, stats = find_anomalies(history)
+    with gc_paused():
+        found, stats = find_anomalies(history)
     checkable = stats.pop("checkable")
     merge(found, {k: list(v) for k, v in (extra_anomalies or {}).items()})
     found = {k: v for k, v in found.items() if v}

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from checkers.gcpause import gc_paused
+
 REQUIRED_FIELDS = ("index", "time", "process", "type", "f", "value")
 OP_TYPES = frozenset({"invoke", "ok", "fail", "info"})
 NEMESIS = "nemesis"
@@ -35,6 +37,11 @@ def load_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 def parse_jsonl_lines(lines: Iterable[str], source: str = "history") -> list[dict[str, Any]]:
     """Parse JSON lines (blank lines ignored) and validate them as one history."""
+    with gc_paused():
+        return _parse_jsonl_lines(lines, source)
+
+
+def _parse_jsonl_lines(lines: Iterable[str], source: str) -> list[dict[str, Any]]:
     ops: list[dict[str, Any]] = []
     line_numbers: list[int] = []
     loads = json.loads
