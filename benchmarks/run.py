@@ -69,8 +69,11 @@ def standard_workload(mode: str, sim_seconds: float) -> tuple[float, int]:
     workload = Workload(world)
     world.workload = workload
     workload.start()
+    from checkers.gcpause import gc_paused
+
     t = time.perf_counter()
-    world.env.run(until=sim_seconds)
+    with gc_paused():  # as sim.runner does
+        world.env.run(until=sim_seconds)
     wall = time.perf_counter() - t
     delivered = sum(
         1

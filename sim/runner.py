@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from checkers.gcpause import gc_paused
 from sim.config import Config
 from sim.workload import Workload
 from sim.world import World
@@ -38,7 +39,8 @@ def simulate(
     schedule = validate_schedule(schedule, config.time_limit, keys=[*world.controller.partitions])
     install(world, workload, schedule)
     hard_stop = workload.end_at + 30.0
-    world.env.run(until=world.env.any_of([workload.final_done, world.env.timeout(hard_stop)]))
+    with gc_paused():  # ~20% faster: the model allocates many short-lived, acyclic objects
+        world.env.run(until=world.env.any_of([workload.final_done, world.env.timeout(hard_stop)]))
     close_pending(world)
     return world, workload, schedule
 
