@@ -257,6 +257,9 @@ def reproduce_args(config: Any, seed: int) -> str:
         if isinstance(value, bool):
             value = "true" if value else "false"
         if isinstance(value, dict):
+            for key, inner in sorted(value.items()):
+                inner = ("true" if inner else "false") if isinstance(inner, bool) else inner
+                parts.append(f"--set {key}={inner}")
             continue
         parts.append(f"--set {name}={value}")
     return " ".join([*parts, f"--seed {seed}"])

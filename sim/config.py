@@ -271,12 +271,37 @@ def coerce(name: str, raw: Any) -> Any:
         ) from None
 
 
+EXTERNAL_PREFIXES = ("client.", "workload.")  # model knobs beyond Kafka's own, kept in ``external``
+
+
 def from_mapping(data: dict[str, Any], base: Config | None = None) -> Config:
-    changes = {}
+    changes: dict[str, Any] = {}
+    external = dict((base or Config()).external)
     for name, raw in data.items():
+        if name.startswith(EXTERNAL_PREFIXES) or name == "sink":
+            external[name] = parse_scalar(raw)
+            continue
         fname = field_for(name)
-        changes[fname] = raw if fname == "external" else coerce(name, raw)
-    return dataclasses.replace(base or Config(), **changes)
+        if fname == "external":
+            external.update(raw)
+        else:
+            changes[fname] = coerce(name, raw)
+    return dataclasses.replace(base or Config(), external=external, **changes)
+
+
+def parse_scalar(raw: Any) -> Any:
+    """A --set string as the bool, int or float it spells, else the string itself."""
+    if not isinstance(raw, str):
+        return raw
+    lowered = raw.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw
 
 
 def load_toml(path: str | Path, base: Config | None = None) -> Config:
