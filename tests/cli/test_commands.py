@@ -12,6 +12,19 @@ import pytest
 from tests.cli.test_bad_input import eosim
 
 SMALL = ["--time-limit", "3", "--set", "convergence=2"]
+# An idempotent run with the no-dedup bug and lost acks: it breaks its promise.
+FAILING_RUN = [
+    "run",
+    "--mode",
+    "idempotent",
+    "--nemesis",
+    "drop-acks",
+    "--bug",
+    "no-dedup",
+    "--seed",
+    "4",
+    "--store",
+]
 
 
 @pytest.fixture(scope="module")
@@ -19,16 +32,7 @@ def failing_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An idempotent run with the no-dedup bug and lost acks: it breaks its promise."""
     root = tmp_path_factory.mktemp("store")
     proc = eosim(
-        "run",
-        "--mode",
-        "idempotent",
-        "--nemesis",
-        "drop-acks",
-        "--bug",
-        "no-dedup",
-        "--seed",
-        "4",
-        "--store",
+        *FAILING_RUN,
         str(root / "run"),
         *SMALL,
         "--set",
@@ -84,16 +88,7 @@ def test_printed_reproduce_command_gives_the_same_digest(
     failing_store: Path, tmp_path: Path
 ) -> None:
     proc = eosim(
-        "run",
-        "--mode",
-        "idempotent",
-        "--nemesis",
-        "drop-acks",
-        "--bug",
-        "no-dedup",
-        "--seed",
-        "4",
-        "--store",
+        *FAILING_RUN,
         str(tmp_path / "a"),
         "--no-report",
         *SMALL,
