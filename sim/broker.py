@@ -444,14 +444,13 @@ class Broker(BaseNode):
         if err is not None:
             fs.corr = -1  # retried by the ticker once metadata moves on
             return
-        if key in self.kept_divergent:
-            for rec in body["records"]:
-                if rec.offset == self.kept_divergent[key]:
-                    log.append(rec.copy(), replicated=True)
-                    self.kept_divergent[key] += 1
+        shifted = key in self.kept_divergent  # the unclean-truncation bug's fetch position
         for rec in body["records"]:
-            if rec.offset == log.leo and key not in self.kept_divergent:
+            expected = self.kept_divergent[key] if shifted else log.leo
+            if rec.offset == expected:
                 log.append(rec.copy(), replicated=True)
+                if shifted:
+                    self.kept_divergent[key] += 1
         log.hw = min(body["hw"], log.leo)
         for ext in self.extensions:
             ext.on_replica_append(key)
