@@ -452,8 +452,6 @@ class Broker(BaseNode):
                 if shifted:
                     self.kept_divergent[key] += 1
         log.hw = min(body["hw"], log.leo)
-        for ext in self.extensions:
-            ext.on_replica_append(key)
         self._fetch_from_leader(key)
 
     # --- fetch (followers and consumers) --------------------------------------------------

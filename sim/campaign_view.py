@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from rich.console import Console
@@ -75,7 +74,3 @@ def render_summary(summary: CampaignSummary, console: Console, reproduce: Any) -
         console.print(
             f"  ... and {len(summary.failing) - 20} more failing seeds (see campaign.json)"
         )
-
-
-def now() -> float:
-    return time.perf_counter()

@@ -53,11 +53,5 @@ class HostedCoordinator:
     def on_hw(self, key: str, hw: int) -> None:
         pass
 
-    def on_replica_append(self, key: str) -> None:
-        pass
-
-    def produce_gate(self, key: str, body: dict[str, Any]) -> str | None:
-        return None
-
     def persist(self, payload: dict[str, Any], done: Any) -> None:
         self.broker.append_internal(self.key, payload, done)
