@@ -258,11 +258,15 @@ class Broker(BaseNode):
                 return
         txn = bool(b.get("txn"))
         first = log.leo
-        for i, v in enumerate(values):
-            rec = Record(0, v, pid, epoch, seq + i if seq >= 0 else -1, st.epoch, txn)
-            if i == 0 and seq >= 0:
-                rec.last_seq = last_seq
-            log.append(rec)
+        leader_epoch = st.epoch
+        if seq >= 0:
+            recs = [
+                Record(0, v, pid, epoch, seq + i, leader_epoch, txn) for i, v in enumerate(values)
+            ]
+            recs[0].last_seq = last_seq
+        else:
+            recs = [Record(0, v, pid, epoch, -1, leader_epoch, txn) for v in values]
+        log.append_batch(recs)
         self.after_append(key)
         self._respond_when_replicated(msg, key, st, acks, first, log.leo, duplicate=False)
 
@@ -444,12 +448,23 @@ class Broker(BaseNode):
         if err is not None:
             fs.corr = -1  # retried by the ticker once metadata moves on
             return
-        shifted = key in self.kept_divergent  # the unclean-truncation bug's fetch position
-        for rec in body["records"]:
-            expected = self.kept_divergent[key] if shifted else log.leo
-            if rec.offset == expected:
-                log.append(rec.copy(), replicated=True)
-                if shifted:
+        records = body["records"]
+        if key not in self.kept_divergent:
+            # Records are never changed once written, so a follower shares the leader's objects
+            # (its copy sits at the same offset); only the contiguous run at its log end is new.
+            start = log.leo
+            i = 0
+            while i < len(records) and records[i].offset < start:
+                i += 1
+            j = i
+            while j < len(records) and records[j].offset == start + (j - i):
+                j += 1
+            if j > i:
+                log.append_batch(records[i:j], replicated=True)
+        else:  # the unclean-truncation bug: appended after a divergent suffix, at other offsets
+            for rec in records:
+                if rec.offset == self.kept_divergent[key]:
+                    log.append(rec.copy(), replicated=True)
                     self.kept_divergent[key] += 1
         log.hw = min(body["hw"], log.leo)
         self._fetch_from_leader(key)

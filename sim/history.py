@@ -18,24 +18,45 @@ class History:
         self.env = env
         self.ops: list[dict[str, Any]] = []
         self._pending: dict[Any, dict[str, Any]] = {}
+        self._clock = (-1.0, 0.0)  # (env.now, its rounded form): many ops share one instant
 
     def _append(
         self, process: Any, type_: str, f: str, value: Any, extra: dict[str, Any]
     ) -> dict[str, Any]:
-        op = {
-            "index": len(self.ops),
-            "time": round(self.env.now, 6),
-            "process": process,
-            "type": type_,
-            "f": f,
-            "value": value,
-        }
+        now = self.env.now
+        clock = self._clock
+        if clock[0] != now:
+            clock = self._clock = (now, round(now, 6))
+        ops = self.ops
         if extra:
-            op.update(extra)
-        self.ops.append(op)
+            op = {
+                "index": len(ops),
+                "time": clock[1],
+                "process": process,
+                "type": type_,
+                "f": f,
+                "value": value,
+                **extra,
+            }
+        else:
+            op = {
+                "index": len(ops),
+                "time": clock[1],
+                "process": process,
+                "type": type_,
+                "f": f,
+                "value": value,
+            }
+        ops.append(op)
         return op
 
     def invoke(self, process: Any, f: str, value: Any, **extra: Any) -> dict[str, Any]:
+        return self.invoke_with(process, f, value, extra)
+
+    def invoke_with(
+        self, process: Any, f: str, value: Any, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``invoke`` with the extra fields as one dict (hot paths reuse it for the completion)."""
         if process in self._pending:
             raise RuntimeError(
                 f"process {process} invoked {f} while {self._pending[process]['f']} pending"
@@ -45,6 +66,11 @@ class History:
         return op
 
     def complete(self, process: Any, type_: str, value: Any, **extra: Any) -> dict[str, Any]:
+        return self.complete_with(process, type_, value, extra)
+
+    def complete_with(
+        self, process: Any, type_: str, value: Any, extra: dict[str, Any]
+    ) -> dict[str, Any]:
         invoke = self._pending.pop(process)
         return self._append(process, type_, invoke["f"], value, extra)
 

@@ -119,6 +119,29 @@ class PartitionLog:
             return
         self._apply(rec)
 
+    def append_batch(self, recs: list[Record], replicated: bool = False) -> None:
+        """Append records in order, as ``append`` does one by one, but touching producer state
+        only for the records that change it: the first record of an idempotent batch, markers,
+        and non-idempotent transactional records. (The rest of a batch is covered by its first
+        record's sequence range, so ``_apply`` would do nothing for them.)"""
+        records = self.records
+        cache = self.epoch_cache
+        last_epoch = cache[-1][0] if cache else -1
+        skip_state = replicated and not self.track_producers
+        offset = len(records)
+        records.extend(recs)
+        for rec in recs:
+            rec.offset = offset
+            if rec.leader_epoch > last_epoch:
+                last_epoch = rec.leader_epoch
+                cache.append((last_epoch, offset))
+            offset += 1
+            if rec.pid < 0 or (rec.last_seq < 0 and rec.seq >= 0 and rec.control is None):
+                continue
+            if skip_state and rec.control is None:
+                continue
+            self._apply(rec)
+
     def _apply(self, rec: Record) -> None:
         if rec.pid < 0:
             return

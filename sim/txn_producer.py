@@ -8,6 +8,7 @@ and keeps trying, every attempt rejected.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +84,35 @@ class TxnProducer(Producer):
         if result[0] != "ok" and self.txn_failed is None:
             self.txn_failed = "send failed"
         return result
+
+    def send_all(
+        self, records: list[tuple[str, int]]
+    ) -> Generator[Event, Any, list[tuple[str, int | None]]]:
+        """Send records inside the transaction, all at once, and wait for every outcome.
+
+        Once every partition is in the transaction (the usual case: the workload adds them
+        first) each record is a callback on the accumulator, not a simpy process of its own;
+        otherwise each goes through ``txn_send`` so a missing partition is added first."""
+        if any(key not in self.txn_partitions for key, _ in records):
+            procs = [self.env.process(self.txn_send(k, v)) for k, v in records]
+            yield self.env.all_of(procs)
+            return [p.value for p in procs]
+        results: list[tuple[str, int | None]] = [("info", None)] * len(records)
+        all_done = self.env.event()
+        left = [len(records)]
+
+        def finish(i: int, type_: str, offset: int | None) -> None:
+            results[i] = (type_, offset)
+            if type_ != "ok" and self.txn_failed is None:
+                self.txn_failed = "send failed"
+            left[0] -= 1
+            if left[0] == 0:
+                all_done.succeed()
+
+        for i, (key, value) in enumerate(records):
+            self.send(key, value, functools.partial(finish, i))
+        yield all_done
+        return results
 
     def add_partitions(self, keys: list[str]) -> Generator[Event, Any, bool]:
         deadline = self.env.now + self.delivery_timeout

@@ -8,7 +8,7 @@ client is a new session with new numbers, as in Jepsen.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, cast
 
 from simpy import Event
@@ -110,6 +110,8 @@ class Workload:
         self.group = "g"
         self.final_done = self.env.event()
         self.threads = int(self.cfg.external.get("workload.threads", THREADS_PER_PRODUCER))
+        self.open_loop = self.cfg.external.get("workload.arrivals", "closed") == "open"
+        self.sticky = self.cfg.external.get("workload.partitioner", "random") == "sticky"
 
     # --- values --------------------------------------------------------------------------
     def next_value(self, key: str) -> int:
@@ -152,7 +154,12 @@ class Workload:
         self.world.net.add_node(node, "producer")
         session = Session(self, "producer", node)
         self.sessions.append(session)
-        main = self._txn_producer_main if isinstance(node, TxnProducer) else self._producer_main
+        if isinstance(node, TxnProducer):
+            main = self._txn_producer_main
+        elif self.open_loop:
+            main = self._producer_open_loop
+        else:
+            main = self._producer_main
         self.env.process(main(session))
         return session
 
@@ -177,13 +184,13 @@ class Workload:
     def _producer_thread(self, session: Session, process: int) -> Generator[Event, Any, None]:
         producer: Producer = session.node
         per_thread = self.cfg.rate / max(1, self.cfg.producers * self.threads)
-        keys = self.world.topics.get("data") or self.world.topics["in"]
+        pick = self.partitioner(session)
         while session.alive and self.env.now < self.stop_at:
             yield self.env.timeout(self.rng.expovariate(per_thread))
             yield from session.paused()
             if not session.alive or self.env.now >= self.stop_at or producer.fatal:
                 return
-            key = keys[self.rng.randrange(len(keys))]
+            key = pick()
             value = self.next_value(key)
             attempts = 1 + int(self.cfg.external.get("workload.resend-on-timeout", 0))
             for _ in range(attempts):
@@ -199,6 +206,65 @@ class Workload:
                 if type_ != "info" or not session.alive:
                     break
 
+    def partitioner(self, session: Session) -> Callable[[], str]:
+        """Where each record goes. ``random``: a uniformly random partition per record.
+        ``sticky``: Kafka's default for keyless records (KIP-480, KIP-794): stay on one partition
+        until ``batch.size`` records went to it, then move to a random one, so batches fill up
+        even when each producer sends only a few records per ``linger.ms``."""
+        keys = self.world.topics.get("data") or self.world.topics["in"]
+        rng = self.rng
+        if not self.sticky:
+            return lambda: keys[rng.randrange(len(keys))]
+        batch = self.cfg.batch_size
+        state: list[Any] = [None, 0]  # current partition, records sent to it
+
+        def sticky() -> str:
+            if state[0] is None or state[1] >= batch:
+                state[0], state[1] = keys[rng.randrange(len(keys))], 0
+            state[1] += 1
+            return cast(str, state[0])
+
+        return sticky
+
+    def _producer_open_loop(self, session: Session) -> Generator[Event, Any, None]:
+        """Open-loop arrivals, as kafka-producer-perf-test drives a producer: records arrive at
+        the producer's share of ``rate`` whether or not earlier ones were acknowledged, so many
+        are in flight and batches fill. Each in-flight send holds one process from a pool (a
+        Jepsen process still has at most one op pending); a free process is reused, newest
+        first. A callback, not a simpy process, carries each record: one event per arrival."""
+        producer: Producer = session.node
+        yield producer.init()
+        rate = self.cfg.rate / max(1, self.cfg.producers)
+        pick = self.partitioner(session)
+        free: list[int] = []
+        env, rng, history, values = self.env, self.rng, self.world.history, self.values
+        stop_at = self.stop_at
+        send = producer.send
+
+        def arrive(_ev: object) -> None:
+            now = env.now
+            if not session.alive or now >= stop_at or producer.fatal:
+                return
+            if now < session.paused_until:  # a paused client produces nothing until it wakes
+                env.timeout(session.paused_until - now).callbacks.append(arrive)
+                return
+            env.timeout(rng.expovariate(rate)).callbacks.append(arrive)
+            key = pick()
+            value = values.get(key, 0)  # as next_value: unique per key for the whole run
+            values[key] = value + 1
+            process = free.pop() if free else session.new_process()
+            extra = {"pid": producer.pid, "epoch": producer.epoch} if producer.idempotent else {}
+            history.invoke_with(process, "send", [["send", key, value]], extra)
+
+            def done(type_: str, offset: int | None) -> None:
+                if session.alive:  # a crash already completed the op as info
+                    history.complete_with(process, type_, [["send", key, [offset, value]]], extra)
+                    free.append(process)
+
+            send(key, value, done)
+
+        env.timeout(rng.expovariate(rate)).callbacks.append(arrive)
+
     def _txn_producer_main(self, session: Session) -> Generator[Event, Any, None]:
         """One single-threaded process per transactional producer, as in Kafka's client."""
         producer: TxnProducer = session.node
@@ -212,7 +278,7 @@ class Workload:
         )
         if not ok:
             return
-        keys = self.world.topics.get("data") or self.world.topics["in"]
+        pick = self.partitioner(session)
         per_process = self.cfg.rate / max(1, self.cfg.producers * self.cfg.txn_ops)
         abort_p = float(self.cfg.external.get("workload.abort-probability", 0.1))
         while session.alive and self.env.now < self.stop_at:
@@ -232,12 +298,17 @@ class Workload:
                     {"txn_id": producer.txn_id(), "pid": producer.pid, "epoch": producer.epoch},
                 )
                 continue
-            yield from self.txn_op(session, process, producer, keys, abort_p)
+            yield from self.txn_op(session, process, producer, pick, abort_p)
 
     def txn_op(
-        self, session: Session, process: int, producer: TxnProducer, keys: list[str], abort_p: float
+        self,
+        session: Session,
+        process: int,
+        producer: TxnProducer,
+        pick: Callable[[], str],
+        abort_p: float,
     ) -> Generator[Event, Any, str]:
-        picks = [keys[self.rng.randrange(len(keys))] for _ in range(self.cfg.txn_ops)]
+        picks = [pick() for _ in range(self.cfg.txn_ops)]
         values = [self.next_value(k) for k in picks]
         micro: list[list[Any]] = [["send", k, v] for k, v in zip(picks, values, strict=True)]
         abort = self.rng.random() < abort_p
@@ -245,11 +316,7 @@ class Workload:
         session.invoke(process, "txn", micro, **extra)
         producer.begin()
         yield from producer.add_partitions(sorted(set(picks)))
-        sends = [
-            self.env.process(producer.txn_send(k, v)) for k, v in zip(picks, values, strict=True)
-        ]
-        yield self.env.all_of(sends)
-        results = [cast(tuple[str, int | None], p.value) for p in sends]
+        results = yield from producer.send_all(list(zip(picks, values, strict=True)))
         think = float(self.cfg.external.get("workload.txn-think-ms", 0.0)) / 1000.0
         if think:
             yield self.env.timeout(think)  # processing time inside the transaction
