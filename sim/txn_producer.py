@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from simpy import Event
 
@@ -96,7 +96,7 @@ class TxnProducer(Producer):
         if any(key not in self.txn_partitions for key, _ in records):
             procs = [self.env.process(self.txn_send(k, v)) for k, v in records]
             yield self.env.all_of(procs)
-            return [p.value for p in procs]
+            return [cast(tuple[str, int | None], p.value) for p in procs]
         results: list[tuple[str, int | None]] = [("info", None)] * len(records)
         all_done = self.env.event()
         left = [len(records)]
