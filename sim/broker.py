@@ -452,15 +452,16 @@ class Broker(BaseNode):
         if key not in self.kept_divergent:
             # Records are never changed once written, so a follower shares the leader's objects
             # (its copy sits at the same offset); only the contiguous run at its log end is new.
+            # The leader sends a contiguous slice of its log, so the new run is found in O(1).
             start = log.leo
-            i = 0
-            while i < len(records) and records[i].offset < start:
-                i += 1
-            j = i
-            while j < len(records) and records[j].offset == start + (j - i):
-                j += 1
-            if j > i:
-                log.append_batch(records[i:j], replicated=True)
+            n = len(records)
+            i = start - records[0].offset if n else 0
+            if (
+                0 <= i < n
+                and records[i].offset == start
+                and records[-1].offset == start + n - 1 - i
+            ):
+                log.append_batch(records[i:] if i else records, replicated=True)
         else:  # the unclean-truncation bug: appended after a divergent suffix, at other offsets
             for rec in records:
                 if rec.offset == self.kept_divergent[key]:

@@ -8,7 +8,6 @@ A partition is a set of cut directed edges; reachability is read off the graph.
 
 from __future__ import annotations
 
-import functools
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -191,18 +190,20 @@ class Network:
             self._schedule(msg, delay + rng.uniform(0.001, 0.02), fifo=False)
 
     def _schedule(self, msg: Message, delay: float, fifo: bool) -> None:
-        at = self.env.now + delay
+        env = self.env
+        now = env.now
+        at = now + delay
         if fifo:
             link = (msg.src, msg.dst)
             last = self._last_delivery.get(link, 0.0)
             if at < last:
                 at = last
             self._last_delivery[link] = at
-        ev = self.env.timeout(at - self.env.now)
-        ev.callbacks.append(functools.partial(self._deliver_event, msg))
+        env.timeout(at - now, msg).callbacks.append(self._arrive)
 
-    def _deliver_event(self, msg: Message, _ev: object) -> None:
-        self._deliver(msg)
+    def _arrive(self, ev: Any) -> None:
+        """The callback of a message's delivery timeout: the message is the event's value."""
+        self._deliver(ev.value)
 
     def _deliver(self, msg: Message) -> None:
         node = self.nodes.get(msg.dst)
