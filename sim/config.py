@@ -150,6 +150,10 @@ class Config:
             raise UsageError("transactional mode requires enable.idempotence=true")
         if self.workload in ("ctp", "sink") and not self.consumers:
             raise UsageError(f"workload {self.workload} needs at least one consumer")
+        for name, choices in EXTERNAL_CHOICES.items():
+            value = self.external.get(name, choices[0])
+            if value not in choices:
+                raise UsageError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
         return self
 
     # --- (de)serialisation -------------------------------------------------------------
@@ -271,6 +275,13 @@ def coerce(name: str, raw: Any) -> Any:
         ) from None
 
 
+# Behaviour knobs with a fixed set of values (the first is the default).
+EXTERNAL_CHOICES: dict[str, tuple[str, ...]] = {
+    "client.oos": ("fail", "bump-and-retry"),
+    "sink": ("blind", "idempotent"),
+    "workload.arrivals": ("closed", "open"),
+    "workload.partitioner": ("random", "sticky"),
+}
 EXTERNAL_PREFIXES = ("client.", "workload.")  # model knobs beyond Kafka's own, kept in ``external``
 
 

@@ -240,6 +240,7 @@ class Workload:
         env, rng, history, values = self.env, self.rng, self.world.history, self.values
         stop_at = self.stop_at
         send = producer.send
+        ids_seen: list[Any] = [None, {}]  # (pid, epoch) and the extra fields naming it
 
         def arrive(_ev: object) -> None:
             now = env.now
@@ -253,7 +254,13 @@ class Workload:
             value = values.get(key, 0)  # as next_value: unique per key for the whole run
             values[key] = value + 1
             process = free.pop() if free else session.new_process()
-            extra = {"pid": producer.pid, "epoch": producer.epoch} if producer.idempotent else {}
+            if producer.idempotent:
+                ids = (producer.pid, producer.epoch)
+                if ids != ids_seen[0]:  # one shared dict per (pid, epoch): the ops only read it
+                    ids_seen[0], ids_seen[1] = ids, {"pid": ids[0], "epoch": ids[1]}
+                extra = ids_seen[1]
+            else:
+                extra = {}
             history.invoke_with(process, "send", [["send", key, value]], extra)
 
             def done(type_: str, offset: int | None) -> None:
