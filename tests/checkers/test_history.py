@@ -86,3 +86,39 @@ def test_line_numbers_count_blank_lines():
 
 def test_history_error_is_a_value_error():
     assert issubclass(HistoryError, ValueError)
+
+
+def long_history(n_pairs: int) -> list[str]:
+    out = []
+    for i in range(n_pairs):
+        out += [line(2 * i, 1, "invoke"), line(2 * i + 1, 1, "ok", value=[["send", "k", [i, 1]]])]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("{not json", "invalid JSON"),
+        ("[1, 2]", "expected a JSON object, got an array"),
+        # Two objects on one line would parse as two array elements in a chunk: still an error.
+        ('{"a": 1}, {"b": 2}', "invalid JSON (Extra data"),
+        # One object split over two lines is two bad lines, not one good op.
+        ('{"index": 5, "time": 0.5,', "invalid JSON"),
+    ],
+)
+def test_bad_line_deep_in_a_long_history_is_named_exactly(bad, message):
+    """Lines are parsed a chunk at a time; a bad line in the second chunk keeps its number."""
+    lines = long_history(1200)
+    lines.insert(1500, bad)  # becomes line 1501
+    with pytest.raises(HistoryError) as exc:
+        parse_jsonl_lines(lines, source="h")
+    assert str(exc.value).startswith(f"h line 1501: {message}"), str(exc.value)
+
+
+def test_long_history_parses_to_the_same_ops_as_line_by_line():
+    lines = long_history(1200)
+    lines.insert(700, "   ")
+    ops = parse_jsonl_lines(lines)
+    assert ops == [json.loads(x) for x in lines if x.strip()]
+    with pytest.raises(HistoryError, match=r"^history line 2002: completion without invoke"):
+        parse_jsonl_lines([*lines[:2001], line(99, 7, "ok")])
