@@ -194,9 +194,9 @@ def bench_checker(quick: bool) -> list[Row]:
             with path.open("w") as f:
                 for op in synthetic_history(n, seed=1):
                     f.write(json.dumps(op) + "\n")
-            # Best of a few runs per size: allocating a million parsed ops in a fresh process
+            # Best of three runs per size: allocating a million parsed ops in a fresh process
             # varies by up to 30% from run to run on a shared machine.
-            repeats = 3 if n <= 100_000 else 2
+            repeats = 3  # the same for every size, so the growth figure is not biased
             parse = min(
                 (child(script, path, "parse") for _ in range(repeats)), key=lambda r: r["seconds"]
             )
