@@ -28,25 +28,15 @@ class History:
         if clock[0] != now:
             clock = self._clock = (now, round(now, 6))
         ops = self.ops
-        if extra:
-            op = {
-                "index": len(ops),
-                "time": clock[1],
-                "process": process,
-                "type": type_,
-                "f": f,
-                "value": value,
-                **extra,
-            }
-        else:
-            op = {
-                "index": len(ops),
-                "time": clock[1],
-                "process": process,
-                "type": type_,
-                "f": f,
-                "value": value,
-            }
+        op = {
+            "index": len(ops),
+            "time": clock[1],
+            "process": process,
+            "type": type_,
+            "f": f,
+            "value": value,
+            **extra,
+        }
         ops.append(op)
         return op
 
