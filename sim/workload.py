@@ -231,7 +231,9 @@ class Workload:
         the producer's share of ``rate`` whether or not earlier ones were acknowledged, so many
         are in flight and batches fill. Each in-flight send holds one process from a pool (a
         Jepsen process still has at most one op pending); a free process is reused, newest
-        first. A callback, not a simpy process, carries each record: one event per arrival."""
+        first. A callback, not a simpy process, carries each record: one event per arrival.
+        ``workload.threads`` and ``workload.resend-on-timeout`` are closed-loop knobs and do not
+        apply here."""
         producer: Producer = session.node
         yield producer.init()
         rate = self.cfg.rate / max(1, self.cfg.producers)
