@@ -154,6 +154,12 @@ class Config:
             value = self.external.get(name, choices[0])
             if value not in choices:
                 raise UsageError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        if self.external.get("workload.arrivals") == "open":
+            for name in ("workload.threads", "workload.resend-on-timeout"):
+                if self.external.get(name):
+                    raise UsageError(
+                        f"{name} is a closed-loop knob; workload.arrivals=open has none"
+                    )
         return self
 
     # --- (de)serialisation -------------------------------------------------------------

@@ -47,6 +47,10 @@ def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
         (["run", "--set", "bogus.knob=1"], ["unknown config knob", "bogus.knob"]),
         (["run", "--set", "workload.arrivals=opne"], ["workload.arrivals", "closed, open"]),
         (["run", "--set", "client.oos=retry"], ["client.oos", "bump-and-retry"]),
+        (
+            ["run", "--set", "workload.arrivals=open", "--set", "workload.threads=4"],
+            ["workload.threads", "closed-loop"],
+        ),
         (["run", "--acks", "2"], ["acks"]),
         (["run", "--mode", "idempotent", "--acks", "1"], ["idempotence", "acks"]),
         (["run", "--seed", "abc"], ["seed"]),
