@@ -9,6 +9,7 @@ Ratios (not absolute times) are the figures of merit: the machines are shared an
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -288,6 +289,14 @@ def main() -> int:
     from rich.console import Console
     from rich.table import Table
 
+    if args.only in (None, "campaign") and importlib.util.find_spec("distributed") is None:
+        # Fail before minutes of measuring, not after: the campaign part compares backends.
+        print(
+            "benchmarks: the campaign part needs Dask: pip install -e '.[dask]'"
+            " (or run --only sim / --only checker)",
+            file=sys.stderr,
+        )
+        return 2
     rows: list[Row] = []
     parts = {"sim": bench_sim, "checker": bench_checker, "campaign": bench_campaign}
     for name, fn in parts.items():
