@@ -291,6 +291,27 @@ def bench_campaign(quick: bool) -> list[Row]:
     return rows
 
 
+def profile_sim(mode: str) -> int:
+    """Where a standard run spends its time: pyinstrument's call tree (``eosim[dev]``), or
+    cProfile's top functions when pyinstrument is not installed."""
+    if importlib.util.find_spec("pyinstrument") is not None:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        run_workload(mode, 20.0, STANDARD)
+        profiler.stop()
+        print(profiler.output_text(unicode=True, color=False, show_all=False))
+        return 0
+    import cProfile
+    import pstats
+
+    with cProfile.Profile() as prof:
+        run_workload(mode, 20.0, STANDARD)
+    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -299,7 +320,14 @@ def main() -> int:
         "--quick", action="store_true", help="smaller sizes; finishes in under 2 minutes on 2 cores"
     )
     parser.add_argument("--only", choices=["sim", "checker", "campaign"], default=None)
+    parser.add_argument(
+        "--profile",
+        choices=["at-least-once", "idempotent", "transactional"],
+        help="profile 20 s of the standard workload in this mode (pyinstrument) and stop",
+    )
     args = parser.parse_args()
+    if args.profile:
+        return profile_sim(args.profile)
     from rich.console import Console
     from rich.table import Table
 
