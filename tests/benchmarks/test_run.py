@@ -1,0 +1,39 @@
+"""The benchmark script's pieces work (no timing is asserted: speed is measured on demand)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def bench():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("mode", ["at-least-once", "idempotent", "transactional"])
+def test_standard_workload_fills_batches_and_delivers(bench, mode: str) -> None:  # type: ignore[no-untyped-def]
+    wall, delivered = bench.run_workload(mode, 1.0, bench.STANDARD)
+    assert wall > 0
+    # 5,000 records/s offered; the first transactions and linger.ms delay the first acks.
+    assert delivered > (2000 if mode != "transactional" else 500), delivered
+
+
+def test_jepsen_style_context_workload_runs(bench) -> None:  # type: ignore[no-untyped-def]
+    _, delivered = bench.run_workload("idempotent", 1.0, bench.JEPSEN_STYLE)
+    assert delivered > 200, delivered
+
+
+def test_rows_have_the_results_format(bench) -> None:  # type: ignore[no-untyped-def]
+    r = bench.row("x", 1.23456, "x", "<= 2", True)
+    assert r == {"name": "x", "value": 1.235, "unit": "x", "target": "<= 2", "pass": True}
