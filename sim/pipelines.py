@@ -40,12 +40,6 @@ class ExternalSink:
         return True
 
 
-def sent_offset(process: Any) -> int | None:
-    """The offset a finished ``txn_send`` process reported."""
-    result: tuple[str, int | None] = process.value
-    return result[1]
-
-
 def output_key(in_key: str) -> str:
     return "out" + in_key[2:]
 
@@ -142,8 +136,7 @@ class Pipelines:
             producer.begin()
             outs = sorted({m[1] for m in micro[1:]})
             yield from producer.add_partitions(outs)
-            sends = [self.env.process(producer.txn_send(m[1], m[2])) for m in micro[1:]]
-            yield self.env.all_of(sends)
+            results = yield from producer.send_all([(m[1], m[2]) for m in micro[1:]])
             if self.cfg.external.get("client.offsets-via-auto-commit"):
                 # A pitfall: offsets committed by the consumer, outside the transaction, at
                 # the next poll's auto-commit; output and input position no longer move together.
@@ -160,8 +153,8 @@ class Pipelines:
                 yield self.env.timeout(think)  # processing time inside the transaction
             outcome = yield from producer.end(commit=True)
             value = [micro[0]] + [
-                ["send", m[1], [sent_offset(p), m[2]]]
-                for m, p in zip(micro[1:], sends, strict=True)
+                ["send", m[1], [offset, m[2]]]
+                for m, (_, offset) in zip(micro[1:], results, strict=True)
             ]
             session.complete(process, outcome, value, **extra)
             if outcome != "ok":

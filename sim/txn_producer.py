@@ -97,6 +97,8 @@ class TxnProducer(Producer):
             procs = [self.env.process(self.txn_send(k, v)) for k, v in records]
             yield self.env.all_of(procs)
             return [cast(tuple[str, int | None], p.value) for p in procs]
+        if not records:
+            return []
         results: list[tuple[str, int | None]] = [("info", None)] * len(records)
         all_done = self.env.event()
         left = [len(records)]
