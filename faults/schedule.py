@@ -138,12 +138,21 @@ def plan(config: Any, seed: int) -> list[dict[str, Any]]:
                 "at": at,
                 "nemesis": kind,
                 "duration": duration,
-                "target": REGISTRY[kind].default_target,
+                "target": default_target(kind, config),
                 "params": {},
             }
         )
         t = at + duration + rng.expovariate(1.0 / interval)
     return schedule
+
+
+def default_target(kind: str, config: Any) -> str:
+    """A nemesis's default target for this workload: ``leader-of:k0`` names the first
+    partition the workload writes, which is ``in0`` for the pipelines (ctp, sink)."""
+    target = REGISTRY[kind].default_target
+    if target == "leader-of:k0" and config.workload in ("ctp", "sink"):
+        return "leader-of:in0"
+    return target
 
 
 def install(world: Any, workload: Any, schedule: list[dict[str, Any]]) -> None:

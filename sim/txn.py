@@ -15,6 +15,7 @@ transactional append (see ``TxnPartitionGate``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +70,13 @@ class TxnCoordinator(HostedCoordinator):
         self.lost_marker = "lost-marker" in broker.bugs
         self.txns: dict[str, TxnMeta] = {}
         self.busy: set[str] = set()  # txn ids with a state write or markers in flight
-        self.stats = {"fenced": 0, "timeouts": 0, "aborts": 0, "commits": 0}
+        self.stats = {
+            "fenced": 0,
+            "timeouts": 0,
+            "aborts": 0,
+            "commits": 0,
+            "end_txn_while_preparing": 0,  # retried EndTxn that met a pending Prepare write
+        }
         broker.handlers.update(
             {
                 "InitTxnProducerId": self.on_init,
@@ -241,6 +248,8 @@ class TxnCoordinator(HostedCoordinator):
             if same and b["epoch"] in (retry_epoch, meta.epoch):
                 self.broker.reply(msg, {"ok": True, "epoch": meta.epoch})
                 return
+        if meta is not None and meta.state == ONGOING and meta.txn_id in self.busy:
+            self.stats["end_txn_while_preparing"] += 1  # _guard answers concurrent_transactions
         guarded = self._guard(msg)
         if not isinstance(guarded, TxnMeta):
             return
@@ -264,12 +273,19 @@ class TxnCoordinator(HostedCoordinator):
         self._prepare(meta, commit=False, bump=fence or self.v2, reply_to=None)
 
     def _prepare(self, meta: TxnMeta, commit: bool, bump: bool, reply_to: Message | None) -> None:
-        meta.state = PREPARE_COMMIT if commit else PREPARE_ABORT
-        if bump and self.fencing:
-            meta.epoch += 1
-        meta.marker_epoch = meta.epoch
+        """Ongoing -> PrepareCommit/PrepareAbort. As Kafka's ``pendingState``, the transition
+        takes effect only once its record is committed: until then the transaction stays
+        Ongoing and busy (a retried EndTxn gets concurrent_transactions), and a failed write
+        leaves it Ongoing to be ended again. Answering a retry "ok" from a Prepare state whose
+        record then failed to commit would acknowledge a commit that a later coordinator
+        aborts: a lost write."""
+        state = PREPARE_COMMIT if commit else PREPARE_ABORT
+        epoch = meta.epoch + 1 if bump and self.fencing else meta.epoch
+        prepared = dataclasses.replace(meta, state=state, epoch=epoch, marker_epoch=epoch)
 
         def done(err: str | None) -> None:
+            if err is None:
+                meta.state, meta.epoch, meta.marker_epoch = state, epoch, epoch
             if reply_to is not None:
                 self.broker.reply(
                     reply_to, {"error": err} if err else {"ok": True, "epoch": meta.epoch}
@@ -277,7 +293,7 @@ class TxnCoordinator(HostedCoordinator):
             if err is None:
                 self._write_markers(meta)
 
-        self._persist(meta, done)
+        self._persist(prepared, done)
 
     def _write_markers(self, meta: TxnMeta) -> None:
         """WriteTxnMarkers to every partition leader (and group coordinator), retried until all

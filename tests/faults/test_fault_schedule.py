@@ -244,3 +244,15 @@ def test_planned_runs_replay_byte_identically() -> None:
     assert len(texts) == 1
     # The planned schedule, passed explicitly, replays the same history.
     assert simulate(cfg, 5, runs[0][2])[0].history.text() in texts
+
+
+def test_partition_leader_defaults_to_a_partition_the_workload_writes() -> None:
+    """The pipelines write in0.., not k0: the planned default follows the workload."""
+    for workload, key in (("produce-consume", "k0"), ("ctp", "in0"), ("sink", "in0")):
+        config = Config(mode="transactional", workload=workload, nemesis=("partition-leader",))
+        targets = {op["target"] for op in plan(config, seed=1)}
+        assert targets == {f"leader-of:{key}"}, (workload, targets)
+    world, _, schedule = simulate(
+        Config(mode="transactional", workload="ctp", nemesis=("partition-leader",)), 1
+    )
+    assert schedule and nemesis_ops(world.history.ops, "start")

@@ -134,3 +134,25 @@ def test_external_sink_duplicates_when_blind_and_not_when_idempotent() -> None:
         rows[sink] = dup_seeds
     assert rows["blind"] >= 1
     assert rows["idempotent"] == 0
+
+
+# Seeds where, before the coordinator kept a Prepare transition pending until its record was
+# committed, a client's retried EndTxn was answered "ok" from the in-memory Prepare state, the
+# write then failed behind the partition, and a later coordinator aborted the "committed"
+# transaction: lost writes in transactional mode.
+@pytest.mark.parametrize("seed", [13, 14, 16])
+def test_a_retried_end_txn_waits_for_the_prepare_record_under_partitions(seed: int) -> None:
+    from sim.runner import run
+    from sim.txn import TxnCoordinator
+
+    outcome = run(Config(mode="transactional", nemesis=("partition-halves",)), seed)
+    assert outcome.results["valid"] is True, outcome.results["forbidden"]
+    assert outcome.world is not None
+    coordinators = [
+        ext
+        for broker in outcome.world.brokers.values()
+        for ext in broker.extensions
+        if isinstance(ext, TxnCoordinator)
+    ]
+    # The race really happened in this run: a retry met a pending Prepare and had to wait.
+    assert sum(c.stats["end_txn_while_preparing"] for c in coordinators) > 0
