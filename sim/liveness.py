@@ -54,12 +54,9 @@ def stalled(world: World) -> dict[str, list[dict[str, Any]]]:
 
 def _running_transactions(world: World) -> dict[int, Any]:
     """Producer id -> the active transaction coordinator's metadata of its transaction."""
-    from sim.txn import TxnCoordinator
-
-    for broker in world.brokers.values():
-        for ext in broker.extensions:
-            if isinstance(ext, TxnCoordinator) and broker.alive and ext.active:
-                return {meta.pid: meta for meta in ext.txns.values()}
+    for name, coordinator in world.txn_coordinators.items():
+        if world.brokers[name].alive and coordinator.active:
+            return {meta.pid: meta for meta in coordinator.txns.values()}
     return {}
 
 

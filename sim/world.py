@@ -42,10 +42,12 @@ class World:
         self.controller = Controller(self, all_keys, names, config.replication_factor)
         self.net.add_node(self.controller, "controller")
         self.brokers: dict[str, Broker] = {}
+        # Every broker hosts one; the active one is on the leader of __transaction_state.
+        self.txn_coordinators: dict[str, TxnCoordinator] = {}
         for name in names:
             broker = Broker(self, name, all_keys)
             GroupCoordinator(broker)
-            TxnCoordinator(broker)
+            self.txn_coordinators[name] = TxnCoordinator(broker)
             broker.gate = TxnPartitionGate(broker)
             self.brokers[name] = broker
             self.net.add_node(broker, "broker")

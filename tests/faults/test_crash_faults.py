@@ -180,8 +180,7 @@ def test_kill_coordinator_moves_the_coordinator_and_transactions_keep_committing
     assert fault_target(st.world.history.ops) == before
     assert not st.world.brokers[before].alive
     assert p.leader not in (None, before) and p.leader_epoch > epoch
-    coordinator = [e for e in st.world.brokers[p.leader].extensions if hasattr(e, "txns")]
-    assert len(coordinator) == 1 and coordinator[0].active
+    assert st.world.txn_coordinators[p.leader].active
     st.finish()
     ops = st.world.history.ops
     producers = [s for s in st.workload.sessions if s.role == "producer"]

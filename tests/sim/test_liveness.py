@@ -23,12 +23,7 @@ def world_with_open_transaction() -> tuple[World, TxnCoordinator]:
     log = world.brokers[leader].logs["k0"]
     log.append(Record(0, 7, pid=PID, epoch=0, txn=True))
     log.hw = log.leo
-    coordinator = next(
-        ext
-        for broker in world.brokers.values()
-        for ext in broker.extensions
-        if isinstance(ext, TxnCoordinator) and ext.active
-    )
+    coordinator = next(c for c in world.txn_coordinators.values() if c.active)
     return world, coordinator
 
 

@@ -143,17 +143,11 @@ def test_external_sink_duplicates_when_blind_and_not_when_idempotent() -> None:
 @pytest.mark.parametrize("seed", [13, 14, 16])
 def test_a_retried_end_txn_waits_for_the_prepare_record_under_partitions(seed: int) -> None:
     from sim.runner import run
-    from sim.txn import TxnCoordinator
 
     outcome = run(Config(mode="transactional", nemesis=("partition-halves",)), seed)
     assert outcome.results["valid"] is True, outcome.results["forbidden"]
     assert outcome.world is not None
-    coordinators = [
-        ext
-        for broker in outcome.world.brokers.values()
-        for ext in broker.extensions
-        if isinstance(ext, TxnCoordinator)
-    ]
+    coordinators = outcome.world.txn_coordinators.values()
     # The race really happened in this run: a retry met a pending Prepare and had to wait.
     assert sum(c.stats["end_txn_while_preparing"] for c in coordinators) > 0
 
