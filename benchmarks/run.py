@@ -65,10 +65,19 @@ STANDARD = {
     "linger_ms": 100.0,
     "batch_size": 100,
     "txn_ops": 50,
+    # A transactional producer runs one transaction at a time, so the open loop is for the others.
+    "external": {"workload.partitioner": "sticky", "workload.arrivals": "open"},
 }
 # For context, not a target: the default Jepsen-style clients (closed loop, 3 threads per producer,
 # random partitions, linger.ms=5), whose batches hold about one record each.
-JEPSEN_STYLE = {**STANDARD, "rate": 1000.0, "linger_ms": 5.0, "batch_size": 16, "txn_ops": 3}
+JEPSEN_STYLE = {
+    **STANDARD,
+    "rate": 1000.0,
+    "linger_ms": 5.0,
+    "batch_size": 16,
+    "txn_ops": 3,
+    "external": {},
+}
 
 
 def run_workload(mode: str, sim_seconds: float, knobs: dict[str, Any]) -> tuple[float, int]:
@@ -78,14 +87,7 @@ def run_workload(mode: str, sim_seconds: float, knobs: dict[str, Any]) -> tuple[
     from sim.workload import Workload
     from sim.world import World
 
-    external = {}
-    if knobs is STANDARD:
-        external["workload.partitioner"] = "sticky"
-        if mode != "transactional":  # a transactional producer has one transaction at a time
-            external["workload.arrivals"] = "open"
-    config = Config(
-        mode=mode, time_limit=sim_seconds, convergence=0.0, external=external, **knobs
-    ).validate()
+    config = Config(mode=mode, time_limit=sim_seconds, convergence=0.0, **knobs).validate()
     world = World(config, 1)
     workload = Workload(world)
     world.workload = workload
