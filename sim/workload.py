@@ -178,13 +178,15 @@ class Workload:
     def _producer_main(self, session: Session) -> Generator[Event, Any, None]:
         producer: Producer = session.node
         yield producer.init()
+        pick = self.partitioner()  # one per producer, shared by its threads, as in Kafka
         for _ in range(self.threads):
-            self.env.process(self._producer_thread(session, session.new_process()))
+            self.env.process(self._producer_thread(session, session.new_process(), pick))
 
-    def _producer_thread(self, session: Session, process: int) -> Generator[Event, Any, None]:
+    def _producer_thread(
+        self, session: Session, process: int, pick: Callable[[], str]
+    ) -> Generator[Event, Any, None]:
         producer: Producer = session.node
         per_thread = self.cfg.rate / max(1, self.cfg.producers * self.threads)
-        pick = self.partitioner(session)
         while session.alive and self.env.now < self.stop_at:
             yield self.env.timeout(self.rng.expovariate(per_thread))
             yield from session.paused()
@@ -206,7 +208,7 @@ class Workload:
                 if type_ != "info" or not session.alive:
                     break
 
-    def partitioner(self, session: Session) -> Callable[[], str]:
+    def partitioner(self) -> Callable[[], str]:
         """Where each record goes. ``random``: a uniformly random partition per record.
         ``sticky``: Kafka's default for keyless records (KIP-480, KIP-794): stay on one partition
         until ``batch.size`` records went to it, then move to a random one, so batches fill up
@@ -237,7 +239,7 @@ class Workload:
         producer: Producer = session.node
         yield producer.init()
         rate = self.cfg.rate / max(1, self.cfg.producers)
-        pick = self.partitioner(session)
+        pick = self.partitioner()
         free: list[int] = []
         env, rng, history, values = self.env, self.rng, self.world.history, self.values
         stop_at = self.stop_at
@@ -287,7 +289,7 @@ class Workload:
         )
         if not ok:
             return
-        pick = self.partitioner(session)
+        pick = self.partitioner()
         per_process = self.cfg.rate / max(1, self.cfg.producers * self.cfg.txn_ops)
         abort_p = float(self.cfg.external.get("workload.abort-probability", 0.1))
         while session.alive and self.env.now < self.stop_at:

@@ -47,8 +47,13 @@ def run_lengths(keys: list[str]) -> list[int]:
     return [len(list(group)) for _, group in itertools.groupby(keys)]
 
 
-def test_sticky_partitioner_stays_on_a_partition_for_one_batch_size() -> None:
-    world, _, _ = simulate(throughput_config(), seed=1)
+@pytest.mark.parametrize(
+    "loop",
+    [{"workload.arrivals": "open"}, {"workload.arrivals": "closed", "workload.threads": 40}],
+)
+def test_sticky_partitioner_stays_on_a_partition_for_one_batch_size(loop: dict[str, Any]) -> None:
+    """One sticky partition per producer, shared by its threads in the closed loop."""
+    world, _, _ = simulate(throughput_config(external=loop), seed=1)
     by_session = invoked_keys_by_session(world)
     assert len(by_session) == 3
     for name, keys in by_session.items():
