@@ -83,9 +83,9 @@ JEPSEN_STYLE = {
 def run_workload(mode: str, sim_seconds: float, knobs: dict[str, Any]) -> tuple[float, int]:
     """Wall seconds of one run and the messages it delivered (sends acknowledged ok)."""
     from checkers.gcpause import gc_paused
+    from sim.clients.workload import Workload
+    from sim.cluster.world import World
     from sim.config import Config
-    from sim.workload import Workload
-    from sim.world import World
 
     config = Config(mode=mode, time_limit=sim_seconds, convergence=0.0, **knobs).validate()
     world = World(config, 1)
@@ -93,7 +93,7 @@ def run_workload(mode: str, sim_seconds: float, knobs: dict[str, Any]) -> tuple[
     world.workload = workload
     workload.start()
     t = time.perf_counter()
-    with gc_paused():  # as sim.runner does
+    with gc_paused():  # as sim.runs.runner does
         world.env.run(until=sim_seconds)
     wall = time.perf_counter() - t
     delivered = sum(
@@ -250,8 +250,8 @@ def bench_checker(quick: bool) -> list[Row]:
 
 # --- 4: campaign -------------------------------------------------------------------------------
 def bench_campaign(quick: bool) -> list[Row]:
-    from sim.campaign import run_campaign
     from sim.config import Config
+    from sim.runs.campaign import run_campaign
 
     seeds = list(range(40 if quick else 200))
     config = Config(

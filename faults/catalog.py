@@ -15,8 +15,8 @@ from rich.table import Table
 
 from faults import partitions
 from faults.registry import REGISTRY, Heal, nemesis
+from sim.cluster.network import Message, Rule
 from sim.errors import UsageError
-from sim.network import Message, Rule
 
 
 @dataclass

@@ -23,7 +23,7 @@ class ShrinkResult:
 
 def still_fails(seed: int, anomalies: set[str]) -> Check:
     """The predicate: a run of (config, seed, schedule) shows one of ``anomalies``."""
-    from sim.runner import run
+    from sim.runs.runner import run
 
     def check(config: Config, schedule: list[dict[str, Any]]) -> bool:
         outcome = run(config, seed, schedule)

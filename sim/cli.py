@@ -203,8 +203,8 @@ def run(
         print_bugs(out)
         return
     config = build_config(**kw)
-    from sim.runner import run as run_sim
-    from sim.store import default_dir, link_latest, write_store
+    from sim.runs.runner import run as run_sim
+    from sim.runs.store import default_dir, link_latest, write_store
 
     outcome = run_sim(config, seed)
     if check_determinism:
@@ -310,9 +310,9 @@ def campaign(
     import datetime as _dt
     import os
 
-    from sim.campaign import parse_seeds, run_campaign
-    from sim.campaign_view import progress, render_summary
-    from sim.store import write_atomic
+    from sim.report.campaign_view import progress, render_summary
+    from sim.runs.campaign import parse_seeds, run_campaign
+    from sim.runs.store import write_atomic
 
     config = build_config(**kw)
     seeds = parse_seeds(seed_spec)
@@ -489,8 +489,8 @@ def replay(store_dir: str, quiet: bool) -> None:
     Example:
       eosim replay store/latest
     """
-    from sim.runner import run as run_sim
-    from sim.store import read_store
+    from sim.runs.runner import run as run_sim
+    from sim.runs.store import read_store
 
     directory = Path(store_dir)
     config, seed, schedule, results = read_store(directory)
@@ -538,8 +538,8 @@ def shrink(store_dir: str, anomalies: tuple[str, ...], max_runs: int, quiet: boo
     from faults.schedule import validate_schedule
     from faults.shrink import shrink as shrink_schedule
     from faults.shrink import still_fails
-    from sim.runner import run as run_sim
-    from sim.store import read_store, write_store
+    from sim.runs.runner import run as run_sim
+    from sim.runs.store import read_store, write_store
 
     directory = Path(store_dir)
     config, seed, schedule, results = read_store(directory)

@@ -56,8 +56,8 @@ def scenario_tables() -> tuple[str, str]:
 
 
 def bug_table(clean_seeds: int) -> str:
-    from sim.bug_matrix import MATRIX, catching, run_campaign
     from sim.bugs import BUGS
+    from sim.scenarios.bug_matrix import MATRIX, catching, run_campaign
 
     rows = [
         "| bug | what it breaks | caught by | caught in (of 20 seeds) | first seed | false positives without it |",

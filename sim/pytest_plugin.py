@@ -121,7 +121,7 @@ class Eosim:
         from faults.catalog import validate_names
         from sim.bugs import validate_bugs
         from sim.config import from_mapping
-        from sim.runner import run
+        from sim.runs.runner import run
 
         config = from_mapping(knobs).validate()
         validate_names(config.nemesis)  # as ``eosim run`` does: one clear line, not a KeyError

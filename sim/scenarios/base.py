@@ -80,7 +80,7 @@ def expected_text(case: Case) -> str:
 
 
 def run_case(case: Case, seeds: int) -> CaseResult:
-    from sim.runner import run
+    from sim.runs.runner import run
 
     result = CaseResult(case.label, expected_text(case))
     for seed in range(seeds):

@@ -459,8 +459,8 @@ def _lso_blocking(seeds: int) -> dict[str, Any]:
     30-second transaction is open on the same partition? Writes the lag plot."""
     from pathlib import Path
 
-    from sim.experiments import lso_blocking
     from sim.report import lag_plot
+    from sim.scenarios.experiments import lso_blocking
 
     hold = 30.0
     rows = []

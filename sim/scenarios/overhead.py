@@ -29,7 +29,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure(config: Config, seed: int) -> dict[str, float]:
-    from sim.runner import run
+    from sim.runs.runner import run
 
     outcome = run(config, seed, [])
     ops = outcome.ops

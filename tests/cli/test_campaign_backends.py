@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.campaign import parse_seeds, run_campaign
 from sim.config import Config
+from sim.runs.campaign import parse_seeds, run_campaign
 
 CONFIG = Config(
     mode="idempotent",

@@ -10,10 +10,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from faults.schedule import install
+from sim.clients.workload import Workload
+from sim.cluster.world import World
 from sim.config import Config
-from sim.runner import close_pending, simulate
-from sim.workload import Workload
-from sim.world import World
+from sim.runs.runner import close_pending, simulate
 
 
 def fault(

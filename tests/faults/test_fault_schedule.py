@@ -9,7 +9,7 @@ from faults.registry import REGISTRY
 from faults.schedule import plan, validate_schedule
 from sim.config import Config
 from sim.errors import UsageError
-from sim.runner import simulate
+from sim.runs.runner import simulate
 from tests.faults.faultkit import Stepper, fault, missing_edges, nemesis_ops
 
 PLANNED = Config(

@@ -24,7 +24,7 @@ from faults.schedule import validate_schedule
 from faults.shrink import shrink, still_fails
 from faults.strategies import SIMPLE_NEMESES, configs, schedules
 from sim.config import Config
-from sim.runner import run
+from sim.runs.runner import run
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 1

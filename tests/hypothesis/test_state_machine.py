@@ -27,10 +27,10 @@ from hypothesis.stateful import (
 )
 
 from faults.schedule import install, validate_schedule
+from sim.clients.workload import Workload
+from sim.cluster.world import World
 from sim.config import Config
-from sim.runner import close_pending, verdict
-from sim.workload import Workload
-from sim.world import World
+from sim.runs.runner import close_pending, verdict
 
 STEP = 0.4  # simulated seconds each rule advances the clock
 STEPS = 8  # stateful_step_count

@@ -103,7 +103,15 @@ def test_pytester_sees_the_fixture_through_the_entry_point(pytester: pytest.Pyte
 
 
 def test_importing_the_plugin_does_not_import_the_simulator() -> None:
-    heavy = ("simpy", "networkx", "matplotlib", "hypothesis", "rich", "sim.world", "checkers")
+    heavy = (
+        "simpy",
+        "networkx",
+        "matplotlib",
+        "hypothesis",
+        "rich",
+        "sim.cluster.world",
+        "checkers",
+    )
     code = (
         "import sys, sim.pytest_plugin\n"
         f"print('simpy' in sys.modules, [m for m in {heavy!r} if m in sys.modules])\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.report_model import Window, nemesis_phase, nemesis_windows, pair_ops, witnesses
+from sim.report.model import Window, nemesis_phase, nemesis_windows, pair_ops, witnesses
 
 
 def nem(index: int, time: float, f: str, value: Any = None, **extra: Any) -> dict[str, Any]:

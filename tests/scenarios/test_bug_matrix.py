@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim.bug_matrix import MATRIX, catching, run_campaign
 from sim.bugs import BUGS
+from sim.scenarios.bug_matrix import MATRIX, catching, run_campaign
 
 
 def test_matrix_covers_every_bug_switch() -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim.campaign import run_campaign
 from sim.config import Config
+from sim.runs.campaign import run_campaign
 
 
 @pytest.mark.parametrize("mode", ["at-least-once", "idempotent", "transactional"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sim.config import Config
-from sim.runner import simulate
+from sim.runs.runner import simulate
 from tests.sim.helpers import acked_sends, duplicates, final_reads
 
 

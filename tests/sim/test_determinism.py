@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sim.config import Config
-from sim.runner import simulate
+from sim.runs.runner import simulate
 
 CONFIGS = {
     "idempotent+faults": Config(
@@ -57,7 +57,7 @@ def test_determinism_does_not_depend_on_string_hash_seed(tmp_path) -> None:  # t
     import sys
 
     code = (
-        "from sim.config import Config; from sim.runner import simulate;"
+        "from sim.config import Config; from sim.runs.runner import simulate;"
         "w,_,_=simulate(Config(mode='idempotent', time_limit=2, convergence=1, nemesis=('drop-acks',), nemesis_interval=0.5), 5);"
         "print(w.history.digest())"
     )

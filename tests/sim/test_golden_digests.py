@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from sim.config import Config, from_mapping
-from sim.runner import simulate
+from sim.runs.runner import simulate
 
 GOLDEN = Path(__file__).with_name("golden_digests.json")
 SHORT = {"time_limit": 6.0, "convergence": 2.0, "nemesis_interval": 0.4}

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim.cluster.log import Record
+from sim.cluster.txn import COMPLETE_COMMIT, ONGOING, TxnCoordinator, TxnMeta
+from sim.cluster.world import World
 from sim.config import Config
-from sim.liveness import stalled
-from sim.log import Record
-from sim.txn import COMPLETE_COMMIT, ONGOING, TxnCoordinator, TxnMeta
-from sim.world import World
+from sim.runs.liveness import stalled
 
 PID = 999
 

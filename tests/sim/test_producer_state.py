@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sim import producer_state as ps
-from sim.producer_state import ProducerEntry, check_batch, record_batch
+from sim.cluster import producer_state as ps
+from sim.cluster.producer_state import ProducerEntry, check_batch, record_batch
 
 
 def entry_with(batches: list[tuple[int, int]], epoch: int = 0) -> ProducerEntry:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim.cluster.node import BaseNode
+from sim.cluster.world import World
 from sim.config import Config
-from sim.node import BaseNode
-from sim.world import World
 
 
 class RawClient(BaseNode):

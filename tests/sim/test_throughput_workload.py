@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sim.config import Config
-from sim.runner import run, simulate
+from sim.runs.runner import run, simulate
 from tests.faults.faultkit import fault
 
 THROUGHPUT = {"workload.arrivals": "open", "workload.partitioner": "sticky"}

@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from sim.config import Config
-from sim.experiments import lso_blocking
-from sim.runner import simulate
+from sim.runs.runner import simulate
+from sim.scenarios.experiments import lso_blocking
 from tests.sim.helpers import acked_sends, duplicates, final_reads
 
 
@@ -142,7 +142,7 @@ def test_external_sink_duplicates_when_blind_and_not_when_idempotent() -> None:
 # transaction: lost writes in transactional mode.
 @pytest.mark.parametrize("seed", [13, 14, 16])
 def test_a_retried_end_txn_waits_for_the_prepare_record_under_partitions(seed: int) -> None:
-    from sim.runner import run
+    from sim.runs.runner import run
 
     outcome = run(Config(mode="transactional", nemesis=("partition-halves",)), seed)
     assert outcome.results["valid"] is True, outcome.results["forbidden"]
@@ -154,7 +154,7 @@ def test_a_retried_end_txn_waits_for_the_prepare_record_under_partitions(seed: i
 
 def test_transactional_mode_keeps_its_promise_under_partitions_and_broker_kills() -> None:
     """Before the pendingState fix, 19 of the first 200 seeds of this mix lost writes or hung."""
-    from sim.campaign import run_campaign
+    from sim.runs.campaign import run_campaign
 
     config = Config(
         mode="transactional",

@@ -42,8 +42,8 @@ def run_seed(
     config_data: dict[str, Any], seed: int, store_root: str | None, keep_all: bool
 ) -> dict[str, Any]:
     """Run and check one seed (a top-level function, so process pools and Dask can ship it)."""
-    from sim.runner import run
-    from sim.store import write_store
+    from sim.runs.runner import run
+    from sim.runs.store import write_store
 
     config = from_mapping(config_data)
     outcome = run(config, seed)

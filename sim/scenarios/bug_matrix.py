@@ -1,7 +1,7 @@
 """The bug matrix: for every known-bug switch, a small campaign that must catch it, and the
 same campaign without the bug, which must be clean. Used by the tests and the README.
 
-    python -m sim.bug_matrix [--seeds 20] [--clean-seeds 200]
+    python -m sim.scenarios.bug_matrix [--seeds 20] [--clean-seeds 200]
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ MATRIX: tuple[BugCampaign, ...] = (
 
 def run_campaign(entry: BugCampaign, seeds: range, with_bug: bool) -> dict[int, list[str]]:
     """seed -> anomaly types found (all of them) for the campaign with or without its bug."""
-    from sim.runner import run
+    from sim.runs.runner import run
 
     config = entry.config.replace(bugs=(entry.bug,) if with_bug else ())
     found = {}

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from simpy import Event
 
-from sim.network import Message
-from sim.node import BaseNode
+from sim.cluster.network import Message
+from sim.cluster.node import BaseNode
 
 if TYPE_CHECKING:
-    from sim.world import World
+    from sim.cluster.world import World
 
 CONTROLLER = "controller"
 TICK = 0.05

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from simpy import Event
 
-from sim.discovery import coordinator_call
-from sim.producer import Producer
+from sim.clients.discovery import coordinator_call
+from sim.clients.producer import Producer
 
 if TYPE_CHECKING:
-    from sim.world import World
+    from sim.cluster.world import World
 
 FENCED = ("producer_fenced", "invalid_producer_epoch")
 RETRY = 0.05

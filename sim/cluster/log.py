@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.producer_state import ProducerEntry, record_batch
+from sim.cluster.producer_state import ProducerEntry, record_batch
 
 
 class Record:

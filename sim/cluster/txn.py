@@ -19,11 +19,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sim.coordinator import HostedCoordinator
-from sim.network import Message
+from sim.cluster.coordinator import HostedCoordinator
+from sim.cluster.network import Message
 
 if TYPE_CHECKING:
-    from sim.broker import Broker
+    from sim.cluster.broker import Broker
 
 EMPTY, ONGOING = "Empty", "Ongoing"
 PREPARE_COMMIT, PREPARE_ABORT = "PrepareCommit", "PrepareAbort"
@@ -399,7 +399,7 @@ class TxnPartitionGate(HostedCoordinator):
         if entry is not None and b["epoch"] < entry.epoch:
             self.broker.reply(msg, {"error": "invalid_producer_epoch"})
             return
-        from sim.log import Record
+        from sim.cluster.log import Record
 
         log.append(
             Record(

@@ -7,14 +7,14 @@ from typing import Any
 
 import simpy
 
-from sim.broker import Broker
+from sim.cluster.broker import Broker
+from sim.cluster.controller import Controller
+from sim.cluster.group import GroupCoordinator
+from sim.cluster.network import LinkProfile, Network
+from sim.cluster.txn import TxnCoordinator, TxnPartitionGate
 from sim.config import Config
-from sim.controller import Controller
-from sim.group import GroupCoordinator
 from sim.history import History
-from sim.network import LinkProfile, Network
 from sim.rand import Streams
-from sim.txn import TxnCoordinator, TxnPartitionGate
 
 CONSUMER_OFFSETS = "__consumer_offsets"
 TRANSACTION_STATE = "__transaction_state"

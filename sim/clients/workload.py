@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from simpy import Event
 
-from sim.consumer import Consumer
-from sim.producer import Producer
-from sim.txn_producer import TxnProducer
+from sim.clients.consumer import Consumer
+from sim.clients.producer import Producer
+from sim.clients.txn_producer import TxnProducer
 
 if TYPE_CHECKING:
-    from sim.world import World
+    from sim.cluster.world import World
 
 THREADS_PER_PRODUCER = 3
 FINAL_READ_BUDGET = 10.0
@@ -128,7 +128,7 @@ class Workload:
             for _ in range(self.cfg.consumers):
                 self.start_consumer()
         if self.cfg.workload in ("ctp", "sink"):
-            from sim.pipelines import Pipelines
+            from sim.clients.pipelines import Pipelines
 
             self.pipelines = Pipelines(self)
             for _ in range(self.cfg.consumers):

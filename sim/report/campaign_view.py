@@ -17,7 +17,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from sim.campaign import CampaignSummary
+from sim.runs.campaign import CampaignSummary
 
 
 class RateColumn(ProgressColumn):

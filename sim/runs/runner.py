@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checkers.gcpause import gc_paused
+from sim.clients.workload import Workload
+from sim.cluster.world import World
 from sim.config import Config
-from sim.workload import Workload
-from sim.world import World
 
 
 @dataclass
@@ -47,7 +47,7 @@ def simulate(
 
 def close_pending(world: World) -> None:
     """Ops still pending when the run stops end as info: their fate is unknown."""
-    from sim.workload import crash_value, op_extras
+    from sim.clients.workload import crash_value, op_extras
 
     for process in sorted(world.history._pending, key=str):
         op = world.history.pending(process)
@@ -65,7 +65,7 @@ def run(config: Config, seed: int, schedule: list[dict[str, Any]] | None = None)
 
 def verdict(world: World, config: Config, seed: int, digest: str) -> dict[str, Any]:
     import checkers
-    from sim.liveness import stalled
+    from sim.runs.liveness import stalled
 
     results = checkers.check(world.history.ops, config.mode, extra_anomalies=stalled(world))
     results["seed"] = seed

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from simpy import Event
 
-from sim import producer_state as ps
-from sim.controller import CONTROLLER
-from sim.log import PartitionLog, Record
-from sim.network import Message
-from sim.node import BaseNode
+from sim.cluster import producer_state as ps
+from sim.cluster.controller import CONTROLLER
+from sim.cluster.log import PartitionLog, Record
+from sim.cluster.network import Message
+from sim.cluster.node import BaseNode
 
 if TYPE_CHECKING:
-    from sim.world import World
+    from sim.cluster.world import World
 
 TICK = 0.05
 FETCH_MAX_WAIT = 0.5

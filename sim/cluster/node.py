@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from simpy import Event
 
-from sim.network import Message
+from sim.cluster.network import Message
 
 if TYPE_CHECKING:
-    from sim.world import World
+    from sim.cluster.world import World
 
 TIMEOUT = {"error": "request_timed_out"}
 

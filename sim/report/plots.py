@@ -1,7 +1,6 @@
-"""Reports for a store directory: timeline.html, latency.png and throughput.png.
+"""A store directory's report (timeline.html, latency.png, throughput.png) and the plots.
 
-``eosim report STORE_DIR`` calls ``write_report``; scenarios call ``lag_plot``. Matplotlib is
-imported inside the plotting functions so that importing this module stays cheap.
+Matplotlib is imported inside the plotting functions so that importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -10,30 +9,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.report_html import render_timeline
-from sim.report_model import (
+from sim.report.html import render_timeline
+from sim.report.model import (
     Op,
     Window,
     anomaly_counts,
     load_history,
     load_results,
-    nemesis_phase,
     nemesis_windows,
     pair_ops,
     select_ops,
     witnesses,
 )
 
-__all__ = [
-    "MAX_TIMELINE_OPS",
-    "Window",
-    "lag_plot",
-    "latency_plot",
-    "nemesis_phase",
-    "nemesis_windows",
-    "throughput_plot",
-    "write_report",
-]
+__all__ = ["MAX_TIMELINE_OPS", "lag_plot", "latency_plot", "throughput_plot", "write_report"]
 
 MAX_TIMELINE_OPS = 20000  # history lines drawn in the timeline; witness ops are always added
 PLOTTED_FS = ("send", "poll", "txn")

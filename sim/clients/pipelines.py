@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from simpy import Event
 
-from sim.consumer import Consumer
-from sim.producer import Producer
-from sim.txn_producer import TxnProducer
+from sim.clients.consumer import Consumer
+from sim.clients.producer import Producer
+from sim.clients.txn_producer import TxnProducer
 
 if TYPE_CHECKING:
-    from sim.workload import Session, Workload
+    from sim.clients.workload import Session, Workload
 
 SINK_WRITE_TIME = 0.002
 
@@ -53,7 +53,7 @@ class Pipelines:
         self.sink = ExternalSink(str(self.cfg.external.get("sink", "blind")))
 
     def start_processor(self, slot: int | None = None) -> Session:
-        from sim.workload import Session
+        from sim.clients.workload import Session
 
         wl = self.workload
         if slot is None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sim.coordinator import HostedCoordinator
-from sim.network import Message
+from sim.cluster.coordinator import HostedCoordinator
+from sim.cluster.network import Message
 
 if TYPE_CHECKING:
-    from sim.broker import Broker
+    from sim.cluster.broker import Broker
 
 JOIN_WINDOW = 0.1
 REBALANCE_TIMEOUT = 0.5

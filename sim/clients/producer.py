@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from simpy import Event
 
-from sim.node import BaseNode
+from sim.cluster.node import BaseNode
 
 if TYPE_CHECKING:
-    from sim.world import World
+    from sim.cluster.world import World
 
 RETRIABLE = {
     "not_leader_or_follower",
@@ -233,7 +233,7 @@ class Producer(BaseNode):
         return None
 
     def net_send_produce(self, leader: str, body: dict[str, Any]) -> None:
-        from sim.network import Message
+        from sim.cluster.network import Message
 
         self.transmit(Message(self.name, leader, "Produce", body))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sim.broker import Broker
+    from sim.cluster.broker import Broker
 
 
 class HostedCoordinator:

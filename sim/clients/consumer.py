@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from simpy import Event
 
-from sim.discovery import coordinator_call
-from sim.node import BaseNode
+from sim.clients.discovery import coordinator_call
+from sim.cluster.node import BaseNode
 
 if TYPE_CHECKING:
-    from sim.world import World
+    from sim.cluster.world import World
 
 POLL_WAIT = 0.1
 

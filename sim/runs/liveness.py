@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sim.world import World
+    from sim.cluster.world import World
 
 GRACE = 1.0  # seconds past transaction.timeout.ms before a coordinator must have aborted
 
@@ -61,7 +61,7 @@ def _running_transactions(world: World) -> dict[int, Any]:
 
 
 def _in_progress(meta: Any, key: str, now: float) -> bool:
-    from sim.txn import ONGOING, PREPARE_ABORT, PREPARE_COMMIT
+    from sim.cluster.txn import ONGOING, PREPARE_ABORT, PREPARE_COMMIT
 
     if meta is None or key not in meta.partitions:
         return False

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sim.report_model import Op, Window, Witness, short_json
+from sim.report.model import Op, Window, Witness, short_json
 
 HEADER_PX = 28  # sticky row of lane names
 LEFT_PX = 70  # time axis gutter

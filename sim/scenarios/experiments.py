@@ -9,11 +9,11 @@ from typing import Any
 
 from simpy import Event
 
+from sim.clients.consumer import Consumer
+from sim.clients.producer import Producer
+from sim.clients.txn_producer import TxnProducer
+from sim.cluster.world import World
 from sim.config import Config
-from sim.consumer import Consumer
-from sim.producer import Producer
-from sim.txn_producer import TxnProducer
-from sim.world import World
 
 
 @dataclass
