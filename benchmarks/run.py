@@ -84,11 +84,11 @@ def run_workload(mode: str, sim_seconds: float, knobs: dict[str, Any]) -> tuple[
     """Wall seconds of one run and the messages it delivered (sends acknowledged ok)."""
     from checkers.gcpause import gc_paused
     from sim.clients.workload import Workload
-    from sim.cluster.world import World
+    from sim.cluster.build import build_world
     from sim.config import Config
 
     config = Config(mode=mode, time_limit=sim_seconds, convergence=0.0, **knobs).validate()
-    world = World(config, 1)
+    world = build_world(config, 1)
     workload = Workload(world)
     world.workload = workload
     workload.start()

@@ -5,7 +5,7 @@ Run: python examples/abort_marker_before_inflight_batch.py   (the same as: eosim
 
 import sys
 
-from sim.scenarios.base import main
+from sim.scenarios.view import main
 
 if __name__ == "__main__":
     sys.exit(main("abort-marker-before-inflight-batch"))

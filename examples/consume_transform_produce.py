@@ -5,7 +5,7 @@ Run: python examples/consume_transform_produce.py   (the same as: eosim scenario
 
 import sys
 
-from sim.scenarios.base import main
+from sim.scenarios.view import main
 
 if __name__ == "__main__":
     sys.exit(main("consume-transform-produce"))

@@ -5,7 +5,7 @@ Run: python examples/delayed_endtxn_v1.py   (the same as: eosim scenario run del
 
 import sys
 
-from sim.scenarios.base import main
+from sim.scenarios.view import main
 
 if __name__ == "__main__":
     sys.exit(main("delayed-endtxn-v1"))

@@ -5,7 +5,7 @@ Run: python examples/epoch_bump_duplicate.py   (the same as: eosim scenario run 
 
 import sys
 
-from sim.scenarios.base import main
+from sim.scenarios.view import main
 
 if __name__ == "__main__":
     sys.exit(main("epoch-bump-duplicate"))

@@ -5,7 +5,7 @@ Run: python examples/external_sink.py   (the same as: eosim scenario run externa
 
 import sys
 
-from sim.scenarios.base import main
+from sim.scenarios.view import main
 
 if __name__ == "__main__":
     sys.exit(main("external-sink"))

@@ -5,7 +5,7 @@ Run: python examples/hanging_transaction_v2.py   (the same as: eosim scenario ru
 
 import sys
 
-from sim.scenarios.base import main
+from sim.scenarios.view import main
 
 if __name__ == "__main__":
     sys.exit(main("hanging-transaction-v2"))

@@ -5,7 +5,7 @@ Run: python examples/idempotent_dedup.py   (the same as: eosim scenario run idem
 
 import sys
 
-from sim.scenarios.base import main
+from sim.scenarios.view import main
 
 if __name__ == "__main__":
     sys.exit(main("idempotent-dedup"))

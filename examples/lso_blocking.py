@@ -5,7 +5,7 @@ Run: python examples/lso_blocking.py   (the same as: eosim scenario run lso-bloc
 
 import sys
 
-from sim.scenarios.base import main
+from sim.scenarios.view import main
 
 if __name__ == "__main__":
     sys.exit(main("lso-blocking"))

@@ -5,7 +5,7 @@ Run: python examples/overhead.py   (the same as: eosim scenario run overhead)
 
 import sys
 
-from sim.scenarios.base import main
+from sim.scenarios.view import main
 
 if __name__ == "__main__":
     sys.exit(main("overhead"))

@@ -5,7 +5,7 @@ Run: python examples/pitfall_auto_commit.py   (the same as: eosim scenario run p
 
 import sys
 
-from sim.scenarios.base import main
+from sim.scenarios.view import main
 
 if __name__ == "__main__":
     sys.exit(main("pitfall-auto-commit"))

@@ -5,7 +5,7 @@ Run: python examples/read_committed_vs_uncommitted.py   (the same as: eosim scen
 
 import sys
 
-from sim.scenarios.base import main
+from sim.scenarios.view import main
 
 if __name__ == "__main__":
     sys.exit(main("read-committed-vs-uncommitted"))

@@ -5,7 +5,7 @@ Run: python examples/timeout_retry_duplicate.py   (the same as: eosim scenario r
 
 import sys
 
-from sim.scenarios.base import main
+from sim.scenarios.view import main
 
 if __name__ == "__main__":
     sys.exit(main("timeout-retry-duplicate"))

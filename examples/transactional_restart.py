@@ -5,7 +5,7 @@ Run: python examples/transactional_restart.py   (the same as: eosim scenario run
 
 import sys
 
-from sim.scenarios.base import main
+from sim.scenarios.view import main
 
 if __name__ == "__main__":
     sys.exit(main("transactional-restart"))

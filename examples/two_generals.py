@@ -5,7 +5,7 @@ Run: python examples/two_generals.py   (the same as: eosim scenario run two-gene
 
 import sys
 
-from sim.scenarios.base import main
+from sim.scenarios.view import main
 
 if __name__ == "__main__":
     sys.exit(main("two-generals"))

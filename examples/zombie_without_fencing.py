@@ -5,7 +5,7 @@ Run: python examples/zombie_without_fencing.py   (the same as: eosim scenario ru
 
 import sys
 
-from sim.scenarios.base import main
+from sim.scenarios.view import main
 
 if __name__ == "__main__":
     sys.exit(main("zombie-without-fencing"))

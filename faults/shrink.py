@@ -1,5 +1,8 @@
 """Minimise a failing run: fewest faults, shortest windows, fewest clients, shortest run,
-while the same anomaly type still appears (delta debugging, deterministic, seed fixed)."""
+while the same anomaly type still appears (delta debugging, deterministic, seed fixed).
+
+The algorithm is pure: it judges candidates with a ``Check`` it is given, so faults/ never
+imports the runs layer; ``sim.runs.runner.still_fails`` is the check that runs the simulation."""
 
 from __future__ import annotations
 
@@ -19,17 +22,6 @@ class ShrinkResult:
     runs: int = 0
     steps: list[str] = field(default_factory=list)
     reproduced: bool = True  # False: the input was run and did not fail: nothing to shrink
-
-
-def still_fails(seed: int, anomalies: set[str]) -> Check:
-    """The predicate: a run of (config, seed, schedule) shows one of ``anomalies``."""
-    from sim.runs.runner import run
-
-    def check(config: Config, schedule: list[dict[str, Any]]) -> bool:
-        outcome = run(config, seed, schedule)
-        return bool(anomalies & set(outcome.results.get("anomaly_types", [])))
-
-    return check
 
 
 def shrink(

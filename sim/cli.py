@@ -537,8 +537,8 @@ def shrink(store_dir: str, anomalies: tuple[str, ...], max_runs: int, quiet: boo
     """
     from faults.schedule import validate_schedule
     from faults.shrink import shrink as shrink_schedule
-    from faults.shrink import still_fails
     from sim.runs.runner import run as run_sim
+    from sim.runs.runner import still_fails
     from sim.runs.store import read_store, write_store
 
     directory = Path(store_dir)

@@ -22,6 +22,8 @@ POLL_WAIT = 0.1
 
 
 class Consumer(BaseNode):
+    world: World  # clients see the whole world; cluster nodes only its Context
+
     def __init__(self, world: World, name: str, group: str | None, isolation: str) -> None:
         super().__init__(world, name)
         cfg = world.config

@@ -15,10 +15,11 @@ from simpy import Event
 
 from sim.clients.consumer import Consumer
 from sim.clients.producer import Producer
+from sim.clients.session import Session
 from sim.clients.txn_producer import TxnProducer
 
 if TYPE_CHECKING:
-    from sim.clients.workload import Session, Workload
+    from sim.clients.session import Driver
 
 SINK_WRITE_TIME = 0.002
 
@@ -45,16 +46,14 @@ def output_key(in_key: str) -> str:
 
 
 class Pipelines:
-    def __init__(self, workload: Workload) -> None:
+    def __init__(self, workload: Driver) -> None:
         self.workload = workload
         self.world = workload.world
-        self.env = workload.env
-        self.cfg = workload.cfg
+        self.env = workload.world.env
+        self.cfg = workload.world.config
         self.sink = ExternalSink(str(self.cfg.external.get("sink", "blind")))
 
     def start_processor(self, slot: int | None = None) -> Session:
-        from sim.clients.workload import Session
-
         wl = self.workload
         if slot is None:
             slot = self.world.next_id("processor-slot")

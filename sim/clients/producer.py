@@ -62,6 +62,8 @@ class ProducerStats:
 class Producer(BaseNode):
     """One producer session. ``pid``/``epoch`` come from InitProducerId when idempotent."""
 
+    world: World  # clients see the whole world; cluster nodes only its Context
+
     def __init__(self, world: World, name: str) -> None:
         super().__init__(world, name)
         cfg = world.config

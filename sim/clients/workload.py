@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any, cast
 from simpy import Event
 
 from sim.clients.consumer import Consumer
+from sim.clients.pipelines import Pipelines
 from sim.clients.producer import Producer
+from sim.clients.session import Session
 from sim.clients.txn_producer import TxnProducer
 
 if TYPE_CHECKING:
@@ -22,79 +24,6 @@ if TYPE_CHECKING:
 
 THREADS_PER_PRODUCER = 3
 FINAL_READ_BUDGET = 10.0
-
-
-class Session:
-    """A client node plus the process numbers it speaks for."""
-
-    def __init__(self, workload: Workload, role: str, node: Any) -> None:
-        self.workload = workload
-        self.world = workload.world
-        self.role = role
-        self.node = node
-        self.processes: list[int] = []
-        self.alive = True
-        self.paused_until = 0.0
-
-    @property
-    def name(self) -> str:
-        return str(self.node.name)
-
-    def new_process(self) -> int:
-        p = self.world.next_id("process")
-        self.processes.append(p)
-        return p
-
-    def invoke(self, process: int, f: str, value: Any, **extra: Any) -> None:
-        if self.alive:
-            self.world.history.invoke(process, f, value, **extra)
-
-    def complete(self, process: int, type_: str, value: Any, **extra: Any) -> None:
-        if self.alive and self.world.history.pending(process) is not None:
-            self.world.history.complete(process, type_, value, **extra)
-
-    def crash(self) -> None:
-        """Stop the client; its in-flight ops end as info (we cannot know if they happened)."""
-        if not self.alive:
-            return
-        for p in self.processes:
-            op = self.world.history.pending(p)
-            if op is not None:
-                self.world.history.complete(
-                    p, "info", crash_value(op), **op_extras(op), crashed=True
-                )
-        self.alive = False
-        for node in (self.node, getattr(self, "producer", None)):
-            if node is not None:
-                node.crash()
-                self.world.net.remove_node(node.name)
-
-    def paused(self) -> Generator[Event, Any, None]:
-        """A GC pause: the client's threads sleep until the pause ends."""
-        while self.alive and self.world.env.now < self.paused_until:
-            yield self.world.env.timeout(self.paused_until - self.world.env.now)
-
-
-CORE_FIELDS = ("index", "time", "process", "type", "f", "value")
-
-
-def op_extras(op: dict[str, Any]) -> dict[str, Any]:
-    """The invoke's extra fields (txn_id, lineage, ...), repeated on its completion."""
-    return {k: v for k, v in op.items() if k not in CORE_FIELDS}
-
-
-def crash_value(op: dict[str, Any]) -> Any:
-    """The value of a crashed op's info completion: sends with unknown offsets."""
-    value = op["value"]
-    if op["f"] in ("send", "txn") and isinstance(value, list):
-        out = []
-        for mop in value:
-            if mop[0] == "send":
-                out.append(["send", mop[1], [None, mop[2]]])
-            else:
-                out.append(mop)
-        return out
-    return value
 
 
 class Workload:
@@ -128,8 +57,6 @@ class Workload:
             for _ in range(self.cfg.consumers):
                 self.start_consumer()
         if self.cfg.workload in ("ctp", "sink"):
-            from sim.clients.pipelines import Pipelines
-
             self.pipelines = Pipelines(self)
             for _ in range(self.cfg.consumers):
                 self.pipelines.start_processor()

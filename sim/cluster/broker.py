@@ -22,7 +22,7 @@ from sim.cluster.network import Message
 from sim.cluster.node import BaseNode
 
 if TYPE_CHECKING:
-    from sim.cluster.world import World
+    from sim.cluster.context import Context
 
 TICK = 0.05
 FETCH_MAX_WAIT = 0.5
@@ -59,7 +59,7 @@ class FollowerState:
 
 
 class Broker(BaseNode):
-    def __init__(self, world: World, name: str, keys: list[str]) -> None:
+    def __init__(self, world: Context, name: str, keys: list[str]) -> None:
         super().__init__(world, name)
         cfg = world.config
         self.min_isr = cfg.min_insync_replicas

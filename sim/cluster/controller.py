@@ -18,7 +18,7 @@ from sim.cluster.network import Message
 from sim.cluster.node import BaseNode
 
 if TYPE_CHECKING:
-    from sim.cluster.world import World
+    from sim.cluster.context import Context
 
 CONTROLLER = "controller"
 TICK = 0.05
@@ -45,7 +45,7 @@ class PartitionState:
 
 
 class Controller(BaseNode):
-    def __init__(self, world: World, keys: list[str], brokers: list[str], rf: int) -> None:
+    def __init__(self, world: Context, keys: list[str], brokers: list[str], rf: int) -> None:
         super().__init__(world, CONTROLLER)
         self.brokers = brokers
         self.unclean = world.config.unclean_leader_election_enable

@@ -15,7 +15,7 @@ from simpy import Event
 from sim.cluster.network import Message
 
 if TYPE_CHECKING:
-    from sim.cluster.world import World
+    from sim.cluster.context import Context
 
 TIMEOUT = {"error": "request_timed_out"}
 
@@ -23,7 +23,7 @@ TIMEOUT = {"error": "request_timed_out"}
 class BaseNode:
     """A named node with an incarnation counter: a crash bumps it, which orphans old callbacks."""
 
-    def __init__(self, world: World, name: str) -> None:
+    def __init__(self, world: Context, name: str) -> None:
         self.world = world
         self.env = world.env
         self.net = world.net

@@ -1,20 +1,25 @@
-"""The world of one run: simpy environment, named random streams, network, cluster, history."""
+"""The world of one run: simpy environment, named random streams, network, history, and the
+cluster's nodes once ``sim.cluster.build`` has put them in.
+
+The world is the one object the layers above hold; nodes see only its narrow ``Context``.
+"""
 
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim.cluster.broker import Broker
-from sim.cluster.controller import Controller
-from sim.cluster.group import GroupCoordinator
 from sim.cluster.network import LinkProfile, Network
-from sim.cluster.txn import TxnCoordinator, TxnPartitionGate
 from sim.config import Config
 from sim.history import History
 from sim.rand import Streams
+
+if TYPE_CHECKING:
+    from sim.cluster.broker import Broker
+    from sim.cluster.controller import Controller
+    from sim.cluster.txn import TxnCoordinator
 
 CONSUMER_OFFSETS = "__consumer_offsets"
 TRANSACTION_STATE = "__transaction_state"
@@ -22,6 +27,13 @@ INTERNAL_KEYS = (CONSUMER_OFFSETS, TRANSACTION_STATE)
 
 
 class World:
+    """Satisfies ``sim.cluster.context.Context`` for the nodes it holds."""
+
+    controller: Controller
+    brokers: dict[str, Broker]
+    # Every broker hosts one; the active one is on the leader of __transaction_state.
+    txn_coordinators: dict[str, TxnCoordinator]
+
     def __init__(self, config: Config, seed: int) -> None:
         self.config = config
         self.seed = seed
@@ -37,25 +49,18 @@ class World:
             if config.workload == "ctp":
                 self.topics["out"] = [f"out{i}" for i in range(config.partitions)]
             self.data_keys = [k for keys in self.topics.values() for k in keys]
-        all_keys = [*self.data_keys, *INTERNAL_KEYS]
-        names = [f"b{i}" for i in range(config.brokers)]
-        self.controller = Controller(self, all_keys, names, config.replication_factor)
-        self.net.add_node(self.controller, "controller")
-        self.brokers: dict[str, Broker] = {}
-        # Every broker hosts one; the active one is on the leader of __transaction_state.
-        self.txn_coordinators: dict[str, TxnCoordinator] = {}
-        for name in names:
-            broker = Broker(self, name, all_keys)
-            GroupCoordinator(broker)
-            self.txn_coordinators[name] = TxnCoordinator(broker)
-            broker.gate = TxnPartitionGate(broker)
-            self.brokers[name] = broker
-            self.net.add_node(broker, "broker")
+        self.brokers = {}
+        self.txn_coordinators = {}
         self.counters: dict[str, int] = {}
         self.workload: Any = (
             None  # set by the runner; faults and scenarios reach sessions through it
         )
         self.stats: dict[str, Any] = {}
+
+    @property
+    def all_keys(self) -> list[str]:
+        """Every partition the cluster hosts: the workload's, then the internal ones."""
+        return [*self.data_keys, *INTERNAL_KEYS]
 
     def rng(self, name: str) -> random.Random:
         return self.streams.get(name)

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checkers.gcpause import gc_paused
+from faults.shrink import Check
 from sim.clients.workload import Workload
+from sim.cluster.build import build_world
 from sim.cluster.world import World
 from sim.config import Config
 
@@ -30,7 +32,7 @@ def simulate(
     from faults.schedule import install, plan, validate_schedule
 
     config.validate()
-    world = World(config, seed)
+    world = build_world(config, seed)
     workload = Workload(world)
     world.workload = workload
     workload.start()
@@ -47,7 +49,7 @@ def simulate(
 
 def close_pending(world: World) -> None:
     """Ops still pending when the run stops end as info: their fate is unknown."""
-    from sim.clients.workload import crash_value, op_extras
+    from sim.clients.session import crash_value, op_extras
 
     for process in sorted(world.history._pending, key=str):
         op = world.history.pending(process)
@@ -73,3 +75,13 @@ def verdict(world: World, config: Config, seed: int, digest: str) -> dict[str, A
     results.setdefault("stats", {})["sim_time"] = round(world.env.now, 6)
     results["stats"]["elections"] = world.controller.elections
     return dict(sorted(results.items()))
+
+
+def still_fails(seed: int, anomalies: set[str]) -> Check:
+    """The predicate: a run of (config, seed, schedule) shows one of ``anomalies``."""
+
+    def check(config: Config, schedule: list[dict[str, Any]]) -> bool:
+        outcome = run(config, seed, schedule)
+        return bool(anomalies & set(outcome.results.get("anomaly_types", [])))
+
+    return check

@@ -149,16 +149,3 @@ def run_scenario(s: Scenario, seeds: int | None = None) -> dict[str, Any]:
         "confirmed": all(c.confirmed for c in cases),
         "cases_confirmed": {c.label: c.confirmed for c in cases},
     }
-
-
-def main(name: str, seeds: int | None = None) -> int:
-    """Run one scenario with the same explanation ``eosim scenario run`` prints (exit code 0
-    when the claim is confirmed): what each file in examples/ calls."""
-    from rich.console import Console
-
-    from sim.scenarios.view import render_scenario
-
-    s = SCENARIOS[name]
-    result = run_scenario(s, seeds)
-    render_scenario(s, result, Console())
-    return 0 if result["confirmed"] else 1

@@ -12,7 +12,7 @@ from simpy import Event
 from sim.clients.consumer import Consumer
 from sim.clients.producer import Producer
 from sim.clients.txn_producer import TxnProducer
-from sim.cluster.world import World
+from sim.cluster.build import build_world
 from sim.config import Config
 
 
@@ -34,7 +34,7 @@ def lso_blocking(
     keeps writing to the same partition; measure how late two consumers (read_committed and
     read_uncommitted) see those plain writes."""
     config = Config(mode="transactional", transaction_timeout_ms=(hold + 10) * 1000.0).validate()
-    world = World(config, seed)
+    world = build_world(config, seed)
     env = world.env
     acked: dict[int, float] = {}
     seen: dict[str, dict[int, float]] = {"read_committed": {}, "read_uncommitted": {}}

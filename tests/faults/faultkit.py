@@ -11,6 +11,7 @@ from typing import Any
 
 from faults.schedule import install
 from sim.clients.workload import Workload
+from sim.cluster.build import build_world
 from sim.cluster.world import World
 from sim.config import Config
 from sim.runs.runner import close_pending, simulate
@@ -46,7 +47,7 @@ class Stepper:
 
     def __init__(self, config: Config, seed: int, schedule: list[dict[str, Any]]) -> None:
         config.validate()
-        self.world = World(config, seed)
+        self.world = build_world(config, seed)
         self.workload = Workload(self.world)
         self.world.workload = self.workload
         self.workload.start()

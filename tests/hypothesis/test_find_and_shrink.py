@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from faults.schedule import validate_schedule
-from faults.shrink import shrink, still_fails
+from faults.shrink import shrink
 from faults.strategies import SIMPLE_NEMESES, configs, schedules
 from sim.config import Config
-from sim.runs.runner import run
+from sim.runs.runner import run, still_fails
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 1

@@ -28,6 +28,7 @@ from hypothesis.stateful import (
 
 from faults.schedule import install, validate_schedule
 from sim.clients.workload import Workload
+from sim.cluster.build import build_world
 from sim.cluster.world import World
 from sim.config import Config
 from sim.runs.runner import close_pending, verdict
@@ -72,7 +73,7 @@ class ClusterMachine(RuleBasedStateMachine):
     @initialize(seed=st.integers(min_value=0, max_value=3))
     def build(self, seed: int) -> None:
         self.seed = seed
-        self.world = World(self.config.validate(), seed)
+        self.world = build_world(self.config.validate(), seed)
         self.workload = Workload(self.world)
         self.world.workload = self.workload
         self.workload.start()

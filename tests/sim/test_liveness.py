@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim.cluster.build import build_world
 from sim.cluster.log import Record
 from sim.cluster.txn import COMPLETE_COMMIT, ONGOING, TxnCoordinator, TxnMeta
 from sim.cluster.world import World
@@ -16,7 +17,7 @@ PID = 999
 
 def world_with_open_transaction() -> tuple[World, TxnCoordinator]:
     """A settled cluster whose k0 holds one open transactional record of producer PID."""
-    world = World(Config(mode="transactional", workload="produce").validate(), 1)
+    world = build_world(Config(mode="transactional", workload="produce").validate(), 1)
     world.env.run(until=1.0)  # leaders elected, coordinators loaded
     leader = world.controller.leader_of("k0")
     assert leader is not None

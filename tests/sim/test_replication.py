@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim.cluster.build import build_world
 from sim.cluster.node import BaseNode
 from sim.cluster.world import World
 from sim.config import Config
@@ -32,7 +33,7 @@ class RawClient(BaseNode):
 
 
 def settled_world(**overrides: Any) -> tuple[World, RawClient]:
-    world = World(Config(**overrides).validate(), seed=1)
+    world = build_world(Config(**overrides).validate(), seed=1)
     client = RawClient(world)
     world.env.run(until=0.5)  # heartbeats deliver the first metadata image
     return world, client

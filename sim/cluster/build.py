@@ -1,0 +1,28 @@
+"""Assemble a world: the one place that knows every concrete node class of the cluster."""
+
+from __future__ import annotations
+
+from sim.cluster.broker import Broker
+from sim.cluster.controller import Controller
+from sim.cluster.group import GroupCoordinator
+from sim.cluster.txn import TxnCoordinator, TxnPartitionGate
+from sim.cluster.world import World
+from sim.config import Config
+
+
+def build_world(config: Config, seed: int) -> World:
+    """A world with its controller and brokers; each broker hosts a group coordinator, a
+    transaction coordinator and the transaction gate on its partitions (Kafka's KIP-890)."""
+    world = World(config, seed)
+    names = [f"b{i}" for i in range(config.brokers)]
+    keys = world.all_keys
+    world.controller = Controller(world, keys, names, config.replication_factor)
+    world.net.add_node(world.controller, "controller")
+    for name in names:
+        broker = Broker(world, name, keys)
+        GroupCoordinator(broker)
+        world.txn_coordinators[name] = TxnCoordinator(broker)
+        broker.gate = TxnPartitionGate(broker)
+        world.brokers[name] = broker
+        world.net.add_node(broker, "broker")
+    return world
