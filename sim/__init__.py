@@ -39,7 +39,18 @@ _EXPORTS = {
     "run_scenario": ("sim.scenarios", "run_scenario"),
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "SCENARIOS",
+    "CampaignSummary",
+    "Config",
+    "Outcome",
+    "UsageError",
+    "campaign",
+    "check",
+    "from_mapping",
+    "run",
+    "run_scenario",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -40,3 +40,7 @@ def test_importing_sim_imports_no_layer() -> None:
     code = "import sys, sim; print(sorted(m for m in sys.modules if m.startswith('sim.')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_all_lists_exactly_the_lazy_exports() -> None:
+    assert sorted(sim.__all__) == sorted(sim._EXPORTS)
