@@ -20,6 +20,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 MODES = ("at-least-once", "idempotent", "transactional")
+# Kafka releases whose behaviour the model can follow (kafka.version); the newest is the default.
+KAFKA_VERSIONS = ("3.5", "3.6", "3.7", "3.8", "3.9", "4.0")
+TXN_PROTOCOLS = ("v1", "v2")
 WORKLOADS = ("produce-consume", "produce", "ctp", "sink")
 
 
@@ -58,7 +61,8 @@ class Config:
     replication_factor: int = 3
     min_insync_replicas: int = 2
     unclean_leader_election_enable: bool = False
-    txn_protocol: str = "v2"
+    kafka_version: str = KAFKA_VERSIONS[-1]
+    txn_protocol: str | None = None  # None: follows kafka.version (v2 from 4.0)
     replica_lag_time_max_ms: float = 1000.0
     broker_session_timeout_ms: float = 1000.0
     session_timeout_ms: float = 1000.0
@@ -82,6 +86,32 @@ class Config:
         if self.isolation_level is not None:
             return self.isolation_level
         return "read_committed" if self.transactional else "read_uncommitted"
+
+    # Release-dependent behaviour (kafka.version, with txn.protocol as a shorthand that can only
+    # turn KIP-890 off: v1 = "before KIP-890", as with transaction.partition.verification.enable
+    # = false and transaction.version 1).
+    @property
+    def release(self) -> tuple[int, int]:
+        major, minor = self.kafka_version.split(".")
+        return int(major), int(minor)
+
+    @property
+    def partition_verification(self) -> bool:
+        """KIP-890 part 1 (3.6+): a leader verifies with the transaction coordinator before a
+        producer's first transactional append to a partition."""
+        return self.release >= (3, 6) and self.txn_protocol != "v1"
+
+    @property
+    def txn_v2(self) -> bool:
+        """KIP-890 part 2, transaction version 2 (4.0+): the epoch is bumped at every EndTxn and
+        TxnOffsetCommit is verified and epoch-checked like a produce."""
+        return self.release >= (4, 0) and self.txn_protocol != "v1"
+
+    @property
+    def hw_needs_min_isr(self) -> bool:
+        """KAFKA-15583 (3.7+): the leader's high watermark does not advance while the ISR is
+        smaller than min.insync.replicas."""
+        return self.release >= (3, 7)
 
     @property
     def keys(self) -> list[str]:
@@ -137,8 +167,19 @@ class Config:
             raise UsageError(
                 f"isolation.level must be read_committed or read_uncommitted, got {self.isolation_level!r}"
             )
-        if self.txn_protocol not in ("v1", "v2"):
+        if self.kafka_version not in KAFKA_VERSIONS:
+            raise UsageError(
+                f"unknown kafka.version {self.kafka_version!r}"
+                f"{did_you_mean(str(self.kafka_version), KAFKA_VERSIONS)}"
+                f" (modelled releases: {', '.join(KAFKA_VERSIONS)})"
+            )
+        if self.txn_protocol not in (None, *TXN_PROTOCOLS):
             raise UsageError(f"txn.protocol must be v1 or v2, got {self.txn_protocol!r}")
+        if self.txn_protocol == "v2" and self.release < (4, 0):
+            raise UsageError(
+                f"txn.protocol=v2 (KIP-890 part 2) first shipped in Kafka 4.0; "
+                f"kafka.version {self.kafka_version} has no such release"
+            )
         if self.idempotent:
             if self.acks != "all":
                 raise UsageError("enable.idempotence requires acks=all (as in Kafka)")
@@ -222,6 +263,7 @@ KNOB_NAMES = {
     "min_insync_replicas": "min.insync.replicas",
     "unclean_leader_election_enable": "unclean.leader.election.enable",
     "txn_protocol": "txn.protocol",
+    "kafka_version": "kafka.version",
     "replica_lag_time_max_ms": "replica.lag.time.max.ms",
     "broker_session_timeout_ms": "broker.session.timeout.ms",
     "session_timeout_ms": "session.timeout.ms",
@@ -241,7 +283,8 @@ def field_for(name: str) -> str:
     candidate = name.replace("-", "_").replace(".", "_")
     if candidate in _FIELDS:
         return candidate
-    raise UsageError(f"unknown config knob {name!r}")
+    known = sorted({*FIELD_BY_NAME, *(f.replace("_", "-") for f in _FIELDS)})
+    raise UsageError(f"unknown config knob {name!r}{did_you_mean(name, known)}")
 
 
 def coerce(name: str, raw: Any) -> Any:
@@ -251,8 +294,10 @@ def coerce(name: str, raw: Any) -> Any:
     kind = type(default) if default is not None and default is not dataclasses.MISSING else None
     if fname == "enable_idempotence":
         kind = bool
-    if fname == "isolation_level":
+    if fname in ("isolation_level", "txn_protocol"):
         kind = str
+    if fname == "kafka_version":
+        return _version_text(raw)
     if fname in ("nemesis", "bugs"):
         if isinstance(raw, str):
             return tuple(x for x in raw.split(",") if x)
@@ -304,6 +349,20 @@ def from_mapping(data: dict[str, Any], base: Config | None = None) -> Config:
         else:
             changes[fname] = coerce(name, raw)
     return dataclasses.replace(base or Config(), external=external, **changes)
+
+
+def _version_text(raw: Any) -> str:
+    """``kafka.version`` as text: TOML and --set may spell 4.0 as a float."""
+    if isinstance(raw, float):
+        return f"{raw:.1f}"
+    return str(raw)
+
+
+def did_you_mean(word: str, choices: Any) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def parse_scalar(raw: Any) -> Any:

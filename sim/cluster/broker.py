@@ -45,6 +45,10 @@ class LeaderState:
     isr: list[str]
     follower_leo: dict[str, int] = field(default_factory=dict)
     caught_up: dict[str, float] = field(default_factory=dict)
+    # the leader's log end and the time at each follower's previous fetch (Replica's
+    # lastFetchLeaderLogEndOffset / lastFetchTimeMs)
+    last_fetch_leo: dict[str, int] = field(default_factory=dict)
+    last_fetch_time: dict[str, float] = field(default_factory=dict)
     parked: list[tuple[Message, float]] = field(default_factory=list)
     waiters: list[Waiter] = field(default_factory=list)
     alter_pending: float = -1.0
@@ -63,6 +67,7 @@ class Broker(BaseNode):
         super().__init__(world, name)
         cfg = world.config
         self.min_isr = cfg.min_insync_replicas
+        self.hw_needs_min_isr = cfg.hw_needs_min_isr
         self.lag_max = cfg.replica_lag_time_max_ms / 1000.0
         self.bugs = world.bugs
         self.logs: dict[str, PartitionLog] = {
@@ -347,6 +352,8 @@ class Broker(BaseNode):
         st = self.leading.get(key)
         if st is None:
             return
+        if self.hw_needs_min_isr and len(st.isr) < self.min_isr:
+            return  # Partition.maybeIncrementLeaderHW: no HW progress under min ISR (3.7+)
         log = self.logs[key]
         hw = log.leo
         for r in st.isr:
@@ -490,11 +497,23 @@ class Broker(BaseNode):
                     self.reply(msg, {"error": "diverging", "epoch": epoch, "end_offset": end})
                     return
             st.follower_leo[replica] = b["offset"]
-            if b["offset"] >= log.leo:
-                st.caught_up[replica] = self.env.now
+            self._note_caught_up(st, replica, b["offset"], log.leo)
             self._advance_hw(key)
         if not self._answer_fetch(msg, key, st, force=False):
             st.parked.append((msg, self.env.now + b.get("max_wait", FETCH_MAX_WAIT)))
+
+    def _note_caught_up(self, st: LeaderState, replica: str, offset: int, leo: int) -> None:
+        """Kafka's Replica.updateFetchStateOrThrow: a follower is caught up at this fetch if it
+        reached the leader's log end, and as of its *previous* fetch if it reached the log end
+        the leader had then. Under steady writes a fetch never equals the current log end, so
+        the second rule is what keeps a healthy but distant follower in the ISR."""
+        now = self.env.now
+        if offset >= leo:
+            st.caught_up[replica] = now
+        elif offset >= st.last_fetch_leo.get(replica, leo + 1):
+            st.caught_up[replica] = max(st.caught_up.get(replica, -1e9), st.last_fetch_time[replica])
+        st.last_fetch_leo[replica] = leo
+        st.last_fetch_time[replica] = now
 
     def _answer_fetch(self, msg: Message, key: str, st: LeaderState, force: bool) -> bool:
         """Answer now if there is something to say (data or a newer HW), else leave it parked."""

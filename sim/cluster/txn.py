@@ -7,10 +7,11 @@ markers to every partition in the transaction and finally CompleteCommit/Complet
 Expired transactions are aborted with a bumped epoch. Every transition is a record in the
 replicated ``__transaction_state`` log, so a new coordinator resumes where the old one stopped.
 
-``txn.protocol = v1`` is Kafka before KIP-890: the epoch stays the same across transactions
-and partitions accept transactional data without asking the coordinator. ``v2`` bumps the epoch
-at every EndTxn and has the partition leader verify with the coordinator before the first
-transactional append (see ``TxnPartitionGate``).
+Release-dependent (``kafka.version``; ``txn.protocol = v1`` turns KIP-890 off): before 3.6 the
+epoch stays the same across transactions and partitions accept transactional data without asking
+the coordinator. From 3.6 (KIP-890 part 1) the partition leader verifies with the coordinator
+before a producer's first transactional append (see ``TxnPartitionGate``). From 4.0 (part 2,
+transaction version 2) the epoch is bumped at every EndTxn.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class TxnCoordinator(HostedCoordinator):
     def __init__(self, broker: Broker) -> None:
         super().__init__(broker)
         cfg = broker.world.config
-        self.v2 = cfg.txn_protocol == "v2"
+        self.v2 = cfg.txn_v2
         self.fencing = "no-epoch-fencing" not in broker.bugs
         self.lost_marker = "lost-marker" in broker.bugs
         self.txns: dict[str, TxnMeta] = {}
@@ -368,14 +369,14 @@ class TxnPartitionGate(HostedCoordinator):
 
     def __init__(self, broker: Broker) -> None:
         super().__init__(broker)
-        self.v2 = broker.world.config.txn_protocol == "v2"
+        self.verify = broker.world.config.partition_verification
         broker.handlers["WriteTxnMarkers"] = self.on_write_markers
 
     def on_metadata(self) -> None:
         pass
 
     def needs_verification(self, key: str, body: dict[str, Any]) -> bool:
-        if not (self.v2 and body.get("txn")):
+        if not (self.verify and body.get("txn")):
             return False
         entry = self.broker.logs[key].producers.get(body["pid"])
         return entry is None or entry.txn_first_offset is None or entry.epoch != body["epoch"]

@@ -1,0 +1,66 @@
+"""Replication facts: when the high watermark moves and who counts as in sync."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fidelity.kit import run_for, settled
+
+
+def isolate_leader_from_followers(world, key: str = "k0") -> str:  # type: ignore[no-untyped-def]
+    state = world.controller.partitions[key]
+    leader = state.leader
+    followers = [b for b in state.replicas if b != leader]
+    world.net.cut([(leader, f) for f in followers] + [(f, leader) for f in followers])
+    return leader
+
+
+@pytest.mark.parametrize(("version", "advances"), [("3.6", True), ("3.7", False), ("4.0", False)])
+def test_high_watermark_is_held_while_the_isr_is_below_min_insync(
+    version: str, advances: bool
+) -> None:
+    """From 3.7 the leader's high watermark does not advance while the ISR is smaller than
+    min.insync.replicas (KAFKA-15583); before, an ISR shrunk to the leader alone exposed
+    acks=1 writes to consumers at once.
+
+    Kafka: core/src/main/scala/kafka/cluster/Partition.scala, Partition.maybeIncrementLeaderHW
+    """
+    world, client = settled(kafka_version=version)
+    leader = isolate_leader_from_followers(world)
+    run_for(world, 3.0)  # followers fall out of the ISR (replica.lag.time.max.ms = 1 s)
+    assert world.controller.partitions["k0"].isr == [leader]
+    client.produce(leader, "k0", [7], acks="1")
+    run_for(world, 0.5)
+    assert client.replies == [{"offset": 0, "duplicate": False}]  # acks=1: the leader has it
+    assert world.brokers[leader].logs["k0"].hw == (1 if advances else 0)
+
+
+def test_a_follower_that_reached_the_previous_log_end_stays_in_sync() -> None:
+    """Under steady writes and a 200 ms link delay a follower's fetch offset never equals the
+    leader's *current* log end, yet Kafka keeps it in the ISR: a fetch that reached the log end
+    the leader had at the follower's previous fetch counts as caught up as of that fetch.
+
+    Kafka: core/src/main/scala/kafka/cluster/Replica.scala, Replica.updateFetchStateOrThrow
+    """
+    from sim.cluster.network import Rule
+
+    world, client = settled()
+    state = world.controller.partitions["k0"]
+    leader = state.leader
+    brokers = set(world.brokers)
+    world.net.rules.append(
+        Rule("slow-replication", lambda m: m.src in brokers and m.dst in brokers, delay=0.2)
+    )
+
+    def writer():  # type: ignore[no-untyped-def]
+        for i in range(800):
+            client.produce(leader, "k0", [i], acks="1")
+            yield world.env.timeout(0.01)
+
+    world.env.process(writer())
+    run_for(world, 2.0)  # start-up: the first long poll parks on an empty log
+    sizes = []
+    for _ in range(60):
+        run_for(world, 0.1)
+        sizes.append(len(state.isr))
+    assert sizes == [3] * 60, "a healthy follower 200 ms away is out of the ISR"
