@@ -328,7 +328,7 @@ def coerce(name: str, raw: Any) -> Any:
 
 # Behaviour knobs with a fixed set of values (the first is the default).
 EXTERNAL_CHOICES: dict[str, tuple[str, ...]] = {
-    "client.oos": ("fail", "bump-and-retry"),
+    "client.oos": ("java", "bump-and-retry"),
     "sink": ("blind", "idempotent"),
     "workload.arrivals": ("closed", "open"),
     "workload.partitioner": ("random", "sticky"),

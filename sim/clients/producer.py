@@ -43,6 +43,7 @@ class Batch:
     created: float
     seq: int = -1
     epoch: int = -1
+    sent_epoch: int = -1  # the epoch of the attempt in flight: renumbered since, if different
     attempts: int = 0
     maybe_written: bool = False
     txn: bool = False
@@ -78,6 +79,16 @@ class Producer(BaseNode):
         self.pid = -1
         self.epoch = -1
         self.next_seq: dict[str, int] = {}
+        # The epoch each partition's sequence numbers belong to. After a bump a partition keeps
+        # its old epoch until its in-flight batches drain (TransactionManager's
+        # hasStaleProducerIdAndEpoch / maybeUpdateProducerIdAndEpoch), so no batch in flight
+        # elsewhere is answered InvalidProducerEpoch.
+        self.key_epoch: dict[str, int] = {}
+        # TransactionManager's lastAckedSequence and partitionsWithUnresolvedSequences: the last
+        # sequence acknowledged under the partition's epoch, and the last sequence of a batch
+        # that expired after being sent (it may or may not be in the log).
+        self.last_acked: dict[str, int] = {}
+        self.unresolved_seq: dict[str, int] = {}
         self.leaders: dict[str, tuple[str | None, int]] = {}
         self.queues: dict[str, list[tuple[int, Completion]]] = {}
         self.drain_scheduled: set[str] = set()
@@ -89,7 +100,7 @@ class Producer(BaseNode):
         self.txn_in_progress = False
         self.stats = ProducerStats()
         self.fatal: str | None = None
-        self.oos_behavior = cfg.external.get("client.oos", "fail") if cfg.external else "fail"
+        self.oos_behavior = cfg.external.get("client.oos", "java") if cfg.external else "java"
 
     # --- setup ---------------------------------------------------------------------------
     def init(self) -> Event:
@@ -168,6 +179,8 @@ class Producer(BaseNode):
         if not self.alive:
             return
         queue = self.queues.get(key)
+        if queue and self.idempotent and not self._key_on_current_epoch(key):
+            return  # drained when the old epoch's batches of this partition resolve
         while queue:
             chunk, rest = queue[: self.cfg.batch_size], queue[self.cfg.batch_size :]
             self.queues[key] = queue = rest
@@ -204,6 +217,7 @@ class Producer(BaseNode):
             return
         self.inflight[leader] = self.inflight.get(leader, 0) + 1
         batch.inflight_to = leader
+        batch.sent_epoch = batch.epoch
         batch.attempts += 1
         self.stats.requests += 1
         body = {
@@ -246,13 +260,19 @@ class Producer(BaseNode):
             self._send_batch(waiting.pop(0))
 
     def _on_reply(self, batch: Batch, leader: str, body: dict[str, Any]) -> None:
-        self._release(leader)
+        # Not in flight any more *before* the slot is handed on: a later batch of this partition
+        # must not overtake this one's retry (the accumulator keeps retries first, in sequence
+        # order), or it could push this batch out of the broker's five-batch dedup window.
         batch.inflight_to = None
+        self._release(leader)
         if batch.done:
             return
         if "offset" in body:
             if body.get("duplicate"):
                 self.stats.duplicates_answered += 1
+            if self.idempotent and batch.sent_epoch == self.key_epoch.get(batch.key):
+                last = batch.seq + len(batch.values) - 1
+                self.last_acked[batch.key] = max(self.last_acked.get(batch.key, -1), last)
             self._complete(batch, "ok", body["offset"])
             return
         err = body["error"]
@@ -282,29 +302,89 @@ class Producer(BaseNode):
         self.env.timeout(self.backoff).callbacks.append(functools.partial(self._on_backoff, batch))
 
     def _on_out_of_order(self, batch: Batch, err: str) -> None:
-        """An earlier batch still unresolved explains the gap: retry in order. Otherwise the
-        broker lost our state (e.g. a leader change without it): give up as unknown, and bump
-        the epoch so later batches start again from sequence 0 (KIP-360)."""
-        earlier = [
-            b for b in self.unresolved.get(batch.key, []) if b.seq < batch.seq and not b.done
-        ]
-        if earlier:
+        """OutOfOrderSequence / UnknownProducerId, decided as the Java client's
+        TransactionManager.canRetry does for an idempotent producer. A batch renumbered since it
+        was sent, or one that is not the next sequence after the last acknowledged one, is
+        retried as it is: an earlier batch explains the gap, or this one already landed (its
+        retry then expires, unknown, rather than being appended twice). The next sequence
+        rejected means the gap is real (a broker lost our state, or an expired batch never
+        landed): bump the epoch for this partition, renumber from sequence 0 and retry."""
+        if not self._sequence_gap_is_real(batch):
             self._retry_later(batch, err)
             return
-        batch.maybe_written = True
-        self.bump_epoch()
         if self.oos_behavior == "bump-and-retry":
-            # librdkafka #4953 / redpanda #3039: re-send under the new epoch from sequence 0.
-            batch.epoch = self.epoch
-            batch.seq = self.next_seq.get(batch.key, 0)
-            self.next_seq[batch.key] = batch.seq + len(batch.values)
-            self._retry_later(batch, err)
+            # librdkafka #4953 / redpanda #3039: every partition moves to the new epoch at once.
+            self._bump_and_resequence()
+        else:
+            self._bump_for_partition(batch.key)
+        self._retry_later(batch, err)
+
+    def _sequence_gap_is_real(self, batch: Batch) -> bool:
+        if batch.sent_epoch != batch.epoch:
+            return False  # renumbered after a bump while this attempt was in flight
+        key = batch.key
+        if key in self.unresolved_seq:
+            return batch.seq == self.unresolved_seq[key] + 1
+        return batch.seq == self.last_acked.get(key, -1) + 1
+
+    def _maybe_resolve(self, key: str) -> None:
+        """TransactionManager.maybeResolveSequences: once a partition with an expired batch has
+        nothing in flight, either later batches were acknowledged past it (resolved) or the
+        sequence has a hole that only a new epoch can close."""
+        if key not in self.unresolved_seq or any(not b.done for b in self.unresolved.get(key, [])):
             return
-        self._give_up(batch, err)
+        if self.last_acked.get(key, -1) + 1 == self.next_seq.get(key, 0):
+            del self.unresolved_seq[key]
+        else:
+            self.on_unresolved_gap(key)
+
+    def on_unresolved_gap(self, key: str) -> None:
+        """An idempotent producer bumps its epoch for the partition (KIP-360, locally)."""
+        self._bump_for_partition(key)
+
+    def _behind_unresolved(self, batch: Batch) -> bool:
+        return any(b.seq < batch.seq and not b.done for b in self.unresolved.get(batch.key, []))
+
+    def _bump_for_partition(self, key: str) -> None:
+        """TransactionManager.bumpIdempotentProducerEpoch: a local epoch bump (KIP-360); the
+        partition that needed it restarts its unresolved batches at sequence 0 under the new
+        epoch (startSequencesAtBeginning), the others follow once their in-flight batches drain."""
+        self.epoch += 1
+        self._renumber(key)
+
+    def _renumber(self, key: str) -> None:
+        seq = 0
+        for b in sorted(self.unresolved.get(key, []), key=lambda b: b.seq):
+            if b.done:
+                continue
+            b.epoch, b.seq = self.epoch, seq
+            seq += len(b.values)
+        self.key_epoch[key] = self.epoch
+        self.next_seq[key] = seq
+        self.last_acked.pop(key, None)
+        self.unresolved_seq.pop(key, None)
+
+    def _key_on_current_epoch(self, key: str) -> bool:
+        """True once ``key`` numbers its batches under the producer's current epoch; a stale
+        partition switches (from sequence 0) only when none of its batches is unresolved."""
+        epoch = self.key_epoch.get(key)
+        if epoch == self.epoch:
+            return True
+        if epoch is not None and any(not b.done for b in self.unresolved.get(key, [])):
+            return False
+        self.key_epoch[key] = self.epoch
+        self.next_seq[key] = 0
+        self.last_acked.pop(key, None)
+        self.unresolved_seq.pop(key, None)
+        return True
 
     def bump_epoch(self) -> None:
+        """A new epoch for every partition at once (nothing of the old epoch is unresolved)."""
         self.epoch += 1
         self.next_seq = {}
+        self.key_epoch = {}
+        self.last_acked = {}
+        self.unresolved_seq = {}
 
     def _bump_and_resequence(self) -> None:
         """librdkafka's drain-and-bump (#4953): after a timed-out request the state of in-flight
@@ -312,18 +392,17 @@ class Producer(BaseNode):
         from sequence 0. A batch whose first attempt landed is then appended a second time."""
         self.bump_epoch()
         for key in sorted(self.unresolved):
-            for b in sorted(self.unresolved[key], key=lambda b: b.seq):
-                if b.done:
-                    continue
-                b.epoch = self.epoch
-                b.seq = self.next_seq.get(key, 0)
-                self.next_seq[key] = b.seq + len(b.values)
+            self._renumber(key)
 
     def on_fenced(self, batch: Batch, err: str) -> None:
         self.fatal = err
         self._give_up(batch, err)
 
     def _give_up(self, batch: Batch, err: str) -> None:
+        if self.idempotent and batch.attempts and batch.epoch == self.key_epoch.get(batch.key):
+            # Sender.failBatch + markSequenceUnresolved: its sequences may or may not be taken
+            last = batch.seq + len(batch.values) - 1
+            self.unresolved_seq[batch.key] = max(self.unresolved_seq.get(batch.key, -1), last)
         self._complete(batch, "info" if batch.maybe_written else "fail", None)
 
     def _behind_unsent(self, batch: Batch) -> bool:
@@ -349,5 +428,9 @@ class Producer(BaseNode):
         if pending is not None and batch in pending:
             pending.remove(batch)
         self._release_held(batch.key)
+        if self.idempotent:
+            self._maybe_resolve(batch.key)
+        if self.queues.get(batch.key) and self.key_epoch.get(batch.key, self.epoch) != self.epoch:
+            self._drain(batch.key)  # the stale partition has drained: on to the new epoch
         for i, cb in enumerate(batch.callbacks):
             cb(type_, None if base_offset is None else base_offset + i)

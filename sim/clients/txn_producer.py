@@ -35,6 +35,7 @@ class TxnProducer(Producer):
         self.ignore_fenced = bool(self.cfg.external.get("client.ignore-fenced", False))
         self.reinit_on_fenced = bool(self.cfg.external.get("client.reinit-on-fenced", False))
         self.needs_reinit = False
+        self.epoch_bump_required = False  # an abortable sequence error: bump after the abort
         self.txn_timeout = self.cfg.transaction_timeout_ms / 1000.0
 
     def txn_id(self) -> str | None:
@@ -63,6 +64,25 @@ class TxnProducer(Producer):
                 return True
             yield self.env.timeout(RETRY)
         return False
+
+    def _bump_epoch_with_coordinator(self) -> Generator[Event, Any, None]:
+        """KIP-360: after an abortable sequence error the client aborts, then sends
+        InitProducerId with its current producer id and epoch; the coordinator bumps the epoch
+        and the producer carries on from sequence 0 (TransactionManager.beginCompletingTransaction
+        -> initializeTransactions(producerIdAndEpoch))."""
+        while self.alive and self.fatal is None:
+            reply = yield from self._coord(
+                "InitTxnProducerId",
+                {**self._ids(), "timeout": self.txn_timeout},
+            )
+            if "pid" in reply:
+                self.pid, self.epoch = reply["pid"], reply["epoch"]
+                self.next_seq = {}
+                self.epoch_bump_required = False
+                return
+            if self._fenced(reply):
+                return
+            yield self.env.timeout(RETRY)
 
     def init(self) -> Event:
         ev = self.env.event()
@@ -149,6 +169,7 @@ class TxnProducer(Producer):
             return False
         body = {
             "group": group,
+            "txn_id": self._txn_id,
             "pid": self.pid,
             "epoch": self.epoch,
             "generation": generation,
@@ -159,7 +180,13 @@ class TxnProducer(Producer):
             reply = yield from coordinator_call(self, "group", "TxnOffsetCommit", body)
             if reply.get("ok"):
                 return True
-            if reply.get("error") in ("illegal_generation", "unknown_member_id", "producer_fenced"):
+            if self._fenced(reply):  # INVALID_PRODUCER_EPOCH: ProducerFencedException
+                return False
+            if reply.get("error") in (
+                "illegal_generation",
+                "unknown_member_id",
+                "invalid_txn_state",
+            ):
                 self.txn_failed = reply["error"]
                 return False
             yield self.env.timeout(RETRY)
@@ -167,6 +194,12 @@ class TxnProducer(Producer):
 
     def end(self, commit: bool) -> Generator[Event, Any, str]:
         """EndTxn. Returns "ok" (done as asked), "fail" (definitely not committed) or "info"."""
+        outcome = yield from self._end_txn(commit)
+        if self.epoch_bump_required and self.alive and self.fatal is None:
+            yield from self._bump_epoch_with_coordinator()
+        return outcome
+
+    def _end_txn(self, commit: bool) -> Generator[Event, Any, str]:
         yield from self._flush_all()
         if commit and self.txn_failed is not None:
             commit = False
@@ -182,6 +215,7 @@ class TxnProducer(Producer):
                 if reply.get("epoch", self.epoch) != self.epoch:  # v2: a new epoch per transaction
                     self.epoch = reply["epoch"]
                     self.next_seq = {}
+                    self.epoch_bump_required = False  # the EndTxn bump serves (KIP-890)
                 return "ok" if commit else "fail"
             if self._fenced(reply):
                 return "info" if commit and sent else "fail"
@@ -195,6 +229,25 @@ class TxnProducer(Producer):
             self.flush_key(key)
         while self.alive and any(not b.done for bs in self.unresolved.values() for b in bs):
             yield self.env.timeout(0.01)
+
+    def _on_out_of_order(self, batch: Any, err: str) -> None:
+        """In a transaction a real sequence gap is an abortable error, not a local epoch bump:
+        the transaction fails, is aborted, and the epoch is bumped through the coordinator
+        (TransactionManager.handleFailedBatch, KIP-360). A local bump would give the
+        coordinator an epoch it never issued."""
+        if not self._sequence_gap_is_real(batch):
+            self._retry_later(batch, err)
+            return
+        self._abortable(err)
+        self._give_up(batch, err)
+
+    def on_unresolved_gap(self, key: str) -> None:
+        self._abortable("unresolved sequence")
+
+    def _abortable(self, err: str) -> None:
+        self.epoch_bump_required = True
+        if self.txn_failed is None:
+            self.txn_failed = err
 
     def _fenced(self, reply: dict[str, Any]) -> bool:
         if reply.get("error") in FENCED:

@@ -511,7 +511,9 @@ class Broker(BaseNode):
         if offset >= leo:
             st.caught_up[replica] = now
         elif offset >= st.last_fetch_leo.get(replica, leo + 1):
-            st.caught_up[replica] = max(st.caught_up.get(replica, -1e9), st.last_fetch_time[replica])
+            st.caught_up[replica] = max(
+                st.caught_up.get(replica, -1e9), st.last_fetch_time[replica]
+            )
         st.last_fetch_leo[replica] = leo
         st.last_fetch_time[replica] = now
 

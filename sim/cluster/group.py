@@ -39,11 +39,18 @@ class GroupCoordinator(HostedCoordinator):
         super().__init__(broker)
         self.session_timeout = broker.world.config.session_timeout_ms / 1000.0
         self.groups: dict[str, Group] = {}
+        cfg = broker.world.config
         self.offsets: dict[tuple[str, str], int] = {}
-        self.pending_txn_offsets: dict[
-            tuple[str, int], dict[str, int]
-        ] = {}  # (group, pid) -> offsets
+        # Position in __consumer_offsets of the record each committed offset came from: a
+        # transaction's offsets replace a committed one only if written after it.
+        self.written_at: dict[tuple[str, str], int] = {}
+        self.records = 0
+        # (group, pid) -> key -> (offset, position of its record): merged per partition
+        self.pending_txn_offsets: dict[tuple[str, int], dict[str, tuple[int, int]]] = {}
+        self.producer_epochs: dict[int, int] = {}  # highest epoch seen per producer id
         self.offsets_outside_txn = "offsets-outside-txn" in broker.bugs
+        # KAFKA-15449 (3.7+): TxnOffsetCommit is verified with the transaction coordinator
+        self.verify = cfg.partition_verification and cfg.release >= (3, 7)
         broker.handlers.update(
             {
                 "FindCoordinator": self.on_find_coordinator,
@@ -58,33 +65,45 @@ class GroupCoordinator(HostedCoordinator):
 
     # --- state ---------------------------------------------------------------------------
     def load(self, payloads: list[Any]) -> None:
-        self.groups = {}
-        self.offsets = {}
-        self.pending_txn_offsets = {}
+        self.unload()
         for p in payloads:
             self.apply(p)
 
     def unload(self) -> None:
         self.groups = {}
         self.offsets = {}
+        self.written_at = {}
+        self.records = 0
         self.pending_txn_offsets = {}
+        self.producer_epochs = {}
 
     def apply(self, p: dict[str, Any]) -> None:
         kind = p["type"]
+        self.records += 1
+        at = self.records
+        if "pid" in p and p.get("epoch") is not None:
+            self.producer_epochs[p["pid"]] = max(self.producer_epochs.get(p["pid"], -1), p["epoch"])
         if kind == "offsets":
             for key, off in p["offsets"].items():
                 self.offsets[(p["group"], key)] = off
+                self.written_at[(p["group"], key)] = at
         elif kind == "generation":
             self.group(p["group"]).generation = max(
                 self.group(p["group"]).generation, p["generation"]
             )
         elif kind == "txn-offsets":
-            self.pending_txn_offsets[(p["group"], p["pid"])] = dict(p["offsets"])
+            # GroupMetadata.prepareTxnOffsetCommit / OffsetMetadataManager.replay: merged per
+            # partition into the producer's pending offsets, never replaced wholesale
+            pending = self.pending_txn_offsets.setdefault((p["group"], p["pid"]), {})
+            for key, off in p["offsets"].items():
+                pending[key] = (off, at)
         elif kind == "txn-marker":
-            pending = self.pending_txn_offsets.pop((p["group"], p["pid"]), None)
-            if pending and p["commit"]:
-                for key, off in pending.items():
-                    self.offsets[(p["group"], key)] = off
+            pending = self.pending_txn_offsets.pop((p["group"], p["pid"]), {})
+            if p["commit"]:
+                for key, (off, written) in pending.items():
+                    if written > self.written_at.get((p["group"], key), -1):
+                        self.offsets[(p["group"], key)] = off
+                        self.written_at[(p["group"], key)] = written
 
     def group(self, name: str) -> Group:
         g = self.groups.get(name)
@@ -180,8 +199,18 @@ class GroupCoordinator(HostedCoordinator):
             return
         b = msg.body
         err = self.check_generation(b["group"], b.get("member"), b.get("generation", -1))
+        if err is None and b["epoch"] < self.producer_epochs.get(b["pid"], -1):
+            # written as a transactional batch: ProducerAppendInfo.checkProducerEpoch fences it
+            err = "invalid_producer_epoch"
         if err is not None:
             self.broker.reply(msg, {"error": err})
+            return
+        if (
+            self.verify
+            and not b.get("verified")
+            and (b["group"], b["pid"]) not in self.pending_txn_offsets
+        ):
+            self._verify_then_commit(msg)
             return
         if self.offsets_outside_txn:
             payload: dict[str, Any] = {
@@ -194,9 +223,45 @@ class GroupCoordinator(HostedCoordinator):
                 "type": "txn-offsets",
                 "group": b["group"],
                 "pid": b["pid"],
+                "epoch": b["epoch"],
                 "offsets": dict(b["offsets"]),
             }
         self._apply_and_persist(msg, payload)
+
+    def _verify_then_commit(self, msg: Message) -> None:
+        """KIP-890 part 1 for offsets (GroupCoordinator.handleTxnCommitOffsets ->
+        maybeStartTransactionVerificationForPartition): before the producer's first offsets of
+        a transaction, ask the transaction coordinator whether that transaction is ongoing at
+        this epoch and includes the group. Before transaction version 2 the epoch does not
+        change between transactions, so a late request from the previous one still passes
+        once the next transaction has added the group."""
+        coordinator = self.broker.meta.get("__transaction_state", {}).get("leader")
+        b = msg.body
+        body = {
+            "txn_id": b.get("txn_id"),
+            "pid": b["pid"],
+            "epoch": b["epoch"],
+            "group": b["group"],
+        }
+
+        def verified(reply: dict[str, Any]) -> None:
+            if reply.get("ok"):
+                msg.body = {**b, "verified": True}
+                self.on_txn_offset_commit(msg)
+            elif reply.get("error") in ("invalid_txn_state", "producer_fenced"):
+                err = (
+                    "invalid_txn_state"
+                    if reply["error"] == "invalid_txn_state"
+                    else "invalid_producer_epoch"
+                )
+                self.broker.reply(msg, {"error": err})
+            else:  # coordinator unreachable or moving: retriable, nothing was written
+                self.broker.reply(msg, {"error": "not_enough_replicas"})
+
+        if coordinator is None:
+            self.broker.reply(msg, {"error": "not_enough_replicas"})
+            return
+        self.broker.call(coordinator, "VerifyTxn", body, 0.5, verified)
 
     def _apply_and_persist(self, msg: Message, payload: dict[str, Any]) -> None:
         """Apply a state change now and answer once its record is committed."""
@@ -213,6 +278,7 @@ class GroupCoordinator(HostedCoordinator):
             "type": "txn-marker",
             "group": b["group"],
             "pid": b["pid"],
+            "epoch": b["epoch"],
             "commit": b["commit"],
         }
         self._apply_and_persist(msg, payload)

@@ -44,6 +44,7 @@ class TxnMeta:
     started: float = 0.0
     timeout: float = 5.0
     marker_epoch: int = 0  # epoch the markers of the ending transaction carry
+    last_epoch: int = -1  # the epoch before the last InitProducerId bump (retry detection)
 
     def record(self) -> dict[str, Any]:
         return {
@@ -57,6 +58,7 @@ class TxnMeta:
             "started": self.started,
             "timeout": self.timeout,
             "marker_epoch": self.marker_epoch,
+            "last_epoch": self.last_epoch,
         }
 
 
@@ -104,6 +106,7 @@ class TxnCoordinator(HostedCoordinator):
                     p["started"],
                     p["timeout"],
                     p["marker_epoch"],
+                    p.get("last_epoch", -1),
                 )
         # A coordinator that takes over mid-commit finishes the job (markers are idempotent).
         for meta in sorted(self.txns.values(), key=lambda m: m.txn_id):
@@ -133,7 +136,9 @@ class TxnCoordinator(HostedCoordinator):
         if meta is None or meta.pid != b["pid"]:
             self.broker.reply(msg, {"error": "invalid_producer_id_mapping"})
             return False
-        if b["epoch"] < meta.epoch and self.fencing:
+        # TransactionCoordinator: "Strict equality is enforced on the client side requests, as
+        # they shouldn't bump the producer epoch": a higher epoch than issued is fenced too.
+        if b["epoch"] != meta.epoch and self.fencing:
             self.broker.reply(msg, {"error": "producer_fenced"})
             self.stats["fenced"] += 1
             return False
@@ -153,6 +158,18 @@ class TxnCoordinator(HostedCoordinator):
             self.broker.reply(msg, {"error": "concurrent_transactions"})
             return
         meta = self.txns.get(txn_id)
+        expected = b.get("epoch")  # KIP-360: the caller's pid and epoch, to bump after an error
+        if expected is not None and self.fencing:
+            if meta is None or meta.pid != b["pid"]:
+                self.broker.reply(msg, {"error": "producer_fenced"})
+                return
+            if expected == meta.last_epoch and meta.state == EMPTY:
+                # a retry of a bump that went through: answer it again, do not bump twice
+                self.broker.reply(msg, {"pid": meta.pid, "epoch": meta.epoch})
+                return
+            if expected != meta.epoch:
+                self.broker.reply(msg, {"error": "producer_fenced"})
+                return
         if meta is None:
             meta = TxnMeta(txn_id, self.broker.world.next_id("pid"), 0, timeout=b["timeout"])
             self.txns[txn_id] = meta
@@ -166,6 +183,7 @@ class TxnCoordinator(HostedCoordinator):
             return
         else:
             if self.fencing:
+                meta.last_epoch = meta.epoch
                 meta.epoch += 1
             meta.state = EMPTY
             meta.partitions, meta.groups = [], []
@@ -220,12 +238,14 @@ class TxnCoordinator(HostedCoordinator):
             return
         b = msg.body
         meta = self.txns.get(b["txn_id"])
+        if meta is not None and meta.pid == b["pid"] and meta.epoch != b["epoch"] and self.fencing:
+            self.broker.reply(msg, {"error": "producer_fenced"})
+            return
         ok = (
             meta is not None
             and meta.pid == b["pid"]
-            and meta.epoch == b["epoch"]
             and meta.state == ONGOING
-            and b["key"] in meta.partitions
+            and (b["group"] in meta.groups if "group" in b else b["key"] in meta.partitions)
         )
         self.broker.reply(msg, {"ok": True} if ok else {"error": "invalid_txn_state"})
 

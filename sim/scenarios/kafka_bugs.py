@@ -146,7 +146,6 @@ scenario(
                 Config(
                     mode="idempotent",
                     external={"client.oos": "bump-and-retry"},
-                    bugs=("dedup-not-replicated",),
                     **QUICK,
                 ),
                 failover_with_drops,

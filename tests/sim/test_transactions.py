@@ -140,7 +140,8 @@ def test_external_sink_duplicates_when_blind_and_not_when_idempotent() -> None:
 # committed, a client's retried EndTxn was answered "ok" from the in-memory Prepare state, the
 # write then failed behind the partition, and a later coordinator aborted the "committed"
 # transaction: lost writes in transactional mode.
-@pytest.mark.parametrize("seed", [13, 14, 16])
+# Seeds where the race happens (re-found after the fidelity changes moved every trajectory).
+@pytest.mark.parametrize("seed", [0, 3, 16])
 def test_a_retried_end_txn_waits_for_the_prepare_record_under_partitions(seed: int) -> None:
     from sim.runs.runner import run
 

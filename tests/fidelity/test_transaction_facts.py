@@ -1,0 +1,127 @@
+"""Transaction coordinator and group coordinator facts, checked with raw requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sim.config import Config
+from tests.fidelity.kit import RawClient, run_for, settled
+
+TXN = Config(mode="transactional")
+
+
+def coordinator(world, internal: str) -> str:  # type: ignore[no-untyped-def]
+    return str(world.controller.leader_of(internal))
+
+
+def ask(world, client: RawClient, api: str, body: dict[str, Any], internal: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    client.replies.clear()
+    client.send(coordinator(world, internal), api, body)
+    run_for(world, 0.3)
+    assert len(client.replies) == 1, client.replies
+    return client.replies[0]
+
+
+def init_producer(world, client: RawClient, **expected: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    body = {"txn_id": "t", "timeout": 5.0, **expected}
+    return ask(world, client, "InitTxnProducerId", body, "__transaction_state")
+
+
+def test_add_partitions_and_end_txn_require_the_exact_epoch() -> None:
+    """The coordinator fences a client epoch *above* its own as well as below: an epoch it
+    never issued (a producer that bumped locally) must not open or end a transaction.
+
+    Kafka: core/src/main/scala/kafka/coordinator/transaction/TransactionCoordinator.scala,
+    TransactionCoordinator.handleAddPartitionsToTransaction and endTransaction ("Strict equality
+    is enforced on the client side requests")
+    """
+    world, client = settled(TXN)
+    ids = init_producer(world, client)
+    base = {"txn_id": "t", "pid": ids["pid"]}
+    add = {**base, "keys": ["k0"]}
+    for epoch in (ids["epoch"] + 1, ids["epoch"] - 1):
+        reply = ask(
+            world, client, "AddPartitionsToTxn", {**add, "epoch": epoch}, "__transaction_state"
+        )
+        assert reply == {"error": "producer_fenced"}
+    reply = ask(
+        world, client, "AddPartitionsToTxn", {**add, "epoch": ids["epoch"]}, "__transaction_state"
+    )
+    assert reply == {"ok": True}
+    end = {**base, "commit": False, "epoch": ids["epoch"] + 1}
+    assert ask(world, client, "EndTxn", end, "__transaction_state") == {"error": "producer_fenced"}
+
+
+def test_init_producer_id_with_the_current_epoch_bumps_it_once() -> None:
+    """KIP-360: after an abortable error the client sends InitProducerId with its producer id
+    and epoch; the coordinator bumps the epoch, answers a retry of that call with the same new
+    epoch (no second bump), and fences any other expected epoch.
+
+    Kafka: core/src/main/scala/kafka/coordinator/transaction/TransactionMetadata.scala,
+    TransactionMetadata.prepareIncrementProducerEpoch; TransactionCoordinator.handleInitProducerId
+    """
+    world, client = settled(TXN)
+    ids = init_producer(world, client)
+    pid, epoch = ids["pid"], ids["epoch"]
+    assert init_producer(world, client, pid=pid, epoch=epoch) == {"pid": pid, "epoch": epoch + 1}
+    assert init_producer(world, client, pid=pid, epoch=epoch) == {"pid": pid, "epoch": epoch + 1}
+    assert init_producer(world, client, pid=pid, epoch=epoch + 7) == {"error": "producer_fenced"}
+    assert init_producer(world, client, pid=pid + 1, epoch=epoch + 1) == {
+        "error": "producer_fenced"
+    }
+
+
+def offsets(world, client: RawClient, epoch: int, commit: dict[str, int]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    body = {
+        "group": "g",
+        "txn_id": "t",
+        "pid": 7,
+        "epoch": epoch,
+        "generation": -1,
+        "member": None,
+        "offsets": commit,
+    }
+    return ask(world, client, "TxnOffsetCommit", body, "__consumer_offsets")
+
+
+def marker(world, client: RawClient, epoch: int, commit: bool) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    body = {"key": "__consumer_offsets", "pid": 7, "epoch": epoch, "commit": commit, "group": "g"}
+    return ask(world, client, "WriteTxnMarkers", body, "__consumer_offsets")
+
+
+def committed(world, key: str) -> int | None:  # type: ignore[no-untyped-def]
+    leader = world.brokers[coordinator(world, "__consumer_offsets")]
+    group = next(e for e in leader.extensions if hasattr(e, "pending_txn_offsets"))
+    return group.offsets.get(("g", key))
+
+
+def test_pending_transactional_offsets_merge_per_partition() -> None:
+    """Two TxnOffsetCommits of one transaction for different partitions both commit: pending
+    offsets are merged per partition, not replaced by the later request.
+
+    Kafka: core/src/main/scala/kafka/coordinator/group/GroupMetadata.scala,
+    GroupMetadata.prepareTxnOffsetCommit; group-coordinator OffsetMetadataManager.replay
+    """
+    world, client = settled(TXN, kafka_version="3.6")  # 3.6: no offset verification to set up
+    assert offsets(world, client, 0, {"k0": 5}) == {"ok": True}
+    assert offsets(world, client, 0, {"k1": 9}) == {"ok": True}
+    assert marker(world, client, 0, commit=True) == {"ok": True}
+    assert (committed(world, "k0"), committed(world, "k1")) == (5, 9)
+
+
+@pytest.mark.parametrize("version", ["3.5", "3.7", "4.0"])
+def test_offsets_from_an_older_epoch_are_fenced(version: str) -> None:
+    """TxnOffsetCommit is written to __consumer_offsets as a transactional batch, so the log's
+    producer-state check rejects an epoch below one it has seen (INVALID_PRODUCER_EPOCH, which
+    the Java client raises as ProducerFencedException). With transaction version 2 every
+    transaction has a new epoch, so a request held back from the previous one is fenced.
+
+    Kafka: storage/src/main/java/org/apache/kafka/storage/internals/log/ProducerAppendInfo.java,
+    ProducerAppendInfo.checkProducerEpoch
+    """
+    world, client = settled(TXN, kafka_version=version)
+    assert marker(world, client, 3, commit=False) == {"ok": True}  # the log saw epoch 3
+    assert offsets(world, client, 2, {"k0": 1}) == {"error": "invalid_producer_epoch"}
+    assert committed(world, "k0") is None
