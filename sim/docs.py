@@ -1,14 +1,16 @@
 """Regenerate the README's tables from the code that the tests run.
 
-    python -m sim.docs [--clean-seeds 200] [--skip-bugs] [--skip-scenarios]
+    python -m sim.docs [--clean-seeds 200] [--skip-bugs] [--skip-scenarios] [--only-fidelity]
 
 Scenario verdicts, the bug matrix and the benchmark figures are measured, then written between
-the ``<!-- name:start -->`` / ``<!-- name:end -->`` markers of README.md.
+the ``<!-- name:start -->`` / ``<!-- name:end -->`` markers of README.md; the fidelity table is
+read from the docstrings of ``tests/fidelity`` (fact, Kafka source, test).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import re
 from pathlib import Path
@@ -75,6 +77,32 @@ def bug_table(clean_seeds: int) -> str:
     return "\n".join(rows) + "\n"
 
 
+def fidelity_rows(folder: Path | None = None) -> list[tuple[str, str, str]]:
+    """(fact, Kafka source, test) for every test in tests/fidelity: the fact is the docstring's
+    first sentence, the source its ``Kafka:`` paragraph."""
+    folder = folder or ROOT / "tests" / "fidelity"
+    rows = []
+    for path in sorted(folder.glob("test_*.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
+                continue
+            doc = ast.get_docstring(node) or ""
+            head, _, source = doc.partition("Kafka:")
+            fact = " ".join(head.split()).split(". ")[0].rstrip(".")
+            if not fact or not source.strip():
+                raise SystemExit(f"{path.name}::{node.name} names no fact or no Kafka source")
+            rows.append((fact, " ".join(source.split()), f"{path.name}::{node.name}"))
+    return rows
+
+
+def fidelity_table() -> str:
+    lines = ["| fact | Kafka source | test |", "|---|---|---|"]
+    for fact, source, test in fidelity_rows():
+        lines.append(f"| {fact} | {source} | `{test}` |")
+    return "\n".join(lines) + "\n"
+
+
 def bench_table() -> str:
     path = ROOT / "benchmarks" / "results.json"
     if not path.is_file():
@@ -93,13 +121,15 @@ def main() -> None:
     parser.add_argument("--clean-seeds", type=int, default=200)
     parser.add_argument("--skip-bugs", action="store_true")
     parser.add_argument("--skip-scenarios", action="store_true")
+    parser.add_argument("--only-fidelity", action="store_true")
     args = parser.parse_args()
-    blocks: dict[str, str] = {}
-    if not args.skip_scenarios:
-        blocks["scenarios"], blocks["realbugs"] = scenario_tables()
-    if not args.skip_bugs:
-        blocks["bugs"] = bug_table(args.clean_seeds)
-    blocks["bench"] = bench_table()
+    blocks: dict[str, str] = {"fidelity": fidelity_table()}
+    if not args.only_fidelity:
+        if not args.skip_scenarios:
+            blocks["scenarios"], blocks["realbugs"] = scenario_tables()
+        if not args.skip_bugs:
+            blocks["bugs"] = bug_table(args.clean_seeds)
+        blocks["bench"] = bench_table()
     readme = ROOT / "README.md"  # read only now: the measurements above take minutes
     text = readme.read_text()
     for name, body in blocks.items():

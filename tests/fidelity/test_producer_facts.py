@@ -60,5 +60,7 @@ def test_a_transactional_producer_aborts_and_carries_on_after_a_gap(version: str
     assert outcome.world is not None
     producers = [s.node for s in outcome.world.workload.sessions if s.role == "producer"]
     assert [p.fatal for p in producers] == [None] * len(producers)
-    assert sends_after(outcome.ops, HEALED + 1.0, "k0") > 0, "no transaction wrote k0 after the heal"
+    assert sends_after(outcome.ops, HEALED + 1.0, "k0") > 0, (
+        "no transaction wrote k0 after the heal"
+    )
     assert outcome.results["valid"] is True, outcome.results["anomaly_types"]
