@@ -15,7 +15,8 @@ from rich.table import Table
 
 from faults import partitions
 from faults.registry import REGISTRY, Heal, nemesis
-from sim.cluster.network import Message, Rule
+from sim.cluster.network import REQUEST_APIS, Message, Rule
+from sim.config import did_you_mean
 from sim.errors import UsageError
 
 
@@ -55,9 +56,10 @@ def _brokers(ctx: FaultContext) -> set[str]:
 def drop_acks(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     brokers = _brokers(ctx)
     apis = set(params.get("apis", ["Produce"]))
+    nodes = _client_nodes(ctx, target)
 
     def match(m: Message) -> bool:
-        return m.is_response and m.dst == target and m.src in brokers and m.api in apis
+        return m.is_response and m.dst in nodes and m.src in brokers and m.api in apis
 
     return _rule(ctx, Rule("drop-acks", match, drop=float(params.get("p", 1.0))))
 
@@ -65,11 +67,12 @@ def drop_acks(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
 @nemesis("drop-requests", "requests from a client to the brokers are lost", "producers")
 def drop_requests(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     brokers = _brokers(ctx)
+    nodes = _client_nodes(ctx, target)
     return _rule(
         ctx,
         Rule(
             "drop-requests",
-            lambda m: not m.is_response and m.src == target and m.dst in brokers,
+            lambda m: not m.is_response and m.src in nodes and m.dst in brokers,
             drop=float(params.get("p", 1.0)),
         ),
     )
@@ -93,22 +96,53 @@ def reorder(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     return _rule(ctx, Rule("reorder", lambda m: m.src == target or m.dst == target, reorder=p))
 
 
+def _client_nodes(ctx: FaultContext, target: str) -> frozenset[str]:
+    """The network nodes a target stands for: a client session is its consumer *and* its
+    producer (a consume-transform-produce processor sends TxnOffsetCommit from the latter)."""
+    nodes = {target}
+    for session in ctx.workload.sessions if ctx.workload is not None else ():
+        if session.name == target:
+            producer = getattr(session, "producer", None)
+            if producer is not None:
+                nodes.add(producer.name)
+    return frozenset(nodes)
+
+
+def _check_delay_request(params: dict[str, Any]) -> None:
+    api = params.get("api", "EndTxn")
+    if api not in REQUEST_APIS:
+        raise UsageError(
+            f"delay-request: unknown request type {api!r}{did_you_mean(str(api), REQUEST_APIS)}"
+            f" (one of: {', '.join(REQUEST_APIS)})"
+        )
+    delay = params.get("delay", 1.0)
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay < 1e6:
+        raise UsageError(
+            f"delay-request: delay must be a non-negative number of seconds, got {delay!r}"
+        )
+    count = params.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise UsageError(f"delay-request: count must be a positive integer, got {count!r}")
+
+
 @nemesis(
     "delay-request",
-    "hold back one request type (EndTxn, Produce, WriteTxnMarkers) from a node",
+    "hold back one request type (any: EndTxn, Produce, TxnOffsetCommit, ...) from a node",
     "clients",
+    check_params=_check_delay_request,
 )
 def delay_request(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     api = str(params.get("api", "EndTxn"))
     d = float(params.get("delay", 1.0))
     count = int(params.get("count", 1))
     state = {"left": count}
+    nodes = _client_nodes(ctx, target)
 
     def match(m: Message) -> bool:
         if (
             m.is_response
             or m.api != api
-            or (target != "*" and m.src != target)
+            or (target != "*" and m.src not in nodes)
             or state["left"] <= 0
         ):
             return False

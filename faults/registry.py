@@ -11,6 +11,7 @@ from typing import Any
 # A nemesis gets (context, resolved target, params) and returns the function that heals it.
 Heal = Callable[[], None]
 Start = Callable[[Any, str, dict[str, Any]], Heal]
+ParamsCheck = Callable[[dict[str, Any]], None]  # raises UsageError naming the bad parameter
 
 
 @dataclass(frozen=True)
@@ -20,16 +21,23 @@ class NemesisSpec:
     default_target: str
     start: Start
     needs_transactions: bool = False
+    check_params: ParamsCheck | None = None
 
 
 REGISTRY: dict[str, NemesisSpec] = {}
 
 
 def nemesis(
-    name: str, description: str, target: str, needs_transactions: bool = False
+    name: str,
+    description: str,
+    target: str,
+    needs_transactions: bool = False,
+    check_params: ParamsCheck | None = None,
 ) -> Callable[[Start], Start]:
     def mark(fn: Start) -> Start:
-        REGISTRY[name] = NemesisSpec(name, description, target, fn, needs_transactions)
+        REGISTRY[name] = NemesisSpec(
+            name, description, target, fn, needs_transactions, check_params
+        )
         return fn
 
     return mark

@@ -19,7 +19,7 @@ from typing import Any
 from faults import catalog  # noqa: F401  (registers the nemeses)
 from faults.catalog import FaultContext
 from faults.registry import REGISTRY
-from faults.targets import resolve, validate_target
+from faults.targets import EVERY, resolve, validate_target
 from sim.errors import UsageError
 from sim.rand import derive_seed
 
@@ -76,6 +76,12 @@ def validate_schedule(
         params = op.get("params", {})
         if not isinstance(params, dict):
             raise UsageError(f"{where}: params must be an object")
+        check = REGISTRY[op["nemesis"]].check_params
+        if check is not None:
+            try:
+                check(params)
+            except UsageError as exc:
+                raise UsageError(f"{where}: {exc}") from None
         out.append(
             {
                 "at": float(op["at"]),
@@ -177,9 +183,9 @@ def _run_fault(ctx: FaultContext, i: int, op: dict[str, Any]) -> Generator[Any, 
             {"fault": i, "phase": "start", "target": None, "until": until, "skipped": "no target"},
         )
         return
-    # "all-producers" applies the fault to each of them; other roles name one node (or, like
+    # "all-producers" / "all-processors" apply the fault to each; other roles name one node (or, like
     # "brokers" for the partition shapes, the cluster as a whole).
-    if op.get("target") != "all-producers":
+    if op.get("target") not in EVERY:
         targets = targets[:1]
     target: Any = targets[0] if len(targets) == 1 else targets
     ctx.notes = {}

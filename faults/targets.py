@@ -23,6 +23,9 @@ ROLES = (
 )
 
 
+EVERY = ("all-producers", "all-processors")  # the fault applies to each of them, not one
+
+
 def resolve(world: Any, workload: Any, target: str, rng: random.Random) -> list[str]:
     """Node names for a role; an empty list when nobody has that role right now."""
     if target in ("producers", "consumers", "clients", "processors"):
@@ -36,6 +39,8 @@ def resolve(world: Any, workload: Any, target: str, rng: random.Random) -> list[
         return [names[rng.randrange(len(names))]] if names else []
     if target == "all-producers":
         return [s.name for s in workload.live_sessions("producer")]
+    if target == "all-processors":
+        return [s.name for s in workload.live_sessions("processor")]
     if target == "random-broker":
         names = world.broker_names()
         return [names[rng.randrange(len(names))]]
@@ -64,7 +69,7 @@ def resolve(world: Any, workload: Any, target: str, rng: random.Random) -> list[
 
 
 def validate_target(target: str) -> None:
-    fixed = {r for r in ROLES if "<" not in r} | {"all-producers"}
+    fixed = {r for r in ROLES if "<" not in r} | set(EVERY)
     if target in fixed or target.startswith("leader-of:"):
         return
     if target[:1] in ("b", "c") and target[1:].isdigit():

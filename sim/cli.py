@@ -170,6 +170,13 @@ def cli() -> None:
 @click.option(
     "--check-determinism", is_flag=True, help="run twice and compare digests (exit 3 on mismatch)"
 )
+@click.option(
+    "--faults",
+    "faults_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="run this fault schedule (faults.json format, or TOML) instead of planning one",
+)
 @click.option("--no-report", is_flag=True, help="skip timeline.html and plots")
 @click.option("--json", "as_json", is_flag=True, help="print results.json to stdout")
 @click.option("--quiet", "-q", is_flag=True)
@@ -177,6 +184,7 @@ def cli() -> None:
 def run(
     seed: int,
     store_dir: str | None,
+    faults_path: str | None,
     check_determinism: bool,
     no_report: bool,
     as_json: bool,
@@ -189,6 +197,7 @@ def run(
     Examples:
       eosim run --mode idempotent --seed 1
       eosim run --mode at-least-once --nemesis drop-acks --seed 3 --store /tmp/run3
+      eosim run --mode transactional --faults store/latest/faults.json --seed 7
       eosim run --nemesis list        # every nemesis with a one-line description
       eosim run --bug list            # every known-bug switch
     """
@@ -206,9 +215,14 @@ def run(
     from sim.runs.runner import run as run_sim
     from sim.runs.store import default_dir, link_latest, write_store
 
-    outcome = run_sim(config, seed)
+    schedule = None
+    if faults_path is not None:
+        from faults.schedule import load_schedule
+
+        schedule = load_schedule(faults_path)
+    outcome = run_sim(config, seed, schedule)
     if check_determinism:
-        again = run_sim(config, seed)
+        again = run_sim(config, seed, schedule)
         if again.digest != outcome.digest:
             err.print(
                 f"eosim: determinism violated: digests {outcome.digest[:12]} and {again.digest[:12]} differ for seed {seed}"
@@ -230,7 +244,8 @@ def run(
         out.print(
             f"store: {directory}   digest: {outcome.digest[:16]}   determinism: {'checked' if check_determinism else 'not checked'}"
         )
-        out.print(f"reproduce: eosim run {reproduce_args(config, seed)}")
+        faults_arg = f" --faults {faults_path}" if faults_path else ""
+        out.print(f"reproduce: eosim run {reproduce_args(config, seed)}{faults_arg}")
     sys.exit(exit_for(outcome.results))
 
 

@@ -16,6 +16,32 @@ from typing import Any, Protocol
 import networkx as nx
 from simpy import Environment
 
+# Every request type a node of the model answers (Kafka's API names where Kafka has one;
+# InitTxnProducerId is InitProducerId with a transactional.id, VerifyTxn is KIP-890's
+# verify-only AddPartitionsToTxn). Faults that hold back a request type name one of these.
+REQUEST_APIS = (
+    "AddOffsetsToTxn",
+    "AddPartitionsToTxn",
+    "AlterPartition",
+    "BrokerHeartbeat",
+    "EndTxn",
+    "Fetch",
+    "FindCoordinator",
+    "Heartbeat",
+    "InitProducerId",
+    "InitTxnProducerId",
+    "JoinGroup",
+    "LeaveGroup",
+    "Metadata",
+    "OffsetCommit",
+    "OffsetFetch",
+    "Produce",
+    "TxnOffsetCommit",
+    "UpdateMetadata",
+    "VerifyTxn",
+    "WriteTxnMarkers",
+)
+
 
 class Node(Protocol):
     name: str

@@ -245,3 +245,58 @@ scenario(
         seeds=10,
     )
 )
+
+
+def delayed_txn_offset_commit(seed: int) -> list[dict[str, Any]]:
+    """One processor's TxnOffsetCommit held 1.4 s (past its 0.8 s timeout and retry), so it
+    lands inside the next transaction; then every processor crashes and resumes from the
+    committed offsets."""
+    at = 1.0 + 0.1 * (seed % 5)
+    return [
+        fault(at, "delay-request", 0.5, "processors", api="TxnOffsetCommit", delay=1.4, count=1),
+        fault(at + 1.7 + 0.08 * (seed % 4), "crash-consumer", 0.3, "all-processors"),
+    ]
+
+
+CTP_SLOW: dict[str, Any] = {
+    "workload": "ctp",
+    "external": {"workload.txn-think-ms": 300.0},  # processing time inside each transaction
+}
+
+scenario(
+    Scenario(
+        name="delayed-txn-offset-commit",
+        ticket="KIP-890 part 2 (late TxnOffsetCommit)",
+        claim="a TxnOffsetCommit delayed past its retry lands in the next transaction and commits older offsets: after a crash the inputs are processed twice, until transaction version 2 (4.0)",
+        explanation=(
+            "sendOffsetsToTransaction times out and is retried; the transaction commits and the next one "
+            "starts with the same producer epoch. The held original then reaches the group coordinator: "
+            "its older offsets replace the new ones in the open transaction and are committed with it. "
+            "A processor that crashes now resumes from the older offsets and writes those outputs again. "
+            "KIP-890 part 1 (3.6, and for offsets 3.7) verifies that the transaction is ongoing, which the "
+            "late request still passes; from 4.0 every transaction has a new epoch, and the late request's "
+            "older epoch is fenced (INVALID_PRODUCER_EPOCH)."
+        ),
+        cases=(
+            Case(
+                "3.5",
+                Config(mode="transactional", kafka_version="3.5", **CTP_SLOW, **QUICK),
+                delayed_txn_offset_commit,
+                found=("pipeline-duplicate",),
+            ),
+            Case(
+                "3.7",
+                Config(mode="transactional", kafka_version="3.7", **CTP_SLOW, **QUICK),
+                delayed_txn_offset_commit,
+                found=("pipeline-duplicate",),
+            ),
+            Case(
+                "4.0",
+                Config(mode="transactional", kafka_version="4.0", **CTP_SLOW, **QUICK),
+                delayed_txn_offset_commit,
+                absent=("pipeline-duplicate", "pipeline-loss", "duplicate", "lost-write"),
+            ),
+        ),
+        seeds=10,
+    )
+)

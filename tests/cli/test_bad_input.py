@@ -60,6 +60,14 @@ def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
         (["replay", "/nonexistent/store"], ["not found"]),
         (["report", "/nonexistent/store"], ["history.jsonl"]),
         (["check", "/nonexistent/history.jsonl"], ["not found"]),
+        (["run", "--set", "kafka.version=4.1"], ["kafka.version", "did you mean '4.0'"]),
+        (["run", "--set", "kafka.verison=3.6"], ["unknown config knob", "did you mean"]),
+        (
+            ["run", "--set", "kafka.version=3.6", "--set", "txn.protocol=v2"],
+            ["txn.protocol=v2", "4.0"],
+        ),
+        (["run", "--set", "txn.protocol=v3"], ["txn.protocol", "v1 or v2"]),
+        (["run", "--faults", "/nonexistent/faults.json"], ["fault schedule not found"]),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -83,3 +91,20 @@ def test_bad_toml_config_is_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("mode = = idempotent\n")
     one_line_error(eosim("run", "--config", str(bad), cwd=tmp_path), "invalid TOML")
+
+
+@pytest.mark.parametrize(
+    ("params", "needle"),
+    [
+        ({"api": "TxnOfsetCommit"}, "did you mean 'TxnOffsetCommit'"),
+        ({"api": "Produce", "delay": -1}, "delay must be"),
+        ({"api": "Produce", "count": 0}, "count must be"),
+    ],
+)
+def test_a_bad_delay_request_in_a_faults_file_is_one_line(
+    params: dict[str, object], needle: str, tmp_path: Path
+) -> None:
+    faults = tmp_path / "faults.json"
+    op = {"at": 1.0, "nemesis": "delay-request", "duration": 1.0, "params": params}
+    faults.write_text(json.dumps([op]))
+    one_line_error(eosim("run", "--faults", str(faults), cwd=tmp_path), "fault #0", needle)

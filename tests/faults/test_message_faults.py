@@ -256,3 +256,35 @@ def test_delivery_timeout_bounds_the_time_a_send_takes(seed: int) -> None:
         if c["time"] - inv["time"] > bound
     ]
     assert slow == []
+
+
+def test_every_request_type_a_node_answers_can_be_held_back() -> None:
+    """delay-request validates its ``api`` against REQUEST_APIS: keep that list complete."""
+    from sim.cluster.build import build_world
+    from sim.cluster.network import REQUEST_APIS
+
+    world = build_world(Config(mode="transactional").validate(), 1)
+    answered = set(world.controller.handlers)
+    for broker in world.brokers.values():
+        answered |= set(broker.handlers)
+    assert answered == set(REQUEST_APIS)
+
+
+def test_delay_request_holds_back_a_txn_offset_commit() -> None:
+    """Any request type can be held, here the consume-transform-produce TxnOffsetCommit: the
+    history records where the held request landed, after the client's own timeout."""
+    schedule = [
+        fault(1.0, "delay-request", 1.0, "clients", api="TxnOffsetCommit", delay=1.2, count=1)
+    ]
+    from sim.runs.runner import run as run_and_check
+
+    outcome = run_and_check(
+        Config(mode="transactional", workload="ctp", time_limit=4, convergence=2), 3, schedule
+    )
+    landed = [
+        op["value"]
+        for op in outcome.ops
+        if op["process"] == "nemesis" and op["value"].get("phase") == "landed"
+    ]
+    assert [v["api"] for v in landed] == ["TxnOffsetCommit"]
+    assert outcome.results["valid"] is True
