@@ -32,9 +32,11 @@ def scenario_tables() -> tuple[str, str]:
         "| scenario | claim | verdict | seeds showing the predicted anomaly / seeds run |",
         "|---|---|---|---|",
     ]
+    from sim.scenarios.releases import releases_showing, releases_text
+
     bugs = [
-        "| ticket | scenario | what goes wrong | verdict | seeds showing it / seeds run |",
-        "|---|---|---|---|---|",
+        "| ticket | scenario | what goes wrong | verdict | seeds showing it / seeds run | releases it reproduces on (seeds) |",
+        "|---|---|---|---|---|---|",
     ]
     for s in SCENARIOS.values():
         r = run_scenario(s)
@@ -51,7 +53,8 @@ def scenario_tables() -> tuple[str, str]:
             how = json.dumps(r.get("observed"))
         row = f"| `{s.name}` | {s.claim} | {verdict} | {how} |"
         if s.ticket:
-            bugs.append(f"| {s.ticket} | `{s.name}` | {s.claim} | {verdict} | {how} |")
+            releases = releases_text(releases_showing(s), s.seeds)
+            bugs.append(f"| {s.ticket} | `{s.name}` | {s.claim} | {verdict} | {how} | {releases} |")
         else:
             story.append(row)
     return "\n".join(story) + "\n", "\n".join(bugs) + "\n"

@@ -175,11 +175,18 @@ class PartitionLog:
                 entry.txn_first_offset = rec.offset
 
     def truncate_to(self, offset: int) -> None:
-        """Drop the suffix from ``offset`` and rebuild derived state by replaying the log."""
-        if offset >= self.leo:
+        """Drop the suffix from ``offset`` and rebuild derived state by replaying the log.
+
+        The leader-epoch cache loses every epoch starting at or after ``offset`` even when no
+        record goes (LeaderEpochFileCache.truncateFromEnd): an epoch a broker led without
+        writing anything would otherwise be sent as its last epoch for ever, and a leader
+        that never had it would answer "diverging" for ever."""
+        if offset > self.leo:
+            return
+        self.epoch_cache = [(e, s) for e, s in self.epoch_cache if s < offset]
+        if offset == self.leo:
             return
         del self.records[offset:]
-        self.epoch_cache = [(e, s) for e, s in self.epoch_cache if s < offset] or []
         if self.hw > offset:
             self.hw = offset
         self.rebuild()

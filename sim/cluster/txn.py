@@ -45,6 +45,7 @@ class TxnMeta:
     timeout: float = 5.0
     marker_epoch: int = 0  # epoch the markers of the ending transaction carry
     last_epoch: int = -1  # the epoch before the last InitProducerId bump (retry detection)
+    prepared_at: float = 0.0  # when the Prepare state took effect (in memory only: liveness)
 
     def record(self) -> dict[str, Any]:
         return {
@@ -111,6 +112,7 @@ class TxnCoordinator(HostedCoordinator):
         # A coordinator that takes over mid-commit finishes the job (markers are idempotent).
         for meta in sorted(self.txns.values(), key=lambda m: m.txn_id):
             if meta.state in (PREPARE_COMMIT, PREPARE_ABORT):
+                meta.prepared_at = self.env.now
                 self._write_markers(meta)
 
     def unload(self) -> None:
@@ -307,6 +309,7 @@ class TxnCoordinator(HostedCoordinator):
         def done(err: str | None) -> None:
             if err is None:
                 meta.state, meta.epoch, meta.marker_epoch = state, epoch, epoch
+                meta.prepared_at = self.env.now
             if reply_to is not None:
                 self.broker.reply(
                     reply_to, {"error": err} if err else {"ok": True, "epoch": meta.epoch}

@@ -64,3 +64,27 @@ def test_a_follower_that_reached_the_previous_log_end_stays_in_sync() -> None:
         run_for(world, 0.1)
         sizes.append(len(state.isr))
     assert sizes == [3] * 60, "a healthy follower 200 ms away is out of the ISR"
+
+
+def test_truncation_drops_an_empty_leader_epoch_so_the_follower_converges() -> None:
+    """A broker that led epoch 2 without writing a record keeps (2, 19) in its leader-epoch
+    cache. Fetching from the epoch-5 leader it is told that epoch 2 is unknown and that epoch 0
+    ends at 19; truncating to 19 removes no record but must drop the empty epoch, else every
+    following fetch names epoch 2 again and diverges for ever (the follower never rejoins).
+
+    Kafka: storage/src/main/java/org/apache/kafka/storage/internals/epoch/LeaderEpochFileCache.java,
+    LeaderEpochFileCache.truncateFromEnd
+    """
+    from sim.cluster.log import PartitionLog, Record
+
+    leader, follower = PartitionLog("k0"), PartitionLog("k0")
+    for log in (leader, follower):
+        log.note_epoch(0)
+        log.append_batch([Record(0, v, -1, -1, -1, 0) for v in range(19)])
+    follower.note_epoch(2)  # led epoch 2, appended nothing
+    leader.note_epoch(5)
+    epoch, end = leader.end_offset_for_epoch(follower.last_epoch)
+    assert (epoch, end) == (0, 19)
+    follower.truncate_to(min(end, follower.end_offset_for_epoch(epoch)[1]))
+    assert follower.leo == 19 and follower.last_epoch == 0
+    assert leader.end_offset_for_epoch(follower.last_epoch) == (0, 19)  # no longer diverging

@@ -58,3 +58,55 @@ def test_transaction_the_coordinator_ended_or_forgot_to_abort_is_hanging() -> No
     # Running on k0 far past transaction.timeout.ms: the coordinator should have aborted it.
     coordinator.txns["t"] = TxnMeta("t", PID, 0, ONGOING, ["k0"], [], now - 60.0, 5.0)
     assert [w["key"] for w in flagged(world)] == ["k0"]
+
+
+# --- producers that stop, transactions stuck in Prepare -------------------------------------
+def producer_run(freeze_at: float | None) -> World:
+    """A produce-only idempotent run; optionally one producer is made to fail every send from
+    ``freeze_at`` on (as a client that went fatal would), with no fault in the schedule."""
+    from faults.schedule import install
+    from sim.clients.workload import Workload
+    from sim.runs.runner import close_pending
+
+    config = Config(mode="idempotent", workload="produce", time_limit=6.0, convergence=1.0)
+    world = build_world(config.validate(), 3)
+    workload = Workload(world)
+    world.workload = workload
+    workload.start()
+    install(world, workload, [])
+    if freeze_at is not None:
+        world.env.run(until=freeze_at)
+        workload.sessions[0].node.fatal = "invalid_producer_epoch"
+    world.env.run(until=workload.final_done)
+    close_pending(world)
+    return world
+
+
+def test_a_producer_that_stops_while_the_network_is_whole_is_stalled() -> None:
+    """The livelock and the needlessly fatal client of the fidelity audit looked 'valid': a
+    producer that keeps trying and gets nothing acknowledged is now a liveness failure."""
+    world = producer_run(freeze_at=3.5)
+    [witness] = [w for w in flagged(world) if "producer" in w]
+    assert witness["producer"] == world.workload.sessions[0].name
+    assert "got nothing acknowledged" in witness["explanation"]
+    assert "fatal (invalid_producer_epoch)" in witness["explanation"]
+    assert witness["ops"], "the witness points at the last acknowledged op"
+
+
+def test_producers_that_keep_going_are_not_stalled() -> None:
+    assert flagged(producer_run(freeze_at=None)) == []
+
+
+def test_a_transaction_stuck_in_prepare_is_stalled_once_markers_had_time() -> None:
+    from sim.cluster.txn import PREPARE_COMMIT
+
+    world, coordinator = world_with_open_transaction()
+    world.env.run(until=3.0)  # the network has been whole for longer than the markers need
+    now = world.env.now
+    meta = TxnMeta("t", PID, 0, PREPARE_COMMIT, ["k1"], [], now - 4.0, 5.0)
+    coordinator.txns["t"] = meta
+    meta.prepared_at = now - 0.5  # markers still on their way: fine
+    assert not [w for w in flagged(world) if "txn_id" in w]
+    meta.prepared_at = now - 3.0
+    [witness] = [w for w in flagged(world) if "txn_id" in w]
+    assert "PrepareCommit" in witness["explanation"] and witness["pid"] == PID
