@@ -37,6 +37,11 @@ class Consumer(BaseNode):
         self.assignment: list[str] = []
         self.subscribed: list[str] = []
         self.positions: dict[str, int] = {}
+        # KIP-320: the leader epoch of the last record before each position, and the leader
+        # epoch under which that position was last validated
+        self.position_epochs: dict[str, int] = {}
+        self.validated: dict[str, int] = {}
+        self.truncations_detected = 0
         self.leaders: dict[str, tuple[str | None, int]] = {}
         self.coordinators: dict[str, str] = {}
         self.needs_rejoin = False
@@ -77,8 +82,10 @@ class Consumer(BaseNode):
         self, keys: list[str], positions: dict[str, int] | None = None
     ) -> Generator[Event, Any, None]:
         self.assignment = list(keys)
+        self.position_epochs = {k: e for k, e in self.position_epochs.items() if k in keys}
         if positions is not None:
             self.positions = dict(positions)
+            self.position_epochs = {}
         elif self.group is not None:
             yield from self.fetch_committed(keys)
         else:
@@ -99,6 +106,7 @@ class Consumer(BaseNode):
         self.needs_rejoin = False
         self.rebalanced |= old ^ set(self.assignment)
         self.positions = {}
+        self.position_epochs = {}
         yield from self.fetch_committed(self.assignment)
 
     def fetch_committed(self, keys: list[str]) -> Generator[Event, Any, None]:
@@ -114,6 +122,7 @@ class Consumer(BaseNode):
             yield self.env.timeout(0.05)
         for key, off in reply["offsets"].items():
             self.positions[key] = off if off is not None else 0
+            self.position_epochs.pop(key, None)  # (committed offsets carry no epoch here)
 
     def _heartbeats(self, incarnation: int) -> Generator[Event, Any, None]:
         interval = self.cfg.heartbeat_interval_ms / 1000.0
@@ -144,6 +153,7 @@ class Consumer(BaseNode):
             self.env.process(self._commit_quietly(dict(self.positions)))
         if any(self.leaders.get(k, (None, 0))[0] is None for k in self.assignment):
             yield from self.refresh_metadata()
+        yield from self._validate_positions()
         pending = []
         for key in self.assignment:
             leader = self.leaders.get(key, (None, 0))[0]
@@ -169,16 +179,49 @@ class Consumer(BaseNode):
             if "records" in reply:
                 if reply["records"]:
                     out[key] = [[o, v] for o, v in reply["records"]]
-                self.positions[key] = max(self.positions[key], reply["next"])
+                if reply["next"] > self.positions[key]:
+                    self.positions[key] = reply["next"]
+                    self.position_epochs[key] = reply["epoch"]
+                    self.validated[key] = self.leaders.get(key, (None, -1))[1]
                 self.lag[key] = reply["hw"] - self.positions[key]
             elif reply.get("error") == "offset_out_of_range":
                 self.positions[key] = 0  # auto.offset.reset=earliest
+                self.position_epochs.pop(key, None)
                 self.rebalanced.add(key)
             else:
                 stale = True  # an error or a timeout: the leader may have moved
         if stale:
             yield from self.refresh_metadata()
         return out
+
+    def _validate_positions(self) -> Generator[Event, Any, None]:
+        """KIP-320: after the leader of a partition changes, ask the new leader where the epoch
+        of the last consumed record ends (OffsetsForLeaderEpoch). If it ends below the
+        position the log was truncated under us: seek back to that end offset, where the new
+        leader's log diverges, instead of silently skipping the records that replaced ours
+        (SubscriptionState.maybeCompleteValidation, with an auto.offset.reset policy)."""
+        checks = []
+        for key in self.assignment:
+            leader, leader_epoch = self.leaders.get(key, (None, -1))
+            epoch = self.position_epochs.get(key, -1)
+            if leader is None or epoch < 0 or self.validated.get(key) == leader_epoch:
+                continue
+            body = {"key": key, "epoch": epoch}
+            ev = self.request(leader, "OffsetsForLeaderEpoch", body, self.request_timeout)
+            checks.append((key, leader_epoch, ev))
+        if not checks:
+            return
+        yield self.env.all_of([ev for _, _, ev in checks])
+        for key, leader_epoch, ev in checks:
+            reply = cast(dict[str, Any], ev.value)
+            if "end_offset" not in reply or key not in self.positions:
+                continue  # not validated: asked again at the next poll
+            self.validated[key] = leader_epoch
+            # (an epoch older than the leader's first ends where that first epoch starts)
+            if reply["end_offset"] < self.positions[key]:
+                self.truncations_detected += 1
+                self.positions[key] = reply["end_offset"]
+                self.position_epochs[key] = reply["epoch"]
 
     def commit(self, offsets: dict[str, int]) -> Generator[Event, Any, str]:
         """Commit offsets; returns "ok", "fail" (rejected) or "info" (unknown: timed out)."""

@@ -82,6 +82,7 @@ class Broker(BaseNode):
             "UpdateMetadata": self.on_update_metadata,
             "Produce": self.on_produce,
             "Fetch": self.on_fetch,
+            "OffsetsForLeaderEpoch": self.on_offsets_for_leader_epoch,
             "Metadata": self.on_metadata,
             "InitProducerId": self.on_init_producer_id,
         }
@@ -542,6 +543,8 @@ class Broker(BaseNode):
                 {
                     "records": [(r.offset, r.value) for r in recs],
                     "next": next_offset,
+                    # the leader epoch of the last record up to ``next`` (the position's epoch)
+                    "epoch": log.records[next_offset - 1].leader_epoch if next_offset else -1,
                     "hw": log.hw,
                     "lso": log.lso,
                     "leo": log.leo,
@@ -549,6 +552,15 @@ class Broker(BaseNode):
             )
             return True
         return False
+
+    def on_offsets_for_leader_epoch(self, msg: Message) -> None:
+        """KIP-320 for consumers: where does ``epoch`` end in the leader's log?"""
+        key = msg.body["key"]
+        if key not in self.leading:
+            self.reply(msg, {"error": "not_leader_or_follower"})
+            return
+        epoch, end = self.logs[key].end_offset_for_epoch(msg.body["epoch"])
+        self.reply(msg, {"epoch": epoch, "end_offset": end})
 
     def _serve_parked(self, key: str) -> None:
         st = self.leading.get(key)

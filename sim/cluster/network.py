@@ -35,6 +35,7 @@ REQUEST_APIS = (
     "Metadata",
     "OffsetCommit",
     "OffsetFetch",
+    "OffsetsForLeaderEpoch",
     "Produce",
     "TxnOffsetCommit",
     "UpdateMetadata",
