@@ -9,6 +9,7 @@ def test_g0_write_cycle_is_reported_but_allowed():
     h = H()
     a = h.txn(1, sends=[("x", 1, 0), ("y", 1, 1)])
     b = h.txn(2, sends=[("x", 2, 1), ("y", 2, 0)])
+    h.read_all()
     res = h.check("transactional")
     w = only(res, "G0")
     assert sorted(w["cycle"]) == [a, b] and w["ops"] == [a, b]
@@ -39,6 +40,7 @@ def test_no_g1c_when_reads_are_one_way():
     h = H()
     h.txn(2, sends=[("y", 2, 0)])
     h.txn(1, sends=[("x", 1, 0)], polls={"y": [(0, 2)]})
+    h.read_all()
     res = h.check()
     assert witnesses(res, "G1c") == [] and res["valid"] is True
 
@@ -48,6 +50,7 @@ def test_g1c_closed_by_ww_edge_is_allowed():
     h = H()
     h.txn(2, sends=[("x", 2, 1), ("y", 3, 0)])
     a = h.txn(1, sends=[("x", 1, 0)], polls={"y": [(0, 3)]})
+    h.read_all()
     res = h.check("transactional")
     w = only(res, "G1c")
     assert w["wr_only"] is False and a in w["ops"]

@@ -136,16 +136,37 @@ def test_reads_not_caught_up_are_unseen_not_lost():
     assert "lost-write" not in res["anomaly_types"]
     u = only(res, "unseen")
     assert u["count"] == 2 and u["values"] == [11, 12] and u["ops"] == [w1, w2]
-    assert res["warnings"] == ["unseen"] and res["valid"] is True
+    assert res["warnings"] == ["unseen"] and res["valid"] == "unknown"
+    assert res["unknown_reason"].startswith("no final reads: 2 acknowledged value(s) on k")
+    h.poll(200, {"k": [(1, 11), (2, 12)]})
+    done = h.check("transactional")
+    assert done["valid"] is True and done["unknown_reason"] is None
 
 
-def test_reader_that_started_past_a_write_does_not_make_it_lost():
+def test_values_below_the_highest_offset_read_are_lost():
+    """Jepsen's rule: every value below the highest offset anyone read should have been read
+    by someone, even if no single consumer read across it."""
+    h = H()
+    w0, w1, _ = log_of(h, "k", [10, 11, 12])
+    r = final_read(h, "k", [(2, 12)])
+    res = h.check("transactional")
+    lost = witnesses(res, "lost-write")
+    assert [(w["value"], w["offset"], w["max_read_offset"]) for w in lost] == [
+        (10, 0, 2),
+        (11, 1, 2),
+    ]
+    assert lost[0]["ops"] == [w0, r] and lost[1]["writer"] == w1
+    assert "consumers read k up to offset 2" in lost[0]["explanation"]
+    assert "unseen" not in res["anomaly_types"] and res["valid"] is False
+
+
+def test_values_above_the_highest_offset_read_are_unseen_not_lost():
     h = H()
     log_of(h, "k", [10, 11, 12])
-    final_read(h, "k", [(2, 12)])
+    final_read(h, "k", [(0, 10)])
     res = h.check("transactional")
     assert "lost-write" not in res["anomaly_types"]
-    assert only(res, "unseen")["values"] == [10, 11]
+    assert only(res, "unseen")["values"] == [11, 12]
 
 
 def test_lost_write_with_unknown_offset():
@@ -197,7 +218,9 @@ def test_nonmonotonic_send():
     res = h.check("idempotent")
     w = only(res, "nonmonotonic-send")
     assert w["offsets"] == [5, 3] and w["ops"] == [a, b] and w["process"] == 1
+    assert w["values"] == [10, 11] and w["delta"] == -1
     assert res["valid"] is False
+    h.read_all()
     assert h.check("at-least-once")["valid"] is True
 
 
@@ -214,9 +237,11 @@ def test_int_send_skip():
     h = H()
     h.send(2, "k", 50, offset=1)
     op = h.sends(1, [("k", 10, 0), ("k", 11, 2)])
+    h.read_all()
     res = h.check("transactional")
     w = only(res, "int-send-skip")
     assert w["ops"] == [op] and w["offsets"] == [0, 2] and w["between_count"] == 1
+    assert w["skipped_values"] == [50] and w["delta"] == 2
     assert res["valid"] is True  # Kafka never kept one op's sends adjacent
 
 
@@ -234,6 +259,7 @@ def test_int_nonmonotonic_send():
     w = only(res, "int-nonmonotonic-send")
     assert w["ops"] == [op] and w["values"] == [10, 11] and w["offsets"] == [2, 1]
     assert res["valid"] is False
+    h.read_all()
     assert h.check("at-least-once")["valid"] is True
 
 
