@@ -52,6 +52,7 @@ def _inconsistent(ix: HistoryIndex, out: Anomalies) -> None:
                 f"{and_list(sorted(vals.values()))}",
                 key=key,
                 offset=off,
+                index=ix.dense_index(key, off),
                 values=values,
             ),
         )
@@ -82,6 +83,7 @@ def _duplicates(ix: HistoryIndex, out: Anomalies) -> None:
                 key=key,
                 value=v,
                 offsets=offsets,
+                count=len(offsets),
                 sessions=sessions,
                 processes=processes,
                 cross_session=cross,

@@ -7,7 +7,6 @@ import json
 import pytest
 
 import checkers
-
 from checkers import HistoryError, load_jsonl, parse_jsonl_lines
 
 
