@@ -28,7 +28,7 @@ from typing import Any
 import networkx as nx
 
 from checkers.index import HistoryIndex
-from checkers.micro import is_client_completion, reads_by_key, writes
+from checkers.micro import has_reads, is_client_completion, mops, reads_by_key, writes
 from checkers.witness import Anomalies, add, who, witness
 
 _GRAPH_FS = frozenset({"send", "poll", "txn"})
@@ -44,32 +44,27 @@ def _candidate(ix: HistoryIndex, op: dict[str, Any]) -> bool:
 
 def build_graph(ix: HistoryIndex) -> nx.DiGraph:
     g = nx.DiGraph()
-    writing_readers: list[tuple[dict[str, Any], dict[str, list[tuple[int | None, Any]]]]] = []
-    read_by_writer: set[tuple[str, Any]] = set()
-    cands: list[dict[str, Any]] = []
-    readers: set[int] = set()
-    for op in ix.history:
-        if not _candidate(ix, op):  # committed ops are writers: pure polls never get here
-            continue
-        cands.append(op)
-        rk = reads_by_key(op)
-        if rk:
-            writing_readers.append((op, rk))
-            readers.add(op["index"])
-            for key, pairs in rk.items():
-                read_by_writer.update((key, v) for _, v in pairs)
+    cands = [
+        op
+        for op in (ix.op_at(i) for i in sorted(ix.committed))  # committed ops are writers
+        if op is not None and _candidate(ix, op)
+    ]
+    writing_readers = [(op, reads_by_key(op)) for op in cands if has_reads(op)]
+    readers = {op["index"] for op, _ in writing_readers}
+    read_by_writer = {(k, v) for _, rk in writing_readers for k, ps in rk.items() for _, v in ps}
     per_key: dict[str, list[tuple[int, int, Any]]] = {}
     kept: set[int] = set()
     for op in cands:
-        sent = [(k, off, v) for k, off, v in writes(op)]
-        keys = {k for k, _, _ in sent}
+        idx = op["index"]
+        if idx not in readers and not read_by_writer and len(mops(op)) == 1:
+            continue  # one send, no reads, nothing of it read by a writer: no cycle through it
+        sent = list(writes(op))
         if not (
-            len(keys) > 1
-            or op["index"] in readers
+            idx in readers
+            or len({k for k, _, _ in sent}) > 1
             or any((k, v) in read_by_writer for k, _, v in sent)
         ):
             continue
-        idx = op["index"]
         kept.add(idx)
         g.add_node(idx)
         for key, off, v in sent:

@@ -242,21 +242,27 @@ def _transition(
 ) -> None:
     last, prev_idx, last_v = prev
     off, v = first
+    if off == last + 1:
+        return  # the common case: the next record; nothing to explain
     idx = op["index"]
     process = op["process"]
-    how = "subscribed" if s.subscribed else "assigned"
-    outcome = "" if op["type"] == "ok" else f" ({op['type']}: it should have rewound)"
-    before = f"process {process} ({how}) read {key} up to offset {last} (value {last_v}) in " + who(
-        ix.op_at(prev_idx)
-    )
-    after = f"then from offset {off} (value {v}) in {who(op)}{outcome}"
+
+    def story() -> str:
+        how = "subscribed" if s.subscribed else "assigned"
+        outcome = "" if op["type"] == "ok" else f" ({op['type']}: it should have rewound)"
+        before = who(ix.op_at(prev_idx))
+        return (
+            f"process {process} ({how}) read {key} up to offset {last} (value {last_v}) in "
+            f"{before}, then from offset {off} (value {v}) in {who(op)}{outcome}"
+        )
+
     if off <= last:
         add(
             out,
             "nonmonotonic-poll",
             witness(
                 [prev_idx, idx],
-                f"{before}, {after}: backwards",
+                f"{story()}: backwards",
                 process=process,
                 key=key,
                 offsets=[last, off],
@@ -275,7 +281,7 @@ def _transition(
             "poll-skip",
             witness(
                 [prev_idx, idx],
-                f"{before}, {after}, skipping offsets {show(skipped)} that hold "
+                f"{story()}, skipping offsets {show(skipped)} that hold "
                 f"{show(ix.values_at(key, shown))}",
                 process=process,
                 key=key,
