@@ -267,3 +267,28 @@ def test_int_monotonic_send():
     h = H()
     h.sends(1, [("k", 10, 1), ("k", 11, 2)])
     assert witnesses(h.check("idempotent"), "int-nonmonotonic-send") == []
+
+
+def test_multi_send_of_an_idempotent_pipeline_is_not_atomic():
+    """An info multi-send op without txn_id: one value read proves nothing about the others."""
+    h = H()
+    h.send(1, "k", 10, offset=0)
+    h.sends(2, [("k", 11, None), ("j", 20, None)], type_="info")
+    h.send(1, "k", 12, offset=2)
+    final_read(h, "k", [(0, 10), (2, 12)])
+    final_read(h, "j", [(0, 20)], p=201)
+    res = h.check("idempotent")
+    assert "lost-write" not in res["anomaly_types"] and res["valid"] is True
+
+
+def test_atomic_multi_send_is_all_or_nothing():
+    """The same op marked atomic (as the EDN loader marks Jepsen's sends): j's read of 20 proves
+    it committed, so 11 should be in k's log below 12."""
+    h = H()
+    h.send(1, "k", 10, offset=0)
+    w = h.sends(2, [("k", 11, 1), ("j", 20, None)], type_="info", atomic=True)
+    h.send(1, "k", 12, offset=2)
+    final_read(h, "k", [(0, 10), (2, 12)])
+    final_read(h, "j", [(0, 20)], p=201)
+    lw = only(h.check("idempotent"), "lost-write")
+    assert lw["value"] == 11 and lw["writer"] == w and lw["max_read_offset"] == 2
