@@ -44,11 +44,7 @@ def _candidate(ix: HistoryIndex, op: dict[str, Any]) -> bool:
 
 def build_graph(ix: HistoryIndex) -> nx.DiGraph:
     g = nx.DiGraph()
-    cands = [
-        op
-        for op in (ix.op_at(i) for i in sorted(ix.committed))  # committed ops are writers
-        if op is not None and _candidate(ix, op)
-    ]
+    cands = [op for op in ix.history if _candidate(ix, op)]  # committed ops are writers
     writing_readers = [(op, reads_by_key(op)) for op in cands if has_reads(op)]
     readers = {op["index"] for op, _ in writing_readers}
     read_by_writer = {(k, v) for _, rk in writing_readers for k, ps in rk.items() for _, v in ps}

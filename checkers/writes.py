@@ -106,11 +106,14 @@ def _lost_and_unseen(ix: HistoryIndex, coverage: Coverage, out: Anomalies) -> No
     vis = Visibility(ix, coverage)
     for key in sorted(ix.must_exist, key=repr):
         read = ix.first_read.get(key, {})
-        bound = _read_bound(ix, key)
+        bound: tuple[int, Any, int] | None = None
+        bound_known = False
         unseen: list[tuple[Any, int]] = []
         for v, (off, w) in ix.must_exist[key].items():
             if v in read:
                 continue
+            if not bound_known:  # only keys with unread values pay for it
+                bound, bound_known = _read_bound(ix, key), True
             offs = ix.offsets_of(key, v)
             last = max([*offs, off] if off is not None else offs, default=None)
             if last is not None and bound is not None and last <= bound[0]:
