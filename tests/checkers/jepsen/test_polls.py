@@ -202,3 +202,23 @@ def test_int_nonmonotonic_poll_test():
         {"key": "x", "values": ["c", "a"], "delta": -2, "ops": [a]},
         {"key": "x", "values": ["c", "c"], "delta": 0, "ops": [b]},
     ]
+
+
+@pytest.mark.parametrize("seek", [True, False])
+def test_final_polls_seek_to_the_beginning(seek):
+    """Jepsen's workload ends with ``{:f :assign, :seek-to-beginning? true}`` and polls from
+    offset 0 (after crashing the client). Reading the log again after such an assign is no
+    nonmonotonic poll; after a plain assign to the same key it is."""
+    j = J()
+    j.o(0, "invoke", "send", "[[:send :x :a] [:send :x :b]]")
+    j.o(0, "ok", "send", "[[:send :x [0 :a]] [:send :x [1 :b]]]")
+    j.o(1, "invoke", "poll", "[[:poll]]")
+    j.o(1, "ok", "poll", "[[:poll {:x [[0 :a] [1 :b]]}]]")
+    flag = ", :seek-to-beginning? true" if seek else ""
+    j.raw(f"{{:time 9, :process 1, :type :invoke, :f :assign, :value [:x]{flag}}}")
+    j.raw(f"{{:time 9, :process 1, :type :ok, :f :assign, :value [:x]{flag}}}")
+    j.o(1, "invoke", "poll", "[[:poll]]")
+    j.o(1, "ok", "poll", "[[:poll {:x [[0 :a] [1 :b]]}]]")
+    res = j.check()
+    assert (errors(res, "nonmonotonic-poll") == []) is seek
+    assert res["valid"] is seek
