@@ -13,10 +13,12 @@ from typing import Any
 from checkers.gcpause import gc_paused
 from checkers.graph import check_cycles
 from checkers.index import build_index
+from checkers.lint import pairing_warnings
 from checkers.modes import check_mode, promised, rule, violates
 from checkers.pipeline import check_pipelines
 from checkers.reads import analyse_reads
 from checkers.txns import check_txns
+from checkers.verdict import unknown_reason, verdict
 from checkers.witness import Anomalies, merge
 from checkers.writes import check_writes
 
@@ -34,7 +36,7 @@ def find_anomalies(history: list[dict[str, Any]]) -> tuple[Anomalies, dict[str, 
     merge(found, check_pipelines(ix, read_analysis.coverage))
     merge(found, check_cycles(ix))
     stats = ix.stats.as_dict()
-    stats["checkable"] = bool(ix.first_read) or ix.stats.sends_ok > 0
+    stats["unknown_reason"] = unknown_reason(ix, found)
     return found, stats
 
 
@@ -47,20 +49,16 @@ def check(
     check_mode(mode)
     with gc_paused():
         found, stats = find_anomalies(history)
-    checkable = stats.pop("checkable")
+    reason = stats.pop("unknown_reason")
     merge(found, {k: list(v) for k, v in (extra_anomalies or {}).items()})
     found = {k: v for k, v in found.items() if v}
     broken = sorted(n for n, ws in found.items() if any(violates(mode, n, w) for w in ws))
     warnings = sorted(n for n in found if rule(mode, n) == "W")
     allowed = sorted(n for n in found if n not in broken and n not in warnings)
-    if broken:
-        valid: bool | str = False
-    elif not checkable:
-        valid = "unknown"
-    else:
-        valid = True
+    valid = verdict(broken, reason)
     return {
         "valid": valid,
+        "unknown_reason": reason if valid == "unknown" else None,
         "mode": mode,
         "anomaly_types": sorted(found),
         "anomalies": {n: found[n][:WITNESS_CAP] for n in sorted(found)},
@@ -70,4 +68,5 @@ def check(
         "allowed": allowed,
         "warnings": warnings,
         "stats": stats,
+        "history_warnings": pairing_warnings(history),
     }

@@ -4,7 +4,8 @@ Jepsen writes one op map per line (older versions: one vector of maps). We map k
 strings, integer partition keys to strings (eosim's keys are strings), ``:time`` from nanoseconds
 to seconds and ``:process :nemesis`` to ``"nemesis"``. Completed sends whose offset Jepsen did not
 learn (``[:send k v]``) become ``["send", k, [None, v]]``. Unknown ``:f`` values are kept; the
-checkers ignore what they do not understand.
+checkers ignore what they do not understand. ``send`` and ``txn`` ops get ``"atomic": true``:
+Jepsen's checker takes every such op as a transaction (all of its sends or none).
 """
 
 from __future__ import annotations
@@ -224,6 +225,8 @@ def _convert_op(form: Mapping[Any, Any], position: int) -> dict[str, Any]:
     if "process" not in out:
         out["process"] = None
     out["value"] = _convert_value(f, type_, op.get("value"))
+    if f in ("send", "txn"):
+        out["atomic"] = True
     if "rebalance-log" in op:
         out["rebalance_log"] = _rebalanced_keys(op["rebalance-log"])
     return out

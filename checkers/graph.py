@@ -1,20 +1,24 @@
-"""Dependency cycles between committed transactions: G0 and G1c, found with networkx.
+"""Dependency cycles between committed operations: G0 and G1c, found with networkx.
 
-Nodes are committed transactions (``f == "txn"`` or ops carrying ``txn_id``; ``ok``, or ``info``
-with a value read). Edges, as in Jepsen's Kafka checker:
+Nodes are committed ``send``, ``poll`` and ``txn`` ops (``ok``, or ``info`` with a value read),
+as in Jepsen's Kafka checker, which builds its graph over all three. Edges:
 
 - ww: on one key, the writer of a value precedes the writer of the next value in log order
-  (adjacent pairs only: the rest follows by transitivity);
-- wr: T2's last read of a key returned a value T1 wrote.
+  (adjacent pairs only: the rest follows by transitivity). A send's place is the offset its own
+  completion reports, else where its value was first seen;
+- wr: T1 wrote a value T2 read (every value read, as Jepsen's ``wr-graph`` does).
 
 G0 is a cycle of ww edges only. G1c is a cycle with at least one wr edge; its witness says
 whether the cycle needs ww edges (``wr_only``). Kafka promises atomic visibility, not a serial
 order of appends: concurrent transactions interleave their writes to partitions, so ww cycles
-(and wr cycles closed by ww edges) are legal there. A cycle of wr edges alone is not: each
+(and wr cycles closed by them) are legal there. A cycle of wr edges alone is not: each
 transaction would have read the other's committed write before committing itself.
 
-To stay near-linear we compute strongly connected components first and search for one cycle in
-each non-trivial component.
+Only ops that can lie on a cycle become nodes, which keeps a million-op history cheap: an op
+that writes nothing has no outgoing edge (pure polls); an op that writes one key, reads nothing,
+and whose values no writing op read has only its key's ww chain through it, so leaving it out
+and linking its neighbours on that chain keeps every cycle. Strongly connected components come
+first; one cycle is searched in each non-trivial component.
 """
 
 from __future__ import annotations
@@ -24,67 +28,85 @@ from typing import Any
 import networkx as nx
 
 from checkers.index import HistoryIndex
-from checkers.micro import reads_by_key, writes
-from checkers.witness import Anomalies, add, witness
+from checkers.micro import has_reads, is_client_completion, mops, reads_by_key, writes
+from checkers.witness import Anomalies, add, who, witness
+
+_GRAPH_FS = frozenset({"send", "poll", "txn"})
 
 
-def _is_txn(op: dict[str, Any]) -> bool:
-    return op["f"] == "txn" or op.get("txn_id") is not None
+def _candidate(ix: HistoryIndex, op: dict[str, Any]) -> bool:
+    return (
+        is_client_completion(op)
+        and op["index"] in ix.committed
+        and (op["f"] in _GRAPH_FS or op.get("txn_id") is not None)
+    )
 
 
 def build_graph(ix: HistoryIndex) -> nx.DiGraph:
     g = nx.DiGraph()
-    txns: dict[int, dict[str, Any]] = {}
+    cands = [op for op in ix.history if _candidate(ix, op)]  # committed ops are writers
+    writing_readers = [(op, reads_by_key(op)) for op in cands if has_reads(op)]
+    readers = {op["index"] for op, _ in writing_readers}
+    read_by_writer = {(k, v) for _, rk in writing_readers for k, ps in rk.items() for _, v in ps}
     per_key: dict[str, list[tuple[int, int, Any]]] = {}
-    for op in ix.history:
-        if op["type"] == "invoke" or op["index"] not in ix.committed or not _is_txn(op):
-            continue
+    kept: set[int] = set()
+    for op in cands:
         idx = op["index"]
-        txns[idx] = op
+        if idx not in readers and not read_by_writer and len(mops(op)) == 1:
+            continue  # one send, no reads, nothing of it read by a writer: no cycle through it
+        sent = list(writes(op))
+        if not (
+            idx in readers
+            or len({k for k, _, _ in sent}) > 1
+            or any((k, v) in read_by_writer for k, _, v in sent)
+        ):
+            continue
+        kept.add(idx)
         g.add_node(idx)
-        for key, _, v in writes(op):
-            p = ix.position(key, v)
+        for key, off, v in sent:
+            p = off if off is not None else ix.position(key, v)
             if p is not None:
                 per_key.setdefault(key, []).append((p, idx, v))
     for key, entries in per_key.items():
         entries.sort(key=lambda e: e[0])
-        for (_, a, _va), (_, b, vb) in zip(entries, entries[1:], strict=False):
+        for (_, a, va), (_, b, vb) in zip(entries, entries[1:], strict=False):
             if a != b:
-                _edge(g, a, b, "ww", key, vb)
-    for idx, op in txns.items():
-        for key, pairs in reads_by_key(op).items():
-            known = [(o, v) for o, v in pairs if o is not None]
-            if not known:
-                continue
-            _, last = max(known, key=lambda p: p[0])
-            for w in ix.writer_ops(key, last):
-                if w["index"] in txns and w["index"] != idx:
-                    _edge(g, w["index"], idx, "wr", key, last)
+                _edge(g, a, b, "ww", key, va, vb)
+    for op, rk in writing_readers:
+        idx = op["index"]
+        for key, pairs in rk.items():
+            for _, v in pairs:
+                for w in ix.writer_ops(key, v):
+                    if w["index"] in kept and w["index"] != idx:
+                        _edge(g, w["index"], idx, "wr", key, v, v)
     return g
 
 
-def _edge(g: nx.DiGraph, a: int, b: int, kind: str, key: str, value: Any) -> None:
+def _edge(g: nx.DiGraph, a: int, b: int, kind: str, key: str, va: Any, vb: Any) -> None:
+    """One edge per ordered pair; the first reason of each kind is kept for the witness:
+    (key, a's value, b's value)."""
     if g.has_edge(a, b):
         data = g[a][b]
         data["types"].add(kind)
-        data.setdefault(kind, (key, value))
+        data.setdefault(kind, (key, va, vb))
     else:
-        g.add_edge(a, b, types={kind}, **{kind: (key, value)})
+        g.add_edge(a, b, types={kind}, **{kind: (key, va, vb)})
 
 
 def check_cycles(ix: HistoryIndex) -> Anomalies:
+    """G0 and G1c witnesses, one cycle per strongly connected component."""
     out: Anomalies = {}
     g = build_graph(ix)
     if g.number_of_edges() == 0:
         return out
     ww = g.edge_subgraph([(a, b) for a, b, d in g.edges(data=True) if "ww" in d["types"]])
     for cycle in _one_cycle_per_scc(ww):
-        add(out, "G0", _cycle_witness(g, cycle, "ww", "G0"))
+        add(out, "G0", _cycle_witness(ix, g, cycle, "ww", "G0"))
     wr = g.edge_subgraph([(a, b) for a, b, d in g.edges(data=True) if "wr" in d["types"]])
     pure: set[int] = set()
     for cycle in _one_cycle_per_scc(wr):
         pure.update(cycle)
-        add(out, "G1c", _cycle_witness(g, cycle, "wr", "G1c", wr_only=True))
+        add(out, "G1c", _cycle_witness(ix, g, cycle, "wr", "G1c", wr_only=True))
     for comp in nx.strongly_connected_components(g):
         if len(comp) < 2 or comp & pure:
             continue
@@ -93,7 +115,7 @@ def check_cycles(ix: HistoryIndex) -> Anomalies:
         if edge is None:
             continue
         back = nx.shortest_path(sub, edge[1], edge[0])
-        add(out, "G1c", _cycle_witness(g, [edge[0], *back[:-1]], None, "G1c", wr_only=False))
+        add(out, "G1c", _cycle_witness(ix, g, [edge[0], *back[:-1]], None, "G1c", wr_only=False))
     return out
 
 
@@ -110,25 +132,34 @@ def _one_cycle_per_scc(g: nx.DiGraph) -> list[list[int]]:
 
 
 def _cycle_witness(
-    g: nx.DiGraph, cycle: list[int], prefer: str | None, name: str, **extra: Any
+    ix: HistoryIndex,
+    g: nx.DiGraph,
+    cycle: list[int],
+    prefer: str | None,
+    name: str,
+    **extra: Any,
 ) -> dict[str, Any]:
     steps = []
     for a, b in zip(cycle, cycle[1:] + cycle[:1], strict=True):
         d = g[a][b]
         kind = prefer if prefer in d["types"] else ("wr" if "wr" in d["types"] else "ww")
-        key, value = d[kind]
-        steps.append({"from": a, "to": b, "type": kind, "key": key, "value": value})
-    text = "; ".join(_step_text(s) for s in steps)
+        key, va, vb = d[kind]
+        step = {"from": a, "to": b, "type": kind, "key": key, "value": va}
+        if kind == "ww":
+            step["value_to"] = vb
+        steps.append(step)
+    text = "; ".join(_step_text(ix, s) for s in steps)
     return witness(
         cycle,
-        f"{name} cycle of {len(cycle)} txns: {text}",
+        f"{name} cycle of {len(cycle)} ops: {text}",
         cycle=cycle,
         steps=steps,
         **extra,
     )
 
 
-def _step_text(s: dict[str, Any]) -> str:
+def _step_text(ix: HistoryIndex, s: dict[str, Any]) -> str:
+    a, b = who(ix.op_at(s["from"])), who(ix.op_at(s["to"]))
     if s["type"] == "ww":
-        return f"op {s['from']} wrote {s['key']} before op {s['to']} wrote {s['value']}"
-    return f"op {s['to']} read {s['value']} on {s['key']} from op {s['from']}"
+        return f"{a} sent {s['value']} to {s['key']} before {b} sent {s['value_to']}"
+    return f"{a} sent {s['value']} to {s['key']}, which {b} polled"

@@ -8,6 +8,12 @@ What counts as evidence of the log (as in Jepsen's Kafka checker): every record 
 whether the poll completed ok, info or fail (readers never invent data), plus the offsets of sends
 that must have committed: ``ok`` completions, and ``info`` completions once some read saw one of
 their values. ``fail`` sends and unproven ``info`` sends never place a value in the view.
+
+An ``info`` op proven committed that is *atomic* (see :func:`is_atomic`) makes all of its sends
+must-exist: all or nothing. Jepsen's checker takes every multi-send op as a transaction; eosim
+does so for ``txn`` ops, ops of a transactional producer (``txn_id``) and ops marked ``atomic``
+(the EDN loader marks Jepsen's ``send``/``txn`` ops), not for the plain multi-send ops of an
+idempotent pipeline, whose sends succeed or fail one by one.
 """
 
 from __future__ import annotations
@@ -69,6 +75,8 @@ class HistoryIndex:
     committed: set[int] = field(default_factory=set)
     stats: Stats = field(default_factory=Stats)
     _live: dict[str, list[int]] = field(default_factory=dict)
+    _known: dict[str, list[int]] = field(default_factory=dict)
+    _by_index: dict[Any, dict[str, Any]] | None = None
 
     # --- questions -------------------------------------------------------------------------
     def was_read(self, key: str, value: Any) -> bool:
@@ -114,6 +122,32 @@ class HistoryIndex:
         live = self.live_offsets(key)
         return bisect_right(live, lo), bisect_left(live, hi)
 
+    def op_at(self, index: int) -> dict[str, Any] | None:
+        """The op with this history index (indices need not be positions in Jepsen's files)."""
+        if self._by_index is None:
+            self._by_index = {op["index"]: op for op in self.history}
+        return self._by_index.get(index)
+
+    def known_offsets(self, key: str) -> list[int]:
+        """Sorted offsets of the view that hold any value (Jepsen's log without its holes)."""
+        cached = self._known.get(key)
+        if cached is None:
+            cached = self._known[key] = sorted(self.log.get(key, {}))
+        return cached
+
+    def dense_index(self, key: str, offset: int) -> int:
+        """Jepsen's *index*: the offset's rank among known offsets (gaps for markers removed);
+        an offset with no evidence ranks where it would be inserted."""
+        return bisect_left(self.known_offsets(key), offset)
+
+    def dense_delta(self, key: str, a: int, b: int) -> int:
+        """Jepsen's ``delta`` from offset ``a`` to offset ``b``: 1 means adjacent records."""
+        return self.dense_index(key, b) - self.dense_index(key, a)
+
+    def values_at(self, key: str, offsets: list[int]) -> list[Any]:
+        kl = self.log.get(key, {})
+        return [kl[o] for o in offsets if o in kl]
+
     def is_committed_txn(self, op: dict[str, Any]) -> bool:
         return op["index"] in self.committed
 
@@ -151,6 +185,11 @@ class HistoryIndex:
                 first_src = self.conflicts.get((key, p), {}).get(v, self.log_src[key][p])
                 more = self.more_pos[(key, v)] = {p: first_src}
             more.setdefault(off, idx)
+
+
+def is_atomic(op: dict[str, Any]) -> bool:
+    """Whether an op's sends commit all or nothing (see the module docstring)."""
+    return op["f"] == "txn" or op.get("txn_id") is not None or op.get("atomic") is True
 
 
 def build_index(history: list[dict[str, Any]]) -> HistoryIndex:
@@ -221,7 +260,7 @@ def build_index(history: list[dict[str, Any]]) -> HistoryIndex:
         sent = list(writes(op))
         if any(v in first_read.get(k, ()) for k, _, v in sent):
             ix.committed.add(op["index"])
-            atomic = op["f"] == "txn"
+            atomic = is_atomic(op)
             for key, off, v in sent:
                 if off is not None:
                     ix._observe(key, off, v, op["index"])

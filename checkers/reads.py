@@ -1,11 +1,13 @@
 """Consumer-side order checks: poll-skip, nonmonotonic-poll and their in-op (int-) variants.
 
 Each consumer session (one process number) should read every key's log forward, one record after
-the next, until its position is reset. Resets are ``subscribe``/``assign`` completions and the keys
-a poll lists in ``rebalance_log``; across a reset nothing is compared. A *skip* jumps over offsets
-the final-log view knows hold a live (not aborted) value: Kafka offsets have gaps for transaction
-markers, so only offsets with evidence of a record count. Only ``ok`` polls move a session's
-position (as in Jepsen); ``info``/``fail`` polls are still checked internally.
+the next. A ``subscribe``/``assign`` keeps the position of the keys it still lists (as Kafka's
+``assign`` does, and as Jepsen's checker does) and forgets the others; one with
+``seek-to-beginning?`` forgets all (Jepsen's final polls rewind that way). Keys a poll lists in
+``rebalance_log`` are not compared. A *skip* jumps over offsets the final-log view knows hold a
+live (not aborted) value: Kafka offsets have gaps for transaction markers, so only offsets with
+evidence of a record count. Every poll, whatever its outcome, is checked against the session's
+position; only ``ok`` polls move it (as in Jepsen: an aborted or crashed poll must rewind).
 
 The same walk yields the *coverage* of each key: offset ranges some session read contiguously.
 Lost-write uses it to tell "lost" from "nobody read there".
@@ -19,7 +21,7 @@ from typing import Any
 
 from checkers.index import HistoryIndex
 from checkers.micro import has_reads, is_client_completion, reads_by_key
-from checkers.witness import Anomalies, add, show, witness
+from checkers.witness import Anomalies, add, show, who, witness
 
 SKIP_LIST_LIMIT = 10
 FRACTURE_SCAN_LIMIT = 1000
@@ -87,7 +89,8 @@ class ReadAnalysis:
 @dataclass
 class _Session:
     subscribed: bool = False
-    last: dict[str, tuple[int, int]] = field(default_factory=dict)  # key -> (offset, op index)
+    # key -> (offset, op index, value) of the last record an ok poll returned
+    last: dict[str, tuple[int, int, Any]] = field(default_factory=dict)
     seg: dict[str, list[int]] = field(default_factory=dict)  # key -> [lo, hi, op index]
 
 
@@ -110,9 +113,11 @@ def analyse_reads(ix: HistoryIndex) -> ReadAnalysis:
         if f in ("subscribe", "assign"):
             if op["type"] in ("ok", "info"):
                 s = sessions.setdefault(process, _Session())
-                for key in list(s.seg):
-                    close(s, key)
-                s.last.clear()
+                kept = _kept_keys(op)
+                for key in sorted(s.last):
+                    if key not in kept:
+                        close(s, key)
+                        del s.last[key]
                 s.subscribed = f == "subscribe"
             continue
         if not has_reads(op):
@@ -122,22 +127,21 @@ def analyse_reads(ix: HistoryIndex) -> ReadAnalysis:
         ok = op["type"] == "ok"
         rebalanced = set(op.get("rebalance_log") or ())
         for key, pairs in reads_by_key(op).items():
-            offs = [o for o, _ in pairs if o is not None]
-            if not offs:
+            known = [(o, v) for o, v in pairs if o is not None]
+            if not known:
                 continue
+            offs = [o for o, _ in known]
             exempt = key in rebalanced
             if not exempt:
-                _internal(ix, op, key, offs, out, skips)
+                _internal(ix, op, key, known, out, skips)
+            prev = s.last.get(key)
+            if prev is not None and not exempt:
+                _transition(ix, s, op, key, prev, known[0], out, skips)
             if not ok:
                 _cover_alone(cov, key, offs, idx)
                 continue
-            prev = s.last.get(key)
-            if exempt:
+            if exempt or (prev is not None and offs[0] <= prev[0]):
                 close(s, key)
-            elif prev is not None:
-                _transition(ix, s, process, key, prev, offs[0], idx, out, skips)
-                if offs[0] <= prev[0]:
-                    close(s, key)
             seg = s.seg.get(key)
             for o in offs:
                 if seg is None:
@@ -147,12 +151,21 @@ def analyse_reads(ix: HistoryIndex) -> ReadAnalysis:
                 elif o < seg[1]:
                     close(s, key)
                     seg = s.seg[key] = [o, o, idx]
-            s.last[key] = (offs[-1], idx)
+            s.last[key] = (known[-1][0], idx, known[-1][1])
     for s in sessions.values():
         for key in list(s.seg):
             close(s, key)
     cov.finish()
     return ReadAnalysis(out, cov, skips)
+
+
+def _kept_keys(op: dict[str, Any]) -> set[str]:
+    """Keys whose position survives this subscribe/assign: those it lists, unless it seeks to
+    the beginning (then none)."""
+    if op.get("seek-to-beginning?") or op.get("seek_to_beginning"):
+        return set()
+    value = op.get("value")
+    return {k for k in value if isinstance(k, str)} if isinstance(value, list) else set()
 
 
 def _cover_alone(cov: Coverage, key: str, offs: list[int], idx: int) -> None:
@@ -171,23 +184,25 @@ def _internal(
     ix: HistoryIndex,
     op: dict[str, Any],
     key: str,
-    offs: list[int],
+    known: list[tuple[int, Any]],
     out: Anomalies,
     skips: list[Skip],
 ) -> None:
     idx = op["index"]
-    for a, b in zip(offs, offs[1:], strict=False):
+    for (a, va), (b, vb) in zip(known, known[1:], strict=False):
         if b <= a:
             add(
                 out,
                 "int-nonmonotonic-poll",
                 witness(
                     [idx],
-                    f"op {idx} (process {op['process']}) read {key} at offset {a} then at {b}: "
-                    "backwards within one poll",
+                    f"{who(op)} read {key} at offset {a} (value {va}) then at offset {b} "
+                    f"(value {vb}): backwards within one {op['f']}",
                     process=op["process"],
                     key=key,
                     offsets=[a, b],
+                    values=[va, vb],
+                    delta=ix.dense_delta(key, a, b),
                 ),
             )
             continue
@@ -199,12 +214,16 @@ def _internal(
                 "int-poll-skip",
                 witness(
                     [idx],
-                    f"op {idx} (process {op['process']}) read {key} at offset {a} then {b}, "
-                    f"skipping offsets {show(skipped)} that hold values",
+                    f"{who(op)} read {key} at offset {a} (value {va}) then {b} (value {vb}), "
+                    f"skipping offsets {show(skipped)} that hold "
+                    f"{show(ix.values_at(key, skipped[:SKIP_LIST_LIMIT]))}",
                     process=op["process"],
                     key=key,
                     offsets=[a, b],
+                    values=[va, vb],
+                    delta=ix.dense_delta(key, a, b),
                     skipped=skipped[:SKIP_LIST_LIMIT],
+                    skipped_values=ix.values_at(key, skipped[:SKIP_LIST_LIMIT]),
                     skipped_count=j - i,
                 ),
             )
@@ -214,45 +233,62 @@ def _internal(
 def _transition(
     ix: HistoryIndex,
     s: _Session,
-    process: Any,
+    op: dict[str, Any],
     key: str,
-    prev: tuple[int, int],
-    first: int,
-    idx: int,
+    prev: tuple[int, int, Any],
+    first: tuple[int, Any],
     out: Anomalies,
     skips: list[Skip],
 ) -> None:
-    last, prev_idx = prev
-    how = "subscribed" if s.subscribed else "assigned"
-    if first <= last:
+    last, prev_idx, last_v = prev
+    off, v = first
+    if off == last + 1:
+        return  # the common case: the next record; nothing to explain
+    idx = op["index"]
+    process = op["process"]
+
+    def story() -> str:
+        how = "subscribed" if s.subscribed else "assigned"
+        outcome = "" if op["type"] == "ok" else f" ({op['type']}: it should have rewound)"
+        before = who(ix.op_at(prev_idx))
+        return (
+            f"process {process} ({how}) read {key} up to offset {last} (value {last_v}) in "
+            f"{before}, then from offset {off} (value {v}) in {who(op)}{outcome}"
+        )
+
+    if off <= last:
         add(
             out,
             "nonmonotonic-poll",
             witness(
                 [prev_idx, idx],
-                f"process {process} ({how}) read {key} up to offset {last} in op {prev_idx}, "
-                f"then from offset {first} in op {idx}: backwards",
+                f"{story()}: backwards",
                 process=process,
                 key=key,
-                offsets=[last, first],
+                offsets=[last, off],
+                values=[last_v, v],
+                delta=ix.dense_delta(key, last, off),
                 subscribed=s.subscribed,
             ),
         )
         return
-    i, j = ix.live_between(key, last, first)
+    i, j = ix.live_between(key, last, off)
     if j > i:
         skipped = ix.live_offsets(key)[i:j]
+        shown = skipped[:SKIP_LIST_LIMIT]
         add(
             out,
             "poll-skip",
             witness(
                 [prev_idx, idx],
-                f"process {process} ({how}) read {key} up to offset {last} in op {prev_idx}, "
-                f"then from offset {first} in op {idx}, skipping offsets {show(skipped)}",
+                f"{story()}, skipping offsets {show(skipped)} that hold "
+                f"{show(ix.values_at(key, shown))}",
                 process=process,
                 key=key,
-                offsets=[last, first],
-                skipped=skipped[:SKIP_LIST_LIMIT],
+                offsets=[last, off],
+                delta=ix.dense_delta(key, last, off),
+                skipped=shown,
+                skipped_values=ix.values_at(key, shown),
                 skipped_count=j - i,
                 subscribed=s.subscribed,
             ),

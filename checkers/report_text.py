@@ -56,6 +56,8 @@ def render_results(results: dict[str, Any], console: Console) -> None:
     summary = ", ".join(
         f"{k} {stats[k]}" for k in ("ops", "sends_ok", "sends_info", "polls", "txns") if k in stats
     )
+    for note in results.get("history_warnings") or []:
+        console.print(Text(f"warning: {note}", style="yellow"))
     valid = results.get("valid")
     if valid is True:
         verdict = Text("VALID", style="bold green")
@@ -68,7 +70,7 @@ def render_results(results: dict[str, Any], console: Console) -> None:
         why = f"mode {results.get('mode')} forbids {', '.join(broken)}"
     else:
         verdict = Text("UNKNOWN", style="bold yellow")
-        why = "nothing checkable: no acknowledged sends and no reads"
+        why = str(results.get("unknown_reason") or "nothing checkable")
     line = Text("verdict: ")
     line.append(verdict)
     line.append(f"  ({why})")

@@ -28,7 +28,7 @@ from typing import Any
 from checkers.index import HistoryIndex
 from checkers.micro import is_client_completion, reads, reads_by_key, writes
 from checkers.reads import Skip
-from checkers.witness import Anomalies, add, show, witness
+from checkers.witness import Anomalies, add, show, who, witness
 
 
 def check_txns(ix: HistoryIndex, skips: list[Skip]) -> Anomalies:
@@ -67,8 +67,8 @@ def _aborted_reads(ix: HistoryIndex, out: Anomalies) -> None:
                     "G1a",
                     witness(
                         [w, r],
-                        f"op {r} (process {op['process']}) read {v} on {key} at offset {off}, "
-                        f"written by op {w}, which failed ({_why_failed(writer)})",
+                        f"{who(op)} read {v} on {key} at offset {off}, written by "
+                        f"{who(writer)}, which failed ({_why_failed(writer)})",
                         key=key,
                         value=v,
                         offset=off,
@@ -83,8 +83,8 @@ def _aborted_reads(ix: HistoryIndex, out: Anomalies) -> None:
                     "uncommitted-read",
                     witness(
                         [w, r],
-                        f"read_committed op {r} (process {op['process']}) read {v} on {key}, "
-                        f"which op {w} wrote in a transaction that never committed",
+                        f"read_committed {who(op)} read {v} on {key}, which {who(writer)} "
+                        "wrote in a transaction that never committed",
                         key=key,
                         value=v,
                         offset=off,
@@ -118,8 +118,7 @@ def _precommitted(ix: HistoryIndex, out: Anomalies) -> None:
                     "precommitted-read",
                     witness(
                         [idx],
-                        f"op {idx} (process {op['process']}) read its own uncommitted "
-                        f"write(s) {show(own)} on {key}",
+                        f"{who(op)} read its own uncommitted write(s) {show(own)} on {key}",
                         key=key,
                         values=own,
                     ),

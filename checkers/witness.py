@@ -39,3 +39,12 @@ def and_list(values: Iterable[Any]) -> str:
     if len(vs) <= 2:
         return " and ".join(vs)
     return ", ".join(vs[:-1]) + " and " + vs[-1]
+
+
+def who(op: dict[str, Any] | None) -> str:
+    """``op 12 (process 3, at 5.31 s)``: enough to find an op in the timeline by eye."""
+    if op is None:
+        return "an unknown op"
+    t = op.get("time")
+    at = f", at {t:.3f} s" if isinstance(t, (int, float)) and not isinstance(t, bool) else ""
+    return f"op {op['index']} (process {op['process']}{at})"

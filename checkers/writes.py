@@ -8,12 +8,14 @@ never lost, and one copy of it in the log is fine; only a second copy is a dupli
   producer sessions (``pid`` when recorded, else process) of the ops that sent the value, and
   ``cross_session`` says whether more than one session did: idempotence only dedups within one.
 - inconsistent-offsets: two values at one key/offset.
-- lost-write: an ``ok`` send (or a send inside an ``ok`` txn, or inside an ``info`` txn another
-  of whose values was read, so it committed) no read ever saw, although
-  (a) its acknowledged offset lies inside a range some consumer read contiguously, or (b) its
-  offset is unknown but a consumer read contiguously from the start of the log past a value whose
-  send was invoked only after this one was acknowledged (so it must have landed before it).
-- unseen (warning): ``ok`` sends nobody read and that are not lost-writes: reads did not get there.
+- lost-write: an ``ok`` send (or a send inside an ``ok`` txn, or inside an atomic ``info`` op
+  another of whose values was read, so it committed) no read ever saw, although
+  (a) Jepsen's rule: its last known offset is at or below the highest offset anyone read on its
+  key (taking each read value at its first offset), so some consumer should have read it; or
+  (b) its offset is unknown but a consumer read contiguously from the start of the log past a
+  value whose send was invoked only after this one was acknowledged (so it landed before it).
+- unseen (warning): ``ok`` sends nobody read and that are not lost-writes: no read got there. A
+  history whose only doubt is unseen values gets the verdict "unknown" (see ``checkers.verdict``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from checkers.index import HistoryIndex
 from checkers.micro import is_client_completion, session_of, writes
 from checkers.reads import Coverage
 from checkers.visibility import Visibility
-from checkers.witness import Anomalies, add, and_list, show, witness
+from checkers.witness import Anomalies, add, and_list, show, who, witness
 
 UNSEEN_VALUES_SHOWN = 10
 
@@ -50,6 +52,7 @@ def _inconsistent(ix: HistoryIndex, out: Anomalies) -> None:
                 f"{and_list(sorted(vals.values()))}",
                 key=key,
                 offset=off,
+                index=ix.dense_index(key, off),
                 values=values,
             ),
         )
@@ -80,6 +83,7 @@ def _duplicates(ix: HistoryIndex, out: Anomalies) -> None:
                 key=key,
                 value=v,
                 offsets=offsets,
+                count=len(offsets),
                 sessions=sessions,
                 processes=processes,
                 cross_session=cross,
@@ -87,13 +91,33 @@ def _duplicates(ix: HistoryIndex, out: Anomalies) -> None:
         )
 
 
+def _read_bound(ix: HistoryIndex, key: str) -> tuple[int, Any, int] | None:
+    """(offset, value, reader): the highest offset anyone read on ``key``, each value taken at
+    its first offset (Jepsen's ``bound``), with the value there and the first op that read it."""
+    best: tuple[int, Any, int] | None = None
+    for v, reader in ix.first_read.get(key, {}).items():
+        offs = ix.offsets_of(key, v)
+        if offs and (best is None or offs[0] > best[0]):
+            best = (offs[0], v, reader)
+    return best
+
+
 def _lost_and_unseen(ix: HistoryIndex, coverage: Coverage, out: Anomalies) -> None:
     vis = Visibility(ix, coverage)
     for key in sorted(ix.must_exist, key=repr):
         read = ix.first_read.get(key, {})
+        bound: tuple[int, Any, int] | None = None
+        bound_known = False
         unseen: list[tuple[Any, int]] = []
         for v, (off, w) in ix.must_exist[key].items():
             if v in read:
+                continue
+            if not bound_known:  # only keys with unread values pay for it
+                bound, bound_known = _read_bound(ix, key), True
+            offs = ix.offsets_of(key, v)
+            last = max([*offs, off] if off is not None else offs, default=None)
+            if last is not None and bound is not None and last <= bound[0]:
+                _lost(ix, out, key, v, off, last, w, bound)
                 continue
             reader = vis.reader_past(key, off, w)
             if reader is None:
@@ -105,8 +129,9 @@ def _lost_and_unseen(ix: HistoryIndex, coverage: Coverage, out: Anomalies) -> No
                 "lost-write",
                 witness(
                     [w, reader],
-                    f"value {v} on {key} acknowledged {where} by op {w} was never "
-                    f"read, though op {reader} read {key} past where it must be",
+                    f"value {v} on {key} was acknowledged {where} by {who(ix.op_at(w))}; "
+                    f"{who(ix.op_at(reader))} read {key} contiguously past where it must be, "
+                    f"and nobody ever read {v}",
                     key=key,
                     value=v,
                     offset=off,
@@ -122,7 +147,8 @@ def _lost_and_unseen(ix: HistoryIndex, coverage: Coverage, out: Anomalies) -> No
                 "unseen",
                 witness(
                     [i for _, i in unseen[:UNSEEN_VALUES_SHOWN]],
-                    f"{len(unseen)} acknowledged value(s) on {key} never read: {show(values)}",
+                    f"{len(unseen)} acknowledged value(s) on {key} never read, and no read "
+                    f"reached them: {show(values)}",
                     key=key,
                     count=len(unseen),
                     values=values[:UNSEEN_VALUES_SHOWN],
@@ -130,68 +156,119 @@ def _lost_and_unseen(ix: HistoryIndex, coverage: Coverage, out: Anomalies) -> No
             )
 
 
+def _lost(
+    ix: HistoryIndex,
+    out: Anomalies,
+    key: str,
+    v: Any,
+    off: int | None,
+    last: int,
+    w: int,
+    bound: tuple[int, Any, int],
+) -> None:
+    top, top_v, reader = bound
+    how = "acknowledged" if off is not None else "proven committed"
+    add(
+        out,
+        "lost-write",
+        witness(
+            [w, reader],
+            f"value {v} on {key} was {how} at offset {last} by {who(ix.op_at(w))}; consumers "
+            f"read {key} up to offset {top} ({who(ix.op_at(reader))} read {top_v} there) and "
+            f"never saw it",
+            key=key,
+            value=v,
+            offset=last,
+            index=ix.dense_index(key, last),
+            max_read_offset=top,
+            max_read_index=ix.dense_index(key, top),
+            writer=w,
+            reader=reader,
+        ),
+    )
+
+
 def _send_order(ix: HistoryIndex, out: Anomalies) -> None:
     """Per producer process and key, acknowledged positions must move forward; within one op,
-    consecutive sends to a key must land in order and (reported, rarely promised) adjacently."""
-    last: dict[tuple[Any, str], tuple[int, int]] = {}
+    consecutive sends to a key must land in order and (reported, rarely promised) adjacently.
+
+    A send's position is the offset its own completion reports, ``ok`` or ``info``; only when it
+    reports none, the offset where its value was first seen. Only ``ok`` ops are compared across
+    ops: an ``info`` op's placement is no promise the producer made."""
+    last: dict[tuple[Any, str], tuple[int, int, Any]] = {}
     for op in ix.history:
         if not is_client_completion(op) or op["type"] == "fail":
             continue
         per_key: dict[str, list[tuple[int, Any]]] = {}
         for key, off, v in writes(op):
-            # what the broker told this op wins; else where the value was seen
-            p = off if off is not None and op["type"] == "ok" else ix.position(key, v)
+            p = off if off is not None else ix.position(key, v)
             if p is not None:
                 per_key.setdefault(key, []).append((p, v))
         if not per_key:
             continue
         idx = op["index"]
         process = op["process"]
+        ok = op["type"] == "ok"
         for key, sends in per_key.items():
             prev = last.get((process, key))
-            if prev is not None and op["type"] == "ok" and sends[0][0] <= prev[0]:
+            if prev is not None and ok and sends[0][0] <= prev[0]:
                 add(
                     out,
                     "nonmonotonic-send",
                     witness(
                         [prev[1], idx],
-                        f"process {process} sent to {key} at offset {prev[0]} in op {prev[1]}, "
-                        f"then at offset {sends[0][0]} in op {idx}: backwards",
+                        f"process {process} sent {prev[2]} to {key} at offset {prev[0]} in "
+                        f"{who(ix.op_at(prev[1]))}, then {sends[0][1]} at offset {sends[0][0]} "
+                        f"in {who(op)}: backwards",
                         process=process,
                         key=key,
                         offsets=[prev[0], sends[0][0]],
+                        values=[prev[2], sends[0][1]],
+                        delta=ix.dense_delta(key, prev[0], sends[0][0]),
                     ),
                 )
-            if op["type"] == "ok":
-                last[(process, key)] = (sends[-1][0], idx)
-            for (a, va), (b, vb) in zip(sends, sends[1:], strict=False):
-                if b <= a:
-                    add(
-                        out,
-                        "int-nonmonotonic-send",
-                        witness(
-                            [idx],
-                            f"op {idx} sent {va} then {vb} to {key}, but they landed at offsets "
-                            f"{a} and {b}: backwards",
-                            key=key,
-                            values=[va, vb],
-                            offsets=[a, b],
-                        ),
-                    )
-                    continue
-                i, j = ix.live_between(key, a, b)
-                if j > i:
-                    between = ix.live_offsets(key)[i:j]
-                    add(
-                        out,
-                        "int-send-skip",
-                        witness(
-                            [idx],
-                            f"op {idx} sent {va} then {vb} to {key}; they landed at offsets {a} "
-                            f"and {b} with other records between (offsets {show(between)})",
-                            key=key,
-                            values=[va, vb],
-                            offsets=[a, b],
-                            between_count=j - i,
-                        ),
-                    )
+            if ok:
+                last[(process, key)] = (sends[-1][0], idx, sends[-1][1])
+            _within_op(ix, op, key, sends, out)
+
+
+def _within_op(
+    ix: HistoryIndex, op: dict[str, Any], key: str, sends: list[tuple[int, Any]], out: Anomalies
+) -> None:
+    idx = op["index"]
+    for (a, va), (b, vb) in zip(sends, sends[1:], strict=False):
+        if b <= a:
+            add(
+                out,
+                "int-nonmonotonic-send",
+                witness(
+                    [idx],
+                    f"{who(op)} sent {va} then {vb} to {key}, but they landed at offsets "
+                    f"{a} and {b}: backwards",
+                    key=key,
+                    values=[va, vb],
+                    offsets=[a, b],
+                    delta=ix.dense_delta(key, a, b),
+                ),
+            )
+            continue
+        i, j = ix.live_between(key, a, b)
+        if j > i:
+            between = ix.live_offsets(key)[i:j]
+            shown = between[:UNSEEN_VALUES_SHOWN]
+            add(
+                out,
+                "int-send-skip",
+                witness(
+                    [idx],
+                    f"{who(op)} sent {va} then {vb} to {key}; they landed at offsets {a} "
+                    f"and {b} with other records between (offsets {show(between)}, values "
+                    f"{show(ix.values_at(key, shown))})",
+                    key=key,
+                    values=[va, vb],
+                    offsets=[a, b],
+                    delta=ix.dense_delta(key, a, b),
+                    skipped_values=ix.values_at(key, shown),
+                    between_count=j - i,
+                ),
+            )

@@ -1,4 +1,5 @@
-"""The ``eosim`` command line. Exit codes: 0 valid, 1 anomalies, 2 usage/input error, 3 internal."""
+"""The ``eosim`` command line. Exit codes: 0 valid, 1 anomalies, 2 usage/input error, 3 internal,
+4 verdict "unknown" (nothing to judge; the reason is printed)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from rich.console import Console
 
 from sim.errors import UsageError
 
-EXIT_VALID, EXIT_ANOMALY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_VALID, EXIT_ANOMALY, EXIT_USAGE, EXIT_INTERNAL, EXIT_UNKNOWN = 0, 1, 2, 3, 4
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -57,7 +58,12 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def exit_for(results: dict[str, Any]) -> int:
-    return EXIT_VALID if results.get("valid") is not False else EXIT_ANOMALY
+    """0 only for ``valid: true``; 1 for anomalies; 4 for "unknown" (nothing to judge: the
+    reason is in ``unknown_reason`` and on the verdict line), so no doubt exits 0."""
+    valid = results.get("valid")
+    if valid is True:
+        return EXIT_VALID
+    return EXIT_ANOMALY if valid is False else EXIT_UNKNOWN
 
 
 # --- options shared by run and campaign -----------------------------------------------------

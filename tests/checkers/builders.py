@@ -97,6 +97,22 @@ class H:
         self.invoke(p, "poll", [["poll"]], **extra)
         return self.complete(p, type_, "poll", [["poll", _pairs(reads)]], **extra)
 
+    def read_all(self, p: Any = "final") -> int:
+        """Final reads: one poll of every key's acknowledged records, from the log's start, as
+        Jepsen's workload and eosim's runs end (else unread values make the verdict unknown)."""
+        logs: dict[str, dict[int, Any]] = {}
+        for op in self.ops:
+            if op["type"] != "ok":
+                continue
+            for mop in op["value"] if isinstance(op["value"], list) else []:
+                if isinstance(mop, list) and len(mop) == 3 and mop[0] == "send":
+                    off, v = mop[2]
+                    if off is not None:
+                        logs.setdefault(mop[1], {})[off] = v
+        keys = sorted(logs)
+        self.assign(p, keys)
+        return self.poll(p, {k: sorted(logs[k].items()) for k in keys})
+
     def assign(self, p: Any, keys: list[str]) -> int:
         self.invoke(p, "assign", keys)
         return self.complete(p, "ok", "assign", keys)

@@ -86,9 +86,18 @@ def test_unbalanced_edn_at_end(tmp_path):
 
 
 def test_pairing_errors_in_edn(tmp_path):
-    text = "{:type :ok, :f :send, :value [[:send 3 [0 1]]], :time 1, :process 4, :index 0}\n"
-    with pytest.raises(HistoryError, match="line 1: completion without invoke for process 4"):
+    text = (
+        "{:type :invoke, :f :poll, :value [[:poll]], :time 1, :process 4, :index 0}\n"
+        "{:type :invoke, :f :poll, :value [[:poll]], :time 2, :process 4, :index 1}\n"
+    )
+    with pytest.raises(HistoryError, match="line 2: second invoke for process 4"):
         load_edn(write(tmp_path, text))
+
+
+def test_lone_completion_in_edn_is_accepted(tmp_path):
+    text = "{:type :ok, :f :send, :value [[:send 3 [0 1]]], :time 1, :process 4, :index 0}\n"
+    ops = load_edn(write(tmp_path, text))
+    assert ops[0]["value"] == [["send", "3", [0, 1]]]
 
 
 def test_non_map_op(tmp_path):

@@ -55,6 +55,7 @@ def test_pipeline_duplicate():
     assert w["ops"] == [a, b] and w["key"] == "in" and w["offset"] == 0
     assert w["outputs"] == [["out", 10], ["out", 11]]
     assert res["valid"] is False
+    h.read_all()
     assert h.check("idempotent")["valid"] is True
 
 
@@ -133,6 +134,7 @@ def test_external_duplicate_blind_sink():
     inputs(h, 1)
     a = h.sink_write(1, "in", 0, 1000, sink="blind", applied=True)
     b = h.sink_write(2, "in", 0, 1000, sink="blind", applied=True)
+    h.read_all()
     res = h.check("transactional")
     w = only(res, "external-duplicate")
     assert w["ops"] == [a, b] and w["applied"] == 2 and w["sink"] == "blind"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.checkers.builders import H, only, witnesses
 
 
@@ -70,12 +72,30 @@ def test_skipping_an_aborted_offset_is_not_a_skip():
     assert "G1a" in res["anomaly_types"]  # the read_uncommitted reader saw aborted data
 
 
-def test_assign_resets_the_session():
+def test_reassign_to_the_same_key_keeps_the_position():
+    """Kafka's assign (and Jepsen's checker) keep the position of partitions still assigned."""
+    h = H()
+    three_values(h)
+    h.assign(1, ["k"])
+    a = h.poll(1, {"k": [(0, 10)]})
+    h.assign(1, ["k", "other"])
+    b = h.poll(1, {"k": [(2, 12)]})
+    h.poll(9, {"k": [(1, 11)]})
+    res = h.check()
+    w = only(res, "poll-skip")
+    assert w["ops"] == [a, b] and w["skipped_values"] == [11] and w["subscribed"] is False
+    assert res["valid"] is False
+
+
+@pytest.mark.parametrize("extra", [{"value": ["other"]}, {"seek-to-beginning?": True}])
+def test_assign_without_the_key_or_seeking_to_the_beginning_resets_it(extra):
     h = H()
     three_values(h)
     h.assign(1, ["k"])
     h.poll(1, {"k": [(0, 10)]})
-    h.assign(1, ["k"])
+    value = extra.get("value", ["k"])
+    h.invoke(1, "assign", value)
+    h.complete(1, "ok", "assign", value, **{k: v for k, v in extra.items() if k != "value"})
     h.poll(1, {"k": [(2, 12)]})
     h.poll(9, {"k": [(1, 11)]})
     assert h.check()["anomaly_types"] == []
@@ -99,6 +119,7 @@ def test_nonmonotonic_poll_after_reset_is_fine():
     three_values(h)
     h.assign(1, ["k"])
     h.poll(1, {"k": [(0, 10), (1, 11)]})
+    h.assign(1, ["j"])
     h.assign(1, ["k"])
     h.poll(1, {"k": [(1, 11), (2, 12)]})
     assert h.check()["anomaly_types"] == []
@@ -111,6 +132,21 @@ def test_failed_poll_does_not_move_the_session():
     h.poll(1, {"k": [(0, 10), (1, 11)]}, type_="fail")
     h.poll(1, {"k": [(0, 10), (1, 11), (2, 12)]})
     assert h.check()["anomaly_types"] == []
+
+
+@pytest.mark.parametrize("type_", ["fail", "info"])
+def test_failed_or_crashed_poll_is_checked_against_the_position(type_):
+    """It should have started where the session stood (Jepsen checks every poll)."""
+    h = H()
+    three_values(h)
+    h.assign(1, ["k"])
+    a = h.poll(1, {"k": [(0, 10)]})
+    b = h.poll(1, {"k": [(2, 12)]}, type_=type_)
+    h.poll(9, {"k": [(1, 11)]})
+    res = h.check()
+    w = only(res, "poll-skip")
+    assert w["ops"] == [a, b] and w["skipped"] == [1]
+    assert f"({type_}: it should have rewound)" in w["explanation"]
 
 
 # --- int-poll-skip / int-nonmonotonic-poll ------------------------------------------------------

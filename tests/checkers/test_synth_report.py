@@ -62,3 +62,13 @@ def test_render_valid_and_unknown():
     assert "allowed" in text and "verdict: VALID" in text
     assert "verdict: UNKNOWN" in render(checkers.check([], "idempotent"))
     assert "no anomalies found" in render(checkers.check([], "idempotent"))
+
+
+def test_render_says_why_unknown_and_names_lone_completions():
+    h = H()
+    h.send(1, "k", 1, offset=0)
+    text = render(h.check("idempotent"))
+    assert "verdict: UNKNOWN" in text and "no reads: 1 acknowledged send(s)" in text
+    lone = [op for op in h.ops if op["type"] != "invoke"]
+    text = render(checkers.check(lone, "idempotent"))
+    assert "warning: op 1 (ok send, process 1) completed without an invoke" in text

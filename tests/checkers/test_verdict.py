@@ -78,6 +78,7 @@ def test_results_shape_and_stats():
     h.send(1, "k", 2, offset=None, type_="info")
     h.send(1, "k", 3, offset=None, type_="fail")
     h.txn(3, sends=[("j", 1, 0)])
+    h.poll(4, {"j": [(0, 1)]})
     h.nemesis("kill", {"node": "b1"})
     res = h.check("at-least-once")
     assert res["valid"] is True and res["mode"] == "at-least-once"
@@ -94,11 +95,11 @@ def test_results_shape_and_stats():
     }
     assert "seed" not in res and "digest" not in res
     assert res["stats"] == {
-        "ops": 5,  # client operations (completions); nemesis records excluded
+        "ops": 6,  # client operations (completions); nemesis records excluded
         "sends_ok": 2,
         "sends_info": 1,
         "sends_fail": 1,
-        "polls": 1,
+        "polls": 2,
         "txns": 1,
         "sim_time": h.ops[-1]["time"],
     }
@@ -110,8 +111,34 @@ def test_unknown_when_nothing_checkable():
     h = H()
     h.send(1, "k", 1, offset=None, type_="info")
     h.poll(2, {})
-    assert h.check()["valid"] == "unknown"
-    assert checkers.check([], "idempotent")["valid"] == "unknown"
+    res = h.check()
+    assert res["valid"] == "unknown" and res["unknown_reason"].startswith("no reads: 0 ")
+    empty = checkers.check([], "idempotent")
+    assert empty["valid"] == "unknown"
+    assert empty["unknown_reason"] == "empty history: no client operations"
+    assign_only = H()
+    assign_only.assign(0, ["x"])
+    res = assign_only.check()
+    assert res["valid"] == "unknown" and res["unknown_reason"].startswith("empty history: no send")
+
+
+def test_acknowledged_sends_without_any_read_are_unknown():
+    h = H()
+    h.send(1, "k", 1, offset=0)
+    res = h.check()
+    assert res["valid"] == "unknown"
+    assert res["unknown_reason"].startswith("no reads: 1 acknowledged send(s)")
+    h.poll(2, {"k": [(0, 1)]})
+    assert h.check()["valid"] is True
+
+
+def test_anomalies_win_over_unknown():
+    h = H()
+    h.send(1, "k", 1, offset=0)
+    h.send(1, "k", 2, offset=1)
+    h.send(1, "k", 3, offset=0)  # nonmonotonic-send; and no reads
+    res = h.check("idempotent")
+    assert res["valid"] is False and res["unknown_reason"] is None
 
 
 def test_extra_anomalies_are_merged_and_judged():

@@ -136,16 +136,37 @@ def test_reads_not_caught_up_are_unseen_not_lost():
     assert "lost-write" not in res["anomaly_types"]
     u = only(res, "unseen")
     assert u["count"] == 2 and u["values"] == [11, 12] and u["ops"] == [w1, w2]
-    assert res["warnings"] == ["unseen"] and res["valid"] is True
+    assert res["warnings"] == ["unseen"] and res["valid"] == "unknown"
+    assert res["unknown_reason"].startswith("no final reads: 2 acknowledged value(s) on k")
+    h.poll(200, {"k": [(1, 11), (2, 12)]})
+    done = h.check("transactional")
+    assert done["valid"] is True and done["unknown_reason"] is None
 
 
-def test_reader_that_started_past_a_write_does_not_make_it_lost():
+def test_values_below_the_highest_offset_read_are_lost():
+    """Jepsen's rule: every value below the highest offset anyone read should have been read
+    by someone, even if no single consumer read across it."""
+    h = H()
+    w0, w1, _ = log_of(h, "k", [10, 11, 12])
+    r = final_read(h, "k", [(2, 12)])
+    res = h.check("transactional")
+    lost = witnesses(res, "lost-write")
+    assert [(w["value"], w["offset"], w["max_read_offset"]) for w in lost] == [
+        (10, 0, 2),
+        (11, 1, 2),
+    ]
+    assert lost[0]["ops"] == [w0, r] and lost[1]["writer"] == w1
+    assert "consumers read k up to offset 2" in lost[0]["explanation"]
+    assert "unseen" not in res["anomaly_types"] and res["valid"] is False
+
+
+def test_values_above_the_highest_offset_read_are_unseen_not_lost():
     h = H()
     log_of(h, "k", [10, 11, 12])
-    final_read(h, "k", [(2, 12)])
+    final_read(h, "k", [(0, 10)])
     res = h.check("transactional")
     assert "lost-write" not in res["anomaly_types"]
-    assert only(res, "unseen")["values"] == [10, 11]
+    assert only(res, "unseen")["values"] == [11, 12]
 
 
 def test_lost_write_with_unknown_offset():
@@ -197,7 +218,9 @@ def test_nonmonotonic_send():
     res = h.check("idempotent")
     w = only(res, "nonmonotonic-send")
     assert w["offsets"] == [5, 3] and w["ops"] == [a, b] and w["process"] == 1
+    assert w["values"] == [10, 11] and w["delta"] == -1
     assert res["valid"] is False
+    h.read_all()
     assert h.check("at-least-once")["valid"] is True
 
 
@@ -214,9 +237,11 @@ def test_int_send_skip():
     h = H()
     h.send(2, "k", 50, offset=1)
     op = h.sends(1, [("k", 10, 0), ("k", 11, 2)])
+    h.read_all()
     res = h.check("transactional")
     w = only(res, "int-send-skip")
     assert w["ops"] == [op] and w["offsets"] == [0, 2] and w["between_count"] == 1
+    assert w["skipped_values"] == [50] and w["delta"] == 2
     assert res["valid"] is True  # Kafka never kept one op's sends adjacent
 
 
@@ -234,6 +259,7 @@ def test_int_nonmonotonic_send():
     w = only(res, "int-nonmonotonic-send")
     assert w["ops"] == [op] and w["values"] == [10, 11] and w["offsets"] == [2, 1]
     assert res["valid"] is False
+    h.read_all()
     assert h.check("at-least-once")["valid"] is True
 
 
@@ -241,3 +267,28 @@ def test_int_monotonic_send():
     h = H()
     h.sends(1, [("k", 10, 1), ("k", 11, 2)])
     assert witnesses(h.check("idempotent"), "int-nonmonotonic-send") == []
+
+
+def test_multi_send_of_an_idempotent_pipeline_is_not_atomic():
+    """An info multi-send op without txn_id: one value read proves nothing about the others."""
+    h = H()
+    h.send(1, "k", 10, offset=0)
+    h.sends(2, [("k", 11, None), ("j", 20, None)], type_="info")
+    h.send(1, "k", 12, offset=2)
+    final_read(h, "k", [(0, 10), (2, 12)])
+    final_read(h, "j", [(0, 20)], p=201)
+    res = h.check("idempotent")
+    assert "lost-write" not in res["anomaly_types"] and res["valid"] is True
+
+
+def test_atomic_multi_send_is_all_or_nothing():
+    """The same op marked atomic (as the EDN loader marks Jepsen's sends): j's read of 20 proves
+    it committed, so 11 should be in k's log below 12."""
+    h = H()
+    h.send(1, "k", 10, offset=0)
+    w = h.sends(2, [("k", 11, 1), ("j", 20, None)], type_="info", atomic=True)
+    h.send(1, "k", 12, offset=2)
+    final_read(h, "k", [(0, 10), (2, 12)])
+    final_read(h, "j", [(0, 20)], p=201)
+    lw = only(h.check("idempotent"), "lost-write")
+    assert lw["value"] == 11 and lw["writer"] == w and lw["max_read_offset"] == 2

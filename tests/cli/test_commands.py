@@ -205,3 +205,43 @@ def test_help_has_examples() -> None:
     for cmd in (["run"], ["check"], ["campaign"], ["scenario"], ["replay"], ["shrink"], ["report"]):
         proc = eosim(*cmd, "--help")
         assert proc.returncode == 0 and "eosim" in proc.stdout and "Example" in proc.stdout, cmd
+
+
+@pytest.mark.parametrize(
+    ("lines", "code", "reason"),
+    [
+        ([], 4, "empty history: no client operations"),
+        (
+            [
+                '{"index": 0, "time": 0.1, "process": 0, "type": "invoke", "f": "send", "value": [["send", "k", 5]]}',
+                '{"index": 1, "time": 0.2, "process": 0, "type": "ok", "f": "send", "value": [["send", "k", [0, 5]]]}',
+            ],
+            4,
+            "no reads: 1 acknowledged send(s)",
+        ),
+        (
+            [
+                '{"index": 0, "time": 0.1, "process": 0, "type": "invoke", "f": "send", "value": [["send", "k", 5]]}',
+                '{"index": 1, "time": 0.2, "process": 0, "type": "ok", "f": "send", "value": [["send", "k", [0, 5]]]}',
+                '{"index": 2, "time": 0.3, "process": 1, "type": "invoke", "f": "poll", "value": [["poll"]]}',
+                '{"index": 3, "time": 0.4, "process": 1, "type": "ok", "f": "poll", "value": [["poll", {"k": [[0, 5]]}]]}',
+            ],
+            0,
+            None,
+        ),
+    ],
+)
+def test_check_exit_code_follows_the_verdict(tmp_path: Path, lines, code, reason) -> None:
+    """0 only for valid; "unknown" exits 4 and says why, in JSON and on the verdict line."""
+    path = tmp_path / "history.jsonl"
+    path.write_text("".join(x + "\n" for x in lines))
+    proc = eosim("check", str(path), "--json")
+    assert proc.returncode == code, proc.stderr
+    results = json.loads(proc.stdout)
+    assert results["valid"] == ("unknown" if code == 4 else True)
+    if reason is None:
+        assert results["unknown_reason"] is None
+    else:
+        assert results["unknown_reason"].startswith(reason)
+        human = eosim("check", str(path))
+        assert human.returncode == 4 and "UNKNOWN" in human.stdout and reason[:10] in human.stdout
