@@ -257,10 +257,9 @@ class Broker(BaseNode):
                 )
                 return
             if verdict.status != ps.OK:
-                if verdict.status == ps.FENCED and b.get("txn"):
-                    self.reply(msg, {"error": "producer_fenced"})
-                else:
-                    self.reply(msg, {"error": verdict.status})
+                # INVALID_PRODUCER_EPOCH for an old epoch, transactional or not: Produce never
+                # answers PRODUCER_FENCED (ProducerAppendInfo.checkProducerEpoch, since 2.7)
+                self.reply(msg, {"error": verdict.status})
                 return
         txn = bool(b.get("txn"))
         first = log.leo
@@ -292,6 +291,9 @@ class Broker(BaseNode):
                 self.on_produce(msg)
             elif reply.get("error") == "invalid_txn_state":
                 self.reply(msg, {"error": "invalid_txn_state"})
+            elif reply.get("error") == "producer_fenced":
+                # AddPartitionsToTxnManager: "Producers expect to handle INVALID_PRODUCER_EPOCH"
+                self.reply(msg, {"error": "invalid_producer_epoch"})
             else:  # coordinator unreachable or moving: nothing was written, try again
                 self.reply(msg, {"error": "concurrent_transactions"})
 

@@ -269,7 +269,13 @@ class TxnCoordinator(HostedCoordinator):
             )
             retry_epoch = meta.marker_epoch - 1 if self.v2 and self.fencing else meta.marker_epoch
             if same and b["epoch"] in (retry_epoch, meta.epoch):
-                self.broker.reply(msg, {"ok": True, "epoch": meta.epoch})
+                # TransactionCoordinator.endTransaction: a retry is answered once the
+                # transaction is complete; while its markers are still being written the
+                # client is told to come back (CONCURRENT_TRANSACTIONS)
+                if meta.state in (PREPARE_COMMIT, PREPARE_ABORT):
+                    self.broker.reply(msg, {"error": "concurrent_transactions"})
+                else:
+                    self.broker.reply(msg, {"ok": True, "epoch": meta.epoch})
                 return
         if meta is not None and meta.state == ONGOING and meta.txn_id in self.busy:
             self.stats["end_txn_while_preparing"] += 1  # _guard answers concurrent_transactions
