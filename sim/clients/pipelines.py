@@ -110,11 +110,7 @@ class Pipelines:
         ok = yield from producer.init_transactions()
         if not ok:
             return
-        yield from consumer.refresh_metadata()
-        keys = self.world.topics["in"]
-        session.invoke(process, "subscribe", list(keys), group=consumer.group)
-        yield from consumer.subscribe(keys)
-        session.complete(process, "ok", list(keys), group=consumer.group)
+        yield from self._subscribe_to_input(session, process, consumer)
         while session.alive and self.env.now < wl.end_at and not producer.fatal:
             yield from session.paused()
             batch = yield from consumer.poll()
@@ -168,11 +164,7 @@ class Pipelines:
         wl = self.workload
         process = session.new_process()
         yield producer.init()
-        yield from consumer.refresh_metadata()
-        keys = self.world.topics["in"]
-        session.invoke(process, "subscribe", list(keys), group=consumer.group)
-        yield from consumer.subscribe(keys)
-        session.complete(process, "ok", list(keys), group=consumer.group)
+        yield from self._subscribe_to_input(session, process, consumer)
         last_commit = self.env.now
         while session.alive and self.env.now < wl.end_at:
             yield from session.paused()
@@ -205,14 +197,20 @@ class Pipelines:
                 session.complete(process, committed, offsets, group=consumer.group)
 
     # --- external sink -------------------------------------------------------------------
-    def _sink_main(self, session: Session, consumer: Consumer) -> Generator[Event, Any, None]:
-        wl = self.workload
-        process = session.new_process()
+    def _subscribe_to_input(
+        self, session: Session, process: int, consumer: Consumer
+    ) -> Generator[Event, Any, None]:
+        """A processor subscribes to the input topic, recorded as a ``subscribe`` op."""
         yield from consumer.refresh_metadata()
         keys = self.world.topics["in"]
         session.invoke(process, "subscribe", list(keys), group=consumer.group)
         yield from consumer.subscribe(keys)
         session.complete(process, "ok", list(keys), group=consumer.group)
+
+    def _sink_main(self, session: Session, consumer: Consumer) -> Generator[Event, Any, None]:
+        wl = self.workload
+        process = session.new_process()
+        yield from self._subscribe_to_input(session, process, consumer)
         last_commit = self.env.now
         while session.alive and self.env.now < wl.end_at:
             yield from session.paused()

@@ -203,10 +203,11 @@ class Workload:
 
         env.timeout(rng.expovariate(rate)).callbacks.append(arrive)
 
-    def _txn_producer_main(self, session: Session) -> Generator[Event, Any, None]:
-        """One single-threaded process per transactional producer, as in Kafka's client."""
-        producer: TxnProducer = session.node
-        process = session.new_process()
+    @staticmethod
+    def _init_op(
+        session: Session, process: int, producer: TxnProducer
+    ) -> Generator[Event, Any, bool]:
+        """initTransactions, recorded as an ``init`` op with the producer id and epoch it got."""
         session.invoke(process, "init", {"txn_id": producer.txn_id()})
         ok = yield from producer.init_transactions()
         session.complete(
@@ -214,6 +215,13 @@ class Workload:
             "ok" if ok else "fail",
             {"txn_id": producer.txn_id(), "pid": producer.pid, "epoch": producer.epoch},
         )
+        return bool(ok)
+
+    def _txn_producer_main(self, session: Session) -> Generator[Event, Any, None]:
+        """One single-threaded process per transactional producer, as in Kafka's client."""
+        producer: TxnProducer = session.node
+        process = session.new_process()
+        ok = yield from self._init_op(session, process, producer)
         if not ok:
             return
         pick = self.partitioner()
@@ -228,13 +236,7 @@ class Workload:
                 return  # fenced: the client must close (the fenced txn op says why)
             if producer.needs_reinit:
                 producer.needs_reinit = False
-                session.invoke(process, "init", {"txn_id": producer.txn_id()})
-                ok = yield from producer.init_transactions()
-                session.complete(
-                    process,
-                    "ok" if ok else "fail",
-                    {"txn_id": producer.txn_id(), "pid": producer.pid, "epoch": producer.epoch},
-                )
+                yield from self._init_op(session, process, producer)
                 continue
             yield from self.txn_op(session, process, producer, pick, abort_p)
 
