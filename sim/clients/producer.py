@@ -342,9 +342,6 @@ class Producer(BaseNode):
         """An idempotent producer bumps its epoch for the partition (KIP-360, locally)."""
         self._bump_for_partition(key)
 
-    def _behind_unresolved(self, batch: Batch) -> bool:
-        return any(b.seq < batch.seq and not b.done for b in self.unresolved.get(batch.key, []))
-
     def _bump_for_partition(self, key: str) -> None:
         """TransactionManager.bumpIdempotentProducerEpoch: a local epoch bump (KIP-360); the
         partition that needed it restarts its unresolved batches at sequence 0 under the new
