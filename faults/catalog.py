@@ -336,7 +336,10 @@ def names() -> list[str]:
 def validate_names(selected: tuple[str, ...] | list[str]) -> None:
     for name in selected:
         if name not in REGISTRY:
-            raise UsageError(f"unknown nemesis {name!r} (see: eosim run --nemesis list)")
+            raise UsageError(
+                f"unknown nemesis {name!r}{did_you_mean(str(name), sorted(REGISTRY))}"
+                " (see: eosim run --nemesis list)"
+            )
 
 
 def print_catalog(console: Console) -> None:

@@ -20,6 +20,7 @@ from faults import catalog  # noqa: F401  (registers the nemeses)
 from faults.catalog import FaultContext
 from faults.registry import REGISTRY
 from faults.targets import EVERY, resolve, validate_target
+from sim.config import did_you_mean
 from sim.errors import UsageError
 from sim.rand import derive_seed
 
@@ -45,7 +46,8 @@ def validate_schedule(
                 raise UsageError(f"{where}: missing field {required!r}")
         if not isinstance(op["nemesis"], str) or op["nemesis"] not in REGISTRY:
             raise UsageError(
-                f"{where}: unknown nemesis {op['nemesis']!r} (see: eosim run --nemesis list)"
+                f"{where}: unknown nemesis {op['nemesis']!r}"
+                f"{did_you_mean(str(op['nemesis']), sorted(REGISTRY))} (see: eosim run --nemesis list)"
             )
         for name in ("at", "duration"):
             value = op[name]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from sim.config import did_you_mean
 from sim.errors import UsageError
 
 BUGS: dict[str, str] = {
@@ -26,7 +27,9 @@ BUGS: dict[str, str] = {
 def validate_bugs(names: tuple[str, ...] | list[str]) -> None:
     for name in names:
         if name not in BUGS:
-            raise UsageError(f"unknown bug {name!r} (see: eosim run --bug list)")
+            raise UsageError(
+                f"unknown bug {name!r}{did_you_mean(str(name), sorted(BUGS))} (see: eosim run --bug list)"
+            )
 
 
 def print_bugs(console: Console) -> None:

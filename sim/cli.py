@@ -51,6 +51,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             err.print(
                 f"eosim: internal error: {type(exc).__name__}: {exc} (set EOSIM_DEBUG=1 for a traceback)",
                 markup=False,
+                soft_wrap=True,
             )
             sys.exit(EXIT_INTERNAL)
 

@@ -7,6 +7,7 @@ Defaults are scaled down from Kafka's (a run lasts seconds, not hours) and docum
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,32 +127,7 @@ class Config:
             raise UsageError(
                 f"unknown workload {self.workload!r} (expected one of: {', '.join(WORKLOADS)})"
             )
-        positive = {
-            "rate": self.rate,
-            "time-limit": self.time_limit,
-            "brokers": self.brokers,
-            "partitions": self.partitions,
-            "replication.factor": self.replication_factor,
-            "max.in.flight.requests.per.connection": self.max_in_flight,
-            "request.timeout.ms": self.request_timeout_ms,
-            "delivery.timeout.ms": self.delivery_timeout_ms,
-            "batch.size": self.batch_size,
-            "nemesis-interval": self.nemesis_interval,
-        }
-        for name, value in positive.items():
-            if not value > 0:
-                raise UsageError(f"{name} must be positive, got {value}")
-        non_negative = {
-            "convergence": self.convergence,
-            "producers": self.producers,
-            "consumers": self.consumers,
-            "retries": self.retries,
-            "linger.ms": self.linger_ms,
-            "retry.backoff.ms": self.retry_backoff_ms,
-        }
-        for name, value in non_negative.items():
-            if value < 0:
-                raise UsageError(f"{name} must not be negative, got {value}")
+        self._validate_numbers()
         if self.replication_factor > self.brokers:
             raise UsageError(
                 f"replication.factor {self.replication_factor} exceeds the number of brokers {self.brokers}"
@@ -191,10 +167,7 @@ class Config:
             raise UsageError("transactional mode requires enable.idempotence=true")
         if self.workload in ("ctp", "sink") and not self.consumers:
             raise UsageError(f"workload {self.workload} needs at least one consumer")
-        for name, choices in EXTERNAL_CHOICES.items():
-            value = self.external.get(name, choices[0])
-            if value not in choices:
-                raise UsageError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        validate_external(self.external)
         if self.external.get("workload.arrivals") == "open":
             for name in ("workload.threads", "workload.resend-on-timeout"):
                 if self.external.get(name):
@@ -202,6 +175,25 @@ class Config:
                         f"{name} is a closed-loop knob; workload.arrivals=open has none"
                     )
         return self
+
+    def _validate_numbers(self) -> None:
+        """Every number finite and in its range: NaN or infinity for a time hangs the run, a
+        zero backoff retries in zero simulated time for ever, and a million brokers runs for
+        minutes in gigabytes, so each is refused up front."""
+        for fname, (low, high, strict) in NUMBER_RANGES.items():
+            value = getattr(self, fname)
+            name = KNOB_NAMES.get(fname, fname.replace("_", "-"))
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise UsageError(f"{name} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise UsageError(f"{name} must be a finite number, got {value}")
+            if value < low or (strict and value == low):
+                bound = "positive" if strict and low == 0 else f"at least {low}"
+                if not strict and low == 0:
+                    bound = "not negative"
+                raise UsageError(f"{name} must be {bound}, got {value}")
+            if high is not None and value > high:
+                raise UsageError(f"{name} must be at most {high:g} in the model, got {value}")
 
     # --- (de)serialisation -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -326,6 +318,36 @@ def coerce(name: str, raw: Any) -> Any:
         ) from None
 
 
+# field -> (lowest, highest or None, lowest excluded). Sizes are bounded so that a typo cannot
+# start a run that takes minutes and gigabytes; times are bounded only by being finite.
+HOUR_MS = 3_600_000.0
+NUMBER_RANGES: dict[str, tuple[float, float | None, bool]] = {
+    "time_limit": (0, None, True),
+    "convergence": (0, None, False),
+    "rate": (0, 1_000_000, True),
+    "brokers": (1, 64, False),
+    "partitions": (1, 1024, False),
+    "producers": (0, 256, False),
+    "consumers": (0, 256, False),
+    "nemesis_interval": (0, None, True),
+    "max_in_flight": (1, 100, False),
+    "retries": (0, None, False),
+    "delivery_timeout_ms": (0, None, True),
+    "request_timeout_ms": (0, None, True),
+    "retry_backoff_ms": (0, None, True),
+    "linger_ms": (0, HOUR_MS, False),
+    "batch_size": (1, 1_000_000, False),
+    "transaction_timeout_ms": (0, None, True),
+    "auto_commit_interval_ms": (0, None, True),
+    "replication_factor": (1, 64, False),
+    "min_insync_replicas": (1, 64, False),
+    "replica_lag_time_max_ms": (0, None, True),
+    "broker_session_timeout_ms": (0, None, True),
+    "session_timeout_ms": (0, None, True),
+    "heartbeat_interval_ms": (0, None, True),
+    "txn_ops": (1, 10_000, False),
+}
+
 # Behaviour knobs with a fixed set of values (the first is the default).
 EXTERNAL_CHOICES: dict[str, tuple[str, ...]] = {
     "client.oos": ("java", "bump-and-retry"),
@@ -333,6 +355,47 @@ EXTERNAL_CHOICES: dict[str, tuple[str, ...]] = {
     "workload.arrivals": ("closed", "open"),
     "workload.partitioner": ("random", "sticky"),
 }
+EXTERNAL_FLAGS = (
+    "client.ignore-fenced",
+    "client.new-txn-id-on-restart",
+    "client.offsets-via-auto-commit",
+    "client.reinit-on-fenced",
+    "client.send-offsets-without-generation",
+    "workload.shared-txn-id",
+)
+# name -> (lowest, highest, integer?)
+EXTERNAL_NUMBERS: dict[str, tuple[float, float, bool]] = {
+    "workload.abort-probability": (0.0, 1.0, False),
+    "workload.resend-on-timeout": (0, 10, True),  # times a timed-out send is sent again
+    "workload.threads": (1, 64, True),
+    "workload.txn-think-ms": (0.0, HOUR_MS, False),
+}
+EXTERNAL_KNOBS = sorted([*EXTERNAL_CHOICES, *EXTERNAL_FLAGS, *EXTERNAL_NUMBERS])
+
+
+def validate_external(external: dict[str, Any]) -> None:
+    """The model's own knobs (client.*, workload.*, sink): known names, values of the right
+    kind and range; a typo is refused with the nearest name rather than silently ignored."""
+    for name, value in sorted(external.items()):
+        if name in EXTERNAL_CHOICES:
+            choices = EXTERNAL_CHOICES[name]
+            if value not in choices:
+                raise UsageError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        elif name in EXTERNAL_FLAGS:
+            if not isinstance(value, bool):
+                raise UsageError(f"{name} expects true or false, got {value!r}")
+        elif name in EXTERNAL_NUMBERS:
+            low, high, integer = EXTERNAL_NUMBERS[name]
+            kind = "an integer" if integer else "a number"
+            ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+            if isinstance(value, bool) or not ok_type:
+                raise UsageError(f"{name} expects {kind}, got {value!r}")
+            if not (math.isfinite(value) and low <= value <= high):
+                raise UsageError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
+        else:
+            raise UsageError(f"unknown knob {name!r}{did_you_mean(name, EXTERNAL_KNOBS)}")
+
+
 EXTERNAL_PREFIXES = ("client.", "workload.")  # model knobs beyond Kafka's own, kept in ``external``
 
 

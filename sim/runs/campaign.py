@@ -17,6 +17,8 @@ from typing import Any
 from sim.config import Config, from_mapping
 from sim.errors import UsageError
 
+MAX_SEEDS = 10_000_000  # one campaign's seeds are held in memory, with one result each
+
 
 def parse_seeds(spec: str) -> list[int]:
     """``0..999`` (inclusive), ``1,5,9``, or a single number."""
@@ -28,9 +30,16 @@ def parse_seeds(spec: str) -> list[int]:
                 lo, hi = (int(x) for x in part.split("..", 1))
                 if hi < lo:
                     raise UsageError(f"--seeds range {part!r} is empty")
+                if hi - lo + 1 + len(seeds) > MAX_SEEDS:
+                    raise UsageError(
+                        f"--seeds {spec!r} selects {hi - lo + 1} seeds; a campaign runs at most "
+                        f"{MAX_SEEDS:,} (split it into several campaigns)"
+                    )
                 seeds.extend(range(lo, hi + 1))
             elif part:
                 seeds.append(int(part))
+    except UsageError:
+        raise
     except ValueError:
         raise UsageError(f"--seeds expects N, A..B or a comma list, got {spec!r}") from None
     if not seeds:

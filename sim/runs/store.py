@@ -19,9 +19,15 @@ FILES = ("config.toml", "faults.json", "history.jsonl", "results.json")
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary name, then rename: a reader sees the old file or the new one, and a
+    failed write (a full disk) leaves no temporary file behind."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def default_dir(root: Path, config: Config, seed: int) -> Path:
@@ -39,11 +45,17 @@ def write_store(
     history_text: str,
     results: dict[str, Any],
 ) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    write_atomic(directory / "config.toml", f"seed = {seed}\n" + config.to_toml())
-    write_atomic(directory / "faults.json", json.dumps(schedule, indent=1) + "\n")
-    write_atomic(directory / "history.jsonl", history_text)
-    write_atomic(directory / "results.json", json.dumps(results, indent=1) + "\n")
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"cannot write the store at {directory}: it is a file, not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        write_atomic(directory / "config.toml", f"seed = {seed}\n" + config.to_toml())
+        write_atomic(directory / "faults.json", json.dumps(schedule, indent=1) + "\n")
+        write_atomic(directory / "history.jsonl", history_text)
+        write_atomic(directory / "results.json", json.dumps(results, indent=1) + "\n")
+    except OSError as exc:
+        where = exc.filename or directory
+        raise UsageError(f"cannot write the store at {where}: {exc.strerror or exc}") from None
     return directory
 
 

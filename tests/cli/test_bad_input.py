@@ -56,6 +56,7 @@ def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
         (["run", "--seed", "abc"], ["seed"]),
         (["run", "--frobnicate"], ["frobnicate"]),
         (["campaign", "--seeds", "9..2"], ["seeds"]),
+        (["campaign", "--seeds", "0..100000000000"], ["--seeds", "at most"]),
         (["scenario", "run", "no-such-scenario"], ["unknown scenario"]),
         (["replay", "/nonexistent/store"], ["not found"]),
         (["report", "/nonexistent/store"], ["history.jsonl"]),
@@ -68,12 +69,39 @@ def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
         ),
         (["run", "--set", "txn.protocol=v3"], ["txn.protocol", "v1 or v2"]),
         (["run", "--faults", "/nonexistent/faults.json"], ["fault schedule not found"]),
+        (["run", "--set", "retry.backoff.ms=0"], ["retry.backoff.ms", "positive"]),
+        (["run", "--time-limit", "inf"], ["time-limit", "finite"]),
+        (["run", "--set", "convergence=nan"], ["convergence", "finite"]),
+        (["run", "--set", "session.timeout.ms=-1"], ["session.timeout.ms", "positive"]),
+        (["run", "--set", "transaction.timeout.ms=0"], ["transaction.timeout.ms", "positive"]),
+        (["run", "--set", "txn-ops=0"], ["txn-ops", "at least 1"]),
+        (["run", "--set", "brokers=1000000"], ["brokers", "at most 64"]),
+        (["run", "--set", "partitions=100000"], ["partitions", "at most 1024"]),
+        (["run", "--set", "workload.threads=0"], ["workload.threads", "between 1 and 64"]),
+        (["run", "--set", "workload.abort-probability=nan"], ["abort-probability", "between"]),
+        (["run", "--set", "workload.txn-think-ms=abc"], ["workload.txn-think-ms", "a number"]),
+        (["run", "--set", "client.ignore-fenced=maybe"], ["client.ignore-fenced", "true or false"]),
+        (
+            ["run", "--set", "workload.thread=4"],
+            ["unknown knob", "did you mean 'workload.threads'"],
+        ),
+        (["run", "--nemesis", "drop-ack"], ["unknown nemesis", "did you mean 'drop-acks'"]),
+        (["run", "--bug", "no-dedupe"], ["unknown bug", "did you mean 'no-dedup'"]),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
     args: list[str], needles: list[str], tmp_path: Path
 ) -> None:
     one_line_error(eosim(*args, cwd=tmp_path), *needles)
+
+
+def test_a_store_path_that_is_a_file_is_refused_and_left_alone(tmp_path: Path) -> None:
+    target = tmp_path / "not-a-dir"
+    target.write_text("keep me\n")
+    proc = eosim("run", "--store", str(target), "--time-limit", "1", "--no-report", cwd=tmp_path)
+    one_line_error(proc, "cannot write the store", "not a directory")
+    assert target.read_text() == "keep me\n"
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_malformed_schedule_in_store_is_rejected_without_touching_the_store(tmp_path: Path) -> None:
