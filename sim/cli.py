@@ -526,6 +526,10 @@ def replay(store_dir: str, quiet: bool) -> None:
         import hashlib
 
         want = hashlib.sha256((directory / "history.jsonl").read_bytes()).hexdigest()
+    if want is None:
+        raise UsageError(
+            f"{directory}: results.json and history.jsonl are both missing: no digest to compare"
+        )
     if want != outcome.digest:
         err.print(
             f"eosim: replay diverged: stored digest {str(want)[:16]}, replay digest {outcome.digest[:16]}"
@@ -612,7 +616,11 @@ def report(store_dir: str) -> None:
     Example:
       eosim report store/latest
     """
+    from sim.runs.store import INCOMPLETE
+
     directory = Path(store_dir)
+    if (directory / INCOMPLETE).exists():
+        raise UsageError(f"incomplete store: {directory} was interrupted while being written")
     if not (directory / "history.jsonl").is_file():
         raise UsageError(f"{directory} is not a store directory: history.jsonl is missing")
     from sim.report import write_report

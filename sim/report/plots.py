@@ -5,6 +5,7 @@ Matplotlib is imported inside the plotting functions so that importing this modu
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from sim.report.model import (
     select_ops,
     witnesses,
 )
+from sim.runs.store import write_atomic
 
 __all__ = ["MAX_TIMELINE_OPS", "lag_plot", "latency_plot", "throughput_plot", "write_report"]
 
@@ -49,7 +51,7 @@ def write_report(store_dir: str | Path, max_ops: int = MAX_TIMELINE_OPS) -> list
     shown, dropped = select_ops(ops, max_ops, {i for w in wits for i in w.ops})
     page = render_timeline(shown, windows, results, wits, anomaly_counts(results), dropped, max_ops)
     timeline = store / "timeline.html"
-    timeline.write_text(page, encoding="utf-8")
+    write_atomic(timeline, page)
     return [
         timeline,
         latency_plot(ops, windows, store / "latency.png"),
@@ -105,9 +107,17 @@ def _shade(ax: Any, windows: Sequence[WindowLike]) -> None:
 
 
 def _save(fig: Any, path: Path) -> Path:
+    """Saved under a temporary name and renamed, like every store file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata=_PNG_META)
-    _pyplot().close(fig)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fig.savefig(tmp, dpi=100, metadata=_PNG_META, format="png")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        _pyplot().close(fig)
     return path
 
 

@@ -52,7 +52,7 @@ def run_seed(
 ) -> dict[str, Any]:
     """Run and check one seed (a top-level function, so process pools and Dask can ship it)."""
     from sim.runs.runner import run
-    from sim.runs.store import write_store
+    from sim.runs.store import write_atomic, write_store
 
     config = from_mapping(config_data)
     outcome = run(config, seed)
@@ -66,7 +66,7 @@ def run_seed(
             store = str(directory)
         else:
             directory.mkdir(parents=True, exist_ok=True)
-            (directory / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+            write_atomic(directory / "results.json", json.dumps(results, indent=1) + "\n")
     return {
         "seed": seed,
         "valid": results.get("valid"),

@@ -16,6 +16,9 @@ from sim.config import Config, from_mapping
 from sim.errors import UsageError
 
 FILES = ("config.toml", "faults.json", "history.jsonl", "results.json")
+# Present while a store is being written: a store a crash interrupted says so instead of being
+# judged on half of its files.
+INCOMPLETE = ".incomplete"
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -23,7 +26,7 @@ def write_atomic(path: Path, text: str) -> None:
     failed write (a full disk) leaves no temporary file behind."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -49,10 +52,13 @@ def write_store(
         raise UsageError(f"cannot write the store at {directory}: it is a file, not a directory")
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        marker = directory / INCOMPLETE
+        marker.write_text("this store is being written, or its writing was interrupted\n")
         write_atomic(directory / "config.toml", f"seed = {seed}\n" + config.to_toml())
         write_atomic(directory / "faults.json", json.dumps(schedule, indent=1) + "\n")
         write_atomic(directory / "history.jsonl", history_text)
         write_atomic(directory / "results.json", json.dumps(results, indent=1) + "\n")
+        marker.unlink()
     except OSError as exc:
         where = exc.filename or directory
         raise UsageError(f"cannot write the store at {where}: {exc.strerror or exc}") from None
@@ -73,6 +79,8 @@ def read_store(directory: Path) -> tuple[Config, int, list[dict[str, Any]], dict
     """Config, seed, fault schedule and stored results of a store directory."""
     if not directory.is_dir():
         raise UsageError(f"store directory not found: {directory}")
+    if (directory / INCOMPLETE).exists():
+        raise UsageError(f"incomplete store: {directory} was interrupted while being written")
     for name in ("config.toml", "faults.json"):
         if not (directory / name).is_file():
             raise UsageError(f"{directory} is not a store directory: {name} is missing")
@@ -94,6 +102,8 @@ def read_store(directory: Path) -> tuple[Config, int, list[dict[str, Any]], dict
     if (directory / "results.json").is_file():
         try:
             results = json.loads((directory / "results.json").read_text())
-        except json.JSONDecodeError:
-            results = {}
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise UsageError(f"{directory / 'results.json'}: invalid JSON: {exc}") from None
+        if not isinstance(results, dict):
+            raise UsageError(f"{directory / 'results.json'}: expected an object")
     return config, seed, schedule, results

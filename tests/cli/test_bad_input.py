@@ -136,3 +136,34 @@ def test_a_bad_delay_request_in_a_faults_file_is_one_line(
     op = {"at": 1.0, "nemesis": "delay-request", "duration": 1.0, "params": params}
     faults.write_text(json.dumps([op]))
     one_line_error(eosim("run", "--faults", str(faults), cwd=tmp_path), "fault #0", needle)
+
+
+def stored_run(tmp_path: Path) -> Path:
+    store = tmp_path / "run"
+    proc = eosim(
+        "run", "--time-limit", "1", "--store", str(store), "--no-report", "-q", cwd=tmp_path
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    assert not (store / ".incomplete").exists()
+    return store
+
+
+@pytest.mark.parametrize("command", ["replay", "report", "shrink"])
+def test_an_interrupted_store_is_called_incomplete(command: str, tmp_path: Path) -> None:
+    store = stored_run(tmp_path)
+    (store / ".incomplete").write_text("")
+    needle = "incomplete store" if command != "report" else "incomplete store"
+    one_line_error(eosim(command, str(store), cwd=tmp_path), needle)
+
+
+def test_a_corrupted_results_file_is_named(tmp_path: Path) -> None:
+    store = stored_run(tmp_path)
+    (store / "results.json").write_text("{not json")
+    one_line_error(eosim("replay", str(store), cwd=tmp_path), "results.json", "invalid JSON")
+
+
+def test_a_store_with_nothing_to_compare_is_refused(tmp_path: Path) -> None:
+    store = stored_run(tmp_path)
+    (store / "results.json").unlink()
+    (store / "history.jsonl").unlink()
+    one_line_error(eosim("replay", str(store), cwd=tmp_path), "no digest to compare")
