@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,22 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(EXIT_INTERNAL)
 
     return wrapper
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a campaign the way Ctrl-C does: workers stopped, what finished kept and
+    written, the campaign marked interrupted."""
+    import signal
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def exit_for(results: dict[str, Any]) -> int:
@@ -357,16 +374,17 @@ def campaign(
                 failures += 1
             bar.update(task, advance=1, failures=failures)
 
-        summary = run_campaign(
-            config,
-            seeds,
-            workers=workers,
-            backend=backend,
-            scheduler=scheduler,
-            store=store_root,
-            keep_all=keep_all,
-            on_result=on_result if not quiet else None,
-        )
+        with sigterm_as_interrupt():
+            summary = run_campaign(
+                config,
+                seeds,
+                workers=workers,
+                backend=backend,
+                scheduler=scheduler,
+                store=store_root,
+                keep_all=keep_all,
+                on_result=on_result if not quiet else None,
+            )
     write_atomic(Path(store_root) / "campaign.json", json.dumps(summary.to_json(), indent=1) + "\n")
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=1))

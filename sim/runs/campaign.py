@@ -8,6 +8,7 @@ number of workers: they are collected by seed and reported in seed order.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -123,7 +124,12 @@ def _local(
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=watch_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         futures = [pool.submit(run_seed, config_data, s, store, keep_all) for s in seeds]
         try:
             for fut in as_completed(futures):
@@ -132,6 +138,24 @@ def _local(
             for fut in futures:
                 fut.cancel()
             raise
+
+
+def watch_parent(parent: int, interval: float = 0.5) -> None:
+    """Runs in each worker: exit as soon as the campaign process is gone, so a campaign killed
+    with SIGKILL leaves no worker behind (they would otherwise wait on their queue for ever)."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass  # alive, someone else's now: cannot happen for our own parent
+
+    threading.Thread(target=watch, name="eosim-parent-watch", daemon=True).start()
 
 
 def _dask(
