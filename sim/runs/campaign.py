@@ -18,6 +18,7 @@ from typing import Any
 from sim.config import Config, from_mapping
 from sim.errors import UsageError
 
+SCHEDULER_CONNECT_TIMEOUT = "5s"  # an address that answers nobody is an input error, said quickly
 MAX_SEEDS = 10_000_000  # one campaign's seeds are held in memory, with one result each
 
 
@@ -174,7 +175,10 @@ def _dask(
         ) from None
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_CONNECT_TIMEOUT)
+        except (OSError, ValueError, TypeError) as exc:
+            raise UsageError(f"cannot use the Dask scheduler {scheduler!r}: {exc}") from None
     else:
         cluster = LocalCluster(
             n_workers=workers,

@@ -57,6 +57,14 @@ def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
         (["run", "--frobnicate"], ["frobnicate"]),
         (["campaign", "--seeds", "9..2"], ["seeds"]),
         (["campaign", "--seeds", "0..100000000000"], ["--seeds", "at most"]),
+        (
+            ["campaign", "--backend", "dask", "--scheduler", "not a url", "--seeds", "0..1", "-q"],
+            ["cannot use the Dask scheduler", "not a url"],
+        ),
+        (
+            ["campaign", "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9", "--seeds", "0"],
+            ["cannot use the Dask scheduler", "127.0.0.1:9"],
+        ),
         (["scenario", "run", "no-such-scenario"], ["unknown scenario"]),
         (["replay", "/nonexistent/store"], ["not found"]),
         (["report", "/nonexistent/store"], ["history.jsonl"]),
