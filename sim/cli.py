@@ -60,6 +60,32 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextlib.contextmanager
+def run_progress(enabled: bool) -> Iterator[Callable[[float, float], None] | None]:
+    """A progress bar of simulated time on a terminal (a long run says where it is, and Ctrl-C
+    stops it at once); nothing when the output is not a terminal."""
+    if not (enabled and err.is_terminal):
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("simulated"),
+        BarColumn(),
+        TextColumn("{task.completed:.1f}/{task.total:.1f} s"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    task = bar.add_task("run", total=1.0)
+
+    def tick(now: float, end: float) -> None:
+        bar.update(task, completed=min(now, end), total=end)
+
+    with bar:
+        yield tick
+
+
+@contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM stops a campaign the way Ctrl-C does: workers stopped, what finished kept and
     written, the campaign marked interrupted."""
@@ -244,7 +270,8 @@ def run(
         from faults.schedule import load_schedule
 
         schedule = load_schedule(faults_path)
-    outcome = run_sim(config, seed, schedule)
+    with run_progress(enabled=not (quiet or as_json)) as progress:
+        outcome = run_sim(config, seed, schedule, progress)
     if check_determinism:
         again = run_sim(config, seed, schedule)
         if again.digest != outcome.digest:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +26,20 @@ class Outcome:
     world: World | None = field(repr=False, default=None)
 
 
+Progress = Callable[[float, float], None]  # (simulated now, simulated end)
+PROGRESS_STEPS = 200
+
+
 def simulate(
-    config: Config, seed: int, schedule: list[dict[str, Any]] | None = None
+    config: Config,
+    seed: int,
+    schedule: list[dict[str, Any]] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[World, Workload, list[dict[str, Any]]]:
-    """Build the world, run the workload and the fault schedule, and close pending ops."""
+    """Build the world, run the workload and the fault schedule, and close pending ops.
+
+    ``progress`` is told the simulated time now and then; the ticks are events of their own that
+    touch nothing in the model, so the history is the same with or without them."""
     from faults.schedule import install, plan, validate_schedule
 
     config.validate()
@@ -41,10 +52,19 @@ def simulate(
     schedule = validate_schedule(schedule, config.time_limit, keys=[*world.controller.partitions])
     install(world, workload, schedule)
     hard_stop = workload.end_at + 30.0
+    if progress is not None:
+        world.env.process(_progress_ticks(world, workload.end_at, progress))
     with gc_paused():  # ~20% faster: the model allocates many short-lived, acyclic objects
         world.env.run(until=world.env.any_of([workload.final_done, world.env.timeout(hard_stop)]))
     close_pending(world)
     return world, workload, schedule
+
+
+def _progress_ticks(world: World, end: float, progress: Progress) -> Generator[Any, Any, None]:
+    step = min(end / PROGRESS_STEPS, 1.0)  # at least once a simulated second
+    while True:
+        progress(world.env.now, end)
+        yield world.env.timeout(step)
 
 
 def close_pending(world: World) -> None:
@@ -57,8 +77,13 @@ def close_pending(world: World) -> None:
         world.history.complete(process, "info", crash_value(op), **op_extras(op), ended=True)
 
 
-def run(config: Config, seed: int, schedule: list[dict[str, Any]] | None = None) -> Outcome:
-    world, workload, schedule = simulate(config, seed, schedule)
+def run(
+    config: Config,
+    seed: int,
+    schedule: list[dict[str, Any]] | None = None,
+    progress: Progress | None = None,
+) -> Outcome:
+    world, workload, schedule = simulate(config, seed, schedule, progress)
     text = world.history.text()
     digest = world.history.digest()
     results = verdict(world, config, seed, digest)

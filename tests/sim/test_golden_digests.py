@@ -89,6 +89,18 @@ def test_digest_is_unchanged(name: str) -> None:
         assert digest(name, seed) == golden[f"{name}@{seed}"], f"{name} seed {seed} moved"
 
 
+def test_progress_reporting_does_not_change_the_history() -> None:
+    """The progress ticks of a long run are events of their own: the model must not see them."""
+    golden = json.loads(GOLDEN.read_text())
+    for name in ("txn-crashes", "ctp-crash-consumer"):
+        ticks: list[float] = []
+        world, _, _ = simulate(
+            CASES[name], 0, progress=lambda now, end, ticks=ticks: ticks.append(now)
+        )
+        assert len(ticks) > 100
+        assert world.history.digest() == golden[f"{name}@0"]
+
+
 if __name__ == "__main__":
     if "--update" not in sys.argv:
         sys.exit("usage: python tests/sim/test_golden_digests.py --update")
