@@ -209,7 +209,7 @@ def cli() -> None:
 
 @cli.command()
 @config_options
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=None, help="[default: the --config file's seed, else 0]")
 @click.option(
     "--store",
     "store_dir",
@@ -232,7 +232,7 @@ def cli() -> None:
 @click.option("--quiet", "-q", is_flag=True)
 @guarded
 def run(
-    seed: int,
+    seed: int | None,
     store_dir: str | None,
     faults_path: str | None,
     check_determinism: bool,
@@ -262,6 +262,10 @@ def run(
         print_bugs(out)
         return
     config = build_config(**kw)
+    if seed is None:
+        from sim.config import toml_seed
+
+        seed = (toml_seed(kw["config_file"]) if kw.get("config_file") else None) or 0
     from sim.runs.runner import run as run_sim
     from sim.runs.store import default_dir, link_latest, write_store
 

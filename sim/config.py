@@ -443,12 +443,31 @@ def parse_scalar(raw: Any) -> Any:
     return raw
 
 
-def load_toml(path: str | Path, base: Config | None = None) -> Config:
+def read_toml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"config file not found: {p}")
     try:
-        data = tomllib.loads(p.read_text())
+        return tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{p}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{p}: not UTF-8 text") from None
+
+
+def load_toml(path: str | Path, base: Config | None = None) -> Config:
+    """Knobs from a TOML file. A store's own config.toml is one too: its ``seed`` (the run's,
+    not a knob) is left to ``toml_seed``."""
+    data = read_toml(path)
+    data.pop("seed", None)
     return from_mapping(data, base)
+
+
+def toml_seed(path: str | Path) -> int | None:
+    """The seed a store's config.toml records, if any."""
+    seed = read_toml(path).get("seed")
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise UsageError(f"{path}: seed must be an integer, got {seed!r}")
+    return seed

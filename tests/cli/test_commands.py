@@ -245,3 +245,15 @@ def test_check_exit_code_follows_the_verdict(tmp_path: Path, lines, code, reason
         assert results["unknown_reason"].startswith(reason)
         human = eosim("check", str(path))
         assert human.returncode == 4 and "UNKNOWN" in human.stdout and reason[:10] in human.stdout
+
+
+def test_a_stores_config_toml_reruns_the_same_run(failing_store: Path, tmp_path: Path) -> None:
+    """DESIGN: a store's own config.toml is a valid --config; its seed is the default seed."""
+    again = tmp_path / "again"
+    proc = eosim("run", "--config", str(failing_store / "config.toml"), "--store", str(again))
+    assert proc.returncode == 1, proc.stderr
+    first = json.loads((failing_store / "results.json").read_text())
+    second = json.loads((again / "results.json").read_text())
+    assert (second["seed"], second["digest"]) == (first["seed"], first["digest"])
+    other = eosim("run", "--config", str(failing_store / "config.toml"), "--seed", "5", "-q")
+    assert "digest" not in other.stderr and other.returncode in (0, 1, 4)
