@@ -149,6 +149,21 @@ def config_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def printed_a_list(kw: dict[str, Any]) -> bool:
+    """``--nemesis list`` and ``--bug list``, which every command taking them offers."""
+    if kw.get("nemesis") == "list":
+        from faults.catalog import print_catalog
+
+        print_catalog(out)
+        return True
+    if kw.get("bugs") == ("list",):
+        from sim.bugs import print_bugs
+
+        print_bugs(out)
+        return True
+    return False
+
+
 def build_config(
     mode: str | None,
     workload: str | None,
@@ -251,15 +266,7 @@ def run(
       eosim run --nemesis list        # every nemesis with a one-line description
       eosim run --bug list            # every known-bug switch
     """
-    if kw.get("nemesis") == "list":
-        from faults.catalog import print_catalog
-
-        print_catalog(out)
-        return
-    if kw.get("bugs") == ("list",):
-        from sim.bugs import print_bugs
-
-        print_bugs(out)
+    if printed_a_list(kw):
         return
     config = build_config(**kw)
     if seed is None:
@@ -384,6 +391,8 @@ def campaign(
     from sim.runs.campaign import parse_seeds, run_campaign
     from sim.runs.store import write_atomic
 
+    if printed_a_list(kw):
+        return
     config = build_config(**kw)
     seeds = parse_seeds(seed_spec)
     workers = workers if workers is not None else (os.cpu_count() or 1)

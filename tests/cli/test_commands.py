@@ -257,3 +257,11 @@ def test_a_stores_config_toml_reruns_the_same_run(failing_store: Path, tmp_path:
     assert (second["seed"], second["digest"]) == (first["seed"], first["digest"])
     other = eosim("run", "--config", str(failing_store / "config.toml"), "--seed", "5", "-q")
     assert "digest" not in other.stderr and other.returncode in (0, 1, 4)
+
+
+@pytest.mark.parametrize("command", ["run", "campaign"])
+@pytest.mark.parametrize(("flag", "entry"), [("--nemesis", "drop-acks"), ("--bug", "no-dedup")])
+def test_every_command_lists_nemeses_and_bugs(command: str, flag: str, entry: str) -> None:
+    proc = eosim(command, flag, "list")
+    assert proc.returncode == 0, proc.stderr
+    assert entry in proc.stdout
