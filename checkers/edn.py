@@ -81,8 +81,18 @@ class _BadValue(ValueError):
 
 
 # What edn_format raises on bad input: its own error (syntax), NotImplementedError (unknown
-# tag), ValueError (a huge integer, #inst or #uuid with a bad payload), RecursionError.
-_PARSE_ERRORS = (edn_format.EDNDecodeError, NotImplementedError, ValueError, RecursionError)
+# tag), ValueError (a huge integer, #inst or #uuid with a bad payload), TypeError or
+# AttributeError (#inst or #uuid of a non-string: it calls len() and .replace() on it),
+# ZeroDivisionError (a ratio n/0), RecursionError. Only the parser call is guarded, never our own code.
+_PARSE_ERRORS = (
+    edn_format.EDNDecodeError,
+    NotImplementedError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    ZeroDivisionError,
+    RecursionError,
+)
 
 
 def _flatten(forms: list[Any], text: str) -> list[tuple[Any, int]]:
@@ -202,6 +212,10 @@ def _describe(exc: BaseException) -> str:
     msg = str(exc)
     if isinstance(exc, ValueError) and "digits" in msg and "integer" in msg:
         return describe_int_limit()
+    if isinstance(exc, ZeroDivisionError):
+        return f"a ratio with denominator 0 ({one_line(msg, 60)})"
+    if isinstance(exc, (TypeError, AttributeError)):
+        return f"a tagged value of the wrong type: {one_line(msg, 100)}"
     tok = exc.args[0] if exc.args else None
     value = getattr(tok, "value", None)
     if value is not None:
