@@ -39,7 +39,8 @@ def _is_seq(x: Any) -> bool:
 
 
 # Jepsen sometimes prints ops as records and exceptions as tagged objects; read them as data.
-for _tag in ("jepsen.history.Op", "error", "object", "inst", "uuid"):
+# (#inst and #uuid are not listed: edn_format parses them itself before looking at its tags.)
+for _tag in ("jepsen.history.Op", "error", "object"):
     edn_format.add_tag(_tag, _passthrough)
 
 
@@ -302,7 +303,10 @@ def _convert_op(form: Mapping[Any, Any], position: int) -> dict[str, Any]:
     if "index" not in out:
         out["index"] = position
     if isinstance(out.get("time"), (int, float)) and not isinstance(out.get("time"), bool):
-        out["time"] = out["time"] / NANOS
+        try:
+            out["time"] = out["time"] / NANOS
+        except OverflowError:  # an integer beyond any float: no time at all
+            raise _BadValue("field time is too large a number of nanoseconds") from None
     elif "time" not in out:
         out["time"] = 0.0
     if "process" not in out:

@@ -49,7 +49,8 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             if os.environ.get("EOSIM_DEBUG"):
                 traceback.print_exc()
             err.print(
-                f"eosim: internal error: {type(exc).__name__}: {exc} (set EOSIM_DEBUG=1 for a traceback)",
+                f"eosim: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+                "(set EOSIM_DEBUG=1 for a traceback)",
                 markup=False,
                 soft_wrap=True,
             )

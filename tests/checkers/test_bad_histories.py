@@ -267,6 +267,11 @@ def test_a_bad_last_form_is_located_without_a_parser_per_form(monkeypatch) -> No
     assert sum(calls) <= 3 * len(text)
 
 
+def test_an_edn_time_beyond_any_float_is_refused() -> None:
+    text = EDN + "{:index 4 :time 1" + "0" * 400 + " :process 3 :type :info :f :x :value 1}\n"
+    assert "h.edn line 5: field time is too large" in edn_refused(text)
+
+
 def test_a_valid_edn_history_is_judged_as_before() -> None:
     assert checkers.check(parse_edn_text(EDN), "transactional")["valid"] is True
 

@@ -179,3 +179,25 @@ def test_check_json_output_is_strict_json(name: str, text: str, value: str, tmp_
     results = _strict(proc.stdout)
     assert "duplicate" in results["anomaly_types"]  # type: ignore[operator]
     assert results["anomalies"]["duplicate"][0]["value"] == value  # type: ignore[index]
+
+
+def test_an_internal_error_in_check_is_one_line_and_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real bug is not hidden as bad input: exit 3, still one line (messages may hold newlines)."""
+    from click.testing import CliRunner
+
+    import checkers
+    from sim.cli import cli
+
+    path = tmp_path / "h.jsonl"
+    path.write_text(f"{_SEND}\n{_ACK}\n")
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("first line\nsecond line")
+
+    monkeypatch.setattr(checkers, "check", broken)
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 3
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "internal error: RuntimeError: first line second line" in lines[0]
