@@ -84,7 +84,8 @@ class _BadValue(ValueError):
 # What edn_format raises on bad input: its own error (syntax), NotImplementedError (unknown
 # tag), ValueError (a huge integer, #inst or #uuid with a bad payload), TypeError or
 # AttributeError (#inst or #uuid of a non-string: it calls len() and .replace() on it),
-# ZeroDivisionError (a ratio n/0), RecursionError. Only the parser call is guarded, never our own code.
+# ZeroDivisionError (a ratio n/0), RecursionError. Only the parser call is guarded, never
+# our own code, so a bug of ours still exits 3.
 _PARSE_ERRORS = (
     edn_format.EDNDecodeError,
     NotImplementedError,
