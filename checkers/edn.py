@@ -10,12 +10,19 @@ Jepsen's checker takes every such op as a transaction (all of its sends or none)
 
 from __future__ import annotations
 
+import datetime
+import math
+import re
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import edn_format
 
+from checkers.guards import MAX_DEPTH, describe_int_limit, one_line
 from checkers.history import HistoryError, validate_ops
 
 NANOS = 1e9
@@ -32,7 +39,8 @@ def _is_seq(x: Any) -> bool:
 
 
 # Jepsen sometimes prints ops as records and exceptions as tagged objects; read them as data.
-for _tag in ("jepsen.history.Op", "error", "object", "inst", "uuid"):
+# (#inst and #uuid are not listed: edn_format parses them itself before looking at its tags.)
+for _tag in ("jepsen.history.Op", "error", "object"):
     edn_format.add_tag(_tag, _passthrough)
 
 
@@ -52,20 +60,41 @@ def parse_edn_text(text: str, source: str = "history.edn") -> list[dict[str, Any
     """Parse EDN text (maps one per line, or one vector of maps) into validated ops."""
     try:
         forms = edn_format.loads_all(text)
-        raw: list[tuple[Any, int]] = _flatten(forms, text)
-    except (edn_format.EDNDecodeError, NotImplementedError, ValueError, TypeError, KeyError):
-        raw = list(_parse_forms_one_by_one(text, source))
+    except _PARSE_ERRORS as exc:
+        raise _locate(text, source, exc) from None
+    raw: list[tuple[Any, int]] = _flatten(forms, text)
     ops: list[dict[str, Any]] = []
     lines: list[int] = []
     for position, (form, line) in enumerate(raw):
-        if not isinstance(form, Mapping):
-            raise HistoryError(
-                f"{source} line {line}: expected an op map, got {_plain(form)!r:.60}"
-            )
-        ops.append(_convert_op(form, position))
+        try:
+            if not isinstance(form, Mapping):
+                raise _BadValue(f"expected an op map, got {_plain(form)!r:.60}")
+            ops.append(_convert_op(form, position))
+        except _BadValue as exc:
+            raise HistoryError(f"{source} line {line}: {exc}") from None
         lines.append(line)
     validate_ops(ops, source, lines)
     return ops
+
+
+class _BadValue(ValueError):
+    """EDN data with no JSON-like meaning (too deep, NaN); the caller adds the line."""
+
+
+# What edn_format raises on bad input: its own error (syntax), NotImplementedError (unknown
+# tag), ValueError (a huge integer, #inst or #uuid with a bad payload), TypeError or
+# AttributeError (#inst or #uuid of a non-string: it calls len() and .replace() on it),
+# ZeroDivisionError (a ratio n/0), RecursionError. Only the parser call is guarded, never
+# our own code, so a bug of ours still exits 3.
+_PARSE_ERRORS = (
+    edn_format.EDNDecodeError,
+    NotImplementedError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    ZeroDivisionError,
+    RecursionError,
+)
 
 
 def _flatten(forms: list[Any], text: str) -> list[tuple[Any, int]]:
@@ -78,20 +107,48 @@ def _flatten(forms: list[Any], text: str) -> list[tuple[Any, int]]:
     return list(zip(forms, starts, strict=True))
 
 
-def _parse_forms_one_by_one(text: str, source: str) -> Iterator[tuple[Any, int]]:
-    """Slow path, used only to locate an error: parse each top-level form on its own."""
-    for chunk, line in _split_forms(text):
-        try:
-            parsed = edn_format.loads_all(chunk)
-        except edn_format.EDNDecodeError as exc:
-            raise HistoryError(f"{source} line {line}: malformed EDN ({_describe(exc)})") from None
-        except NotImplementedError as exc:
-            raise HistoryError(f"{source} line {line}: malformed EDN ({exc})") from None
-        for form in parsed:
-            if _is_seq(form) and form and all(isinstance(x, Mapping) for x in form):
-                yield from ((f, line) for f in form)
-            else:
-                yield form, line
+def _locate(text: str, source: str, exc: BaseException) -> HistoryError:
+    """One line naming where the parse failed. The parser's own position is used when it gives
+    one; otherwise the top-level forms are bisected (each half parsed as a whole), about two
+    parses of the file instead of one parser per form."""
+    pos = _lexpos(exc)
+    if pos is not None:
+        line = text.count("\n", 0, pos) + 1
+        column = pos - text.rfind("\n", 0, pos)
+        return HistoryError(
+            f"{source} line {line}: malformed EDN ({_describe(exc)} at column {column})"
+        )
+    forms = list(_split_forms(text))
+    lo, hi = 0, len(forms)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _fails(forms[lo:mid]) is not None:
+            hi = mid
+        else:
+            lo = mid
+    if lo < len(forms):
+        found = _fails(forms[lo : lo + 1])
+        if found is not None:
+            return HistoryError(f"{source} line {forms[lo][1]}: malformed EDN ({_describe(found)})")
+    return HistoryError(f"{source}: malformed EDN ({_describe(exc)})")
+
+
+def _fails(forms: list[tuple[str, int]]) -> BaseException | None:
+    try:
+        edn_format.loads_all("\n".join(chunk for chunk, _ in forms))
+    except _PARSE_ERRORS as exc:
+        return exc
+    return None
+
+
+def _lexpos(exc: BaseException) -> int | None:
+    """The character position edn_format reports, in a token or in its lexer's message."""
+    tok = exc.args[0] if exc.args else None
+    pos = getattr(tok, "lexpos", None)
+    if isinstance(pos, int):
+        return pos
+    m = re.search(r"with lexpos (\d+)", str(exc))
+    return int(m.group(1)) if m else None
 
 
 def _split_forms(text: str) -> Iterator[tuple[str, int]]:
@@ -151,17 +208,26 @@ def _split_forms(text: str) -> Iterator[tuple[str, int]]:
         yield text[start:], start_line
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return f"nested deeper than the parser allows (at most {MAX_DEPTH} levels are read)"
     msg = str(exc)
+    if isinstance(exc, ValueError) and "digits" in msg and "integer" in msg:
+        return describe_int_limit()
+    if isinstance(exc, ZeroDivisionError):
+        return f"a ratio with denominator 0 ({one_line(msg, 60)})"
+    if isinstance(exc, (TypeError, AttributeError)):
+        return f"a tagged value of the wrong type: {one_line(msg, 100)}"
     tok = exc.args[0] if exc.args else None
     value = getattr(tok, "value", None)
-    lexpos = getattr(tok, "lexpos", None)
     if value is not None:
-        where = f" at character {lexpos + 1}" if isinstance(lexpos, int) else ""
-        return f"unexpected {value!r}{where}"
+        return f"unexpected {one_line(repr(value), 60)}"
+    m = re.match(r"Illegal character '(.)'", msg)
+    if m:
+        return f"illegal character {m.group(1)!r}"
     if "EOF" in msg:
         return "unexpected end of input: unbalanced brackets?"
-    return msg or type(exc).__name__
+    return one_line(msg or type(exc).__name__, 120)
 
 
 def _name(x: Any) -> Any:
@@ -170,37 +236,56 @@ def _name(x: Any) -> Any:
     return x
 
 
-def _plain(x: Any) -> Any:
-    """EDN data to JSON-like data: keywords/symbols to names, map keys to strings."""
+def _plain(x: Any, depth: int = 0) -> Any:
+    """EDN data to JSON data: keywords/symbols to names, map keys to strings, and the EDN-only
+    scalars (ratios, decimals, instants, UUIDs, chars) to strings, so ``--json`` can write any
+    value a witness holds. Raises :class:`_BadValue` for NaN/Infinity and for nesting deeper than
+    :data:`MAX_DEPTH` (the walk is recursive, like every consumer of the value after it)."""
     if isinstance(x, (edn_format.Keyword, edn_format.Symbol)):
         return x.name
-    if isinstance(x, edn_format.Char):
-        return str(x)
+    if x is None or isinstance(x, (bool, int, str)):
+        return x
+    if isinstance(x, float):
+        if not math.isfinite(x):
+            raise _BadValue(f"{'##NaN' if math.isnan(x) else '##Inf'} is not a finite number")
+        return x
+    if depth >= MAX_DEPTH:
+        raise _BadValue(f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(x, edn_format.MetadataValue):
+        return _plain(x.value, depth + 1)
     if isinstance(x, Mapping):
-        return {_key(k): _plain(v) for k, v in x.items()}
+        return {_key(k, depth + 1): _plain(v, depth + 1) for k, v in x.items()}
     if _is_seq(x):
-        return [_plain(v) for v in x]
+        return [_plain(v, depth + 1) for v in x]
     if isinstance(x, (set, frozenset)):
-        items = [_plain(v) for v in x]
+        items = [_plain(v, depth + 1) for v in x]
         try:
             return sorted(items)
         except TypeError:
             return sorted(items, key=repr)
-    return x
+    if isinstance(x, Decimal):
+        if not x.is_finite():
+            raise _BadValue(f"{x} is not a finite number")
+        return f"{x}M"
+    if isinstance(x, (datetime.date, datetime.time)):
+        return x.isoformat()
+    if isinstance(x, (edn_format.Char, Fraction, uuid.UUID)):
+        return str(x)
+    return one_line(str(x), 200)
 
 
-def _key(k: Any) -> str:
+def _key(k: Any, depth: int = 0) -> str:
     k = _name(k)
     if isinstance(k, str):
         return k
     if isinstance(k, bool) or k is None:
         return str(k).lower() if k is not None else "nil"
-    return str(_plain(k))
+    return str(_plain(k, depth))
 
 
 def _partition(k: Any) -> Any:
     k = _name(k)
-    return k if isinstance(k, str) else str(k)
+    return k if isinstance(k, str) else str(_plain(k))
 
 
 def _convert_op(form: Mapping[Any, Any], position: int) -> dict[str, Any]:
@@ -219,7 +304,10 @@ def _convert_op(form: Mapping[Any, Any], position: int) -> dict[str, Any]:
     if "index" not in out:
         out["index"] = position
     if isinstance(out.get("time"), (int, float)) and not isinstance(out.get("time"), bool):
-        out["time"] = out["time"] / NANOS
+        try:
+            out["time"] = out["time"] / NANOS
+        except OverflowError:  # an integer beyond any float: no time at all
+            raise _BadValue("field time is too large a number of nanoseconds") from None
     elif "time" not in out:
         out["time"] = 0.0
     if "process" not in out:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from checkers.index import HistoryIndex
-from checkers.micro import is_client_completion, reads, writes
+from checkers.micro import hashable, is_client_completion, reads, writes
 from checkers.reads import Coverage
 from checkers.visibility import Visibility
 from checkers.witness import Anomalies, add, and_list, show, witness
@@ -106,7 +106,8 @@ def _lineage(ix: HistoryIndex, vis: Visibility, out: Anomalies) -> None:
             for entry in lineage:
                 if not (isinstance(entry, list) and len(entry) == 4):
                     continue
-                in_key, in_off, out_key, out_value = entry
+                # frozen: entries are dict keys and compared with frozen send values
+                in_key, in_off, out_key, out_value = (hashable(x) for x in entry)
                 fate = _output_fate(vis, op, out_key, out_value)
                 k = (group, in_key, in_off)
                 if fate == "committed":
@@ -186,7 +187,7 @@ def _sinks(ix: HistoryIndex, out: Anomalies) -> None:
         inp = op["value"].get("input")
         if not (isinstance(inp, list) and len(inp) == 2):
             continue
-        k = (sink, op["value"].get("key"), inp[0], inp[1])
+        k = (sink, hashable(op["value"].get("key")), hashable(inp[0]), hashable(inp[1]))
         applied.setdefault(k, []).append(op["index"])
     for (sink, table, in_key, in_off), ops in sorted(applied.items(), key=lambda kv: repr(kv[0])):
         if len(ops) < 2:

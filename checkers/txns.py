@@ -26,7 +26,7 @@ from bisect import bisect_left
 from typing import Any
 
 from checkers.index import HistoryIndex
-from checkers.micro import is_client_completion, reads, reads_by_key, writes
+from checkers.micro import hashable, is_client_completion, reads, reads_by_key, writes
 from checkers.reads import Skip
 from checkers.witness import Anomalies, add, show, who, witness
 
@@ -180,7 +180,7 @@ def _zombies(ix: HistoryIndex, out: Anomalies) -> None:
         if not is_client_completion(op):
             continue
         if op["f"] == "init" and op["type"] == "ok" and isinstance(op["value"], dict):
-            tid, ep = op["value"].get("txn_id"), op["value"].get("epoch")
+            tid, ep = hashable(op["value"].get("txn_id")), op["value"].get("epoch")
             if tid is not None and isinstance(ep, int):
                 inits.setdefault(tid, []).append((op["index"], ep))
             continue

@@ -50,7 +50,8 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             if os.environ.get("EOSIM_DEBUG"):
                 traceback.print_exc()
             err.print(
-                f"eosim: internal error: {type(exc).__name__}: {exc} (set EOSIM_DEBUG=1 for a traceback)",
+                f"eosim: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+                "(set EOSIM_DEBUG=1 for a traceback)",
                 markup=False,
                 soft_wrap=True,
             )
@@ -513,6 +514,17 @@ def scenario_run(name: str, seeds: int | None, as_json: bool) -> None:
     sys.exit(EXIT_VALID if result["confirmed"] else EXIT_ANOMALY)
 
 
+def _strict_json(results: dict[str, Any]) -> str:
+    """Results as strict JSON (RFC 8259 has no NaN or Infinity): an overflowing float in a
+    history (``1e999``) reads as infinity and may sit in a witness; it is written as a string."""
+    from checkers.guards import finite_json
+
+    try:
+        return json.dumps(results, indent=1, allow_nan=False)
+    except ValueError:
+        return json.dumps(finite_json(results), indent=1, allow_nan=False)
+
+
 @cli.command()
 @click.argument("history", type=click.Path())
 @click.option(
@@ -550,7 +562,7 @@ def check(history: str, fmt: str, mode: str, as_json: bool, quiet: bool) -> None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if as_json:
-        click.echo(json.dumps(results, indent=1))
+        click.echo(_strict_json(results))
     elif not quiet:
         from checkers.report_text import render_results
 

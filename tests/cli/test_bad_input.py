@@ -160,8 +160,7 @@ def stored_run(tmp_path: Path) -> Path:
 def test_an_interrupted_store_is_called_incomplete(command: str, tmp_path: Path) -> None:
     store = stored_run(tmp_path)
     (store / ".incomplete").write_text("")
-    needle = "incomplete store" if command != "report" else "incomplete store"
-    one_line_error(eosim(command, str(store), cwd=tmp_path), needle)
+    one_line_error(eosim(command, str(store), cwd=tmp_path), "incomplete store")
 
 
 def test_a_corrupted_results_file_is_named(tmp_path: Path) -> None:
@@ -175,3 +174,96 @@ def test_a_store_with_nothing_to_compare_is_refused(tmp_path: Path) -> None:
     (store / "results.json").unlink()
     (store / "history.jsonl").unlink()
     one_line_error(eosim("replay", str(store), cwd=tmp_path), "no digest to compare")
+
+
+# --- eosim check: every class of bad history is one line and exit 2 (issue 17) ---------------
+_SEND = '{"index": 0, "time": 0, "process": 1, "type": "invoke", "f": "send", "value": [["send", "k", 7]]}'  # fmt: skip
+_ACK = '{"index": 1, "time": 0.1, "process": 1, "type": "ok", "f": "send", "value": [["send", "k", [0, 7]]]}'  # fmt: skip
+_EDN = "{:index 0 :time 0 :process 1 :type :invoke :f :send :value [[:send 1 7]]}\n"
+
+
+def _jsonl(line: str) -> str:
+    return f"{_SEND}\n{_ACK}\n{line}\n"
+
+
+def _poll(records: str) -> str:
+    return '{"index": 2, "time": 0.2, "process": 2, "type": "ok", "f": "poll", "value": [["poll", {"k": ' + records + "}]]}"  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "needles"),
+    [
+        ("big.jsonl", _jsonl(_poll("[[0, " + "9" * 5000 + "]]")), ["line 3", "integer with more than"]),
+        ("deep.jsonl", _jsonl(_poll("[[0, " + "[" * 5000 + "]" * 5000 + "]]")), ["line 3", "nested deeper"]),
+        ("deep2.jsonl", _jsonl(_poll("[[0, " + "[" * 500 + "]" * 500 + "]]")), ["line 3", "nested deeper"]),
+        ("nan.jsonl", _jsonl(_poll("[[0, NaN]]")), ["line 3", "NaN is not a JSON number"]),
+        ("type.jsonl", _jsonl(_poll("[]").replace('"ok"', '["ok"]')), ["line 3", "unknown type"]),
+        ("index.jsonl", _jsonl(_poll("[]").replace('"index": 2', '"index": "2"')), ["line 3", "field index"]),
+        ("key.jsonl", _jsonl(_ACK.replace('"k"', '{"k": 1}').replace('"index": 1', '"index": 3')), ["line 3", "send key"]),
+        ("pid.jsonl", _jsonl(_poll("[]").replace('"f": "poll"', '"f": "poll", "pid": [1]')), ["line 3", "field pid"]),
+        ("inst.edn", _EDN + '{:index 1 :time 1 :process 2 :type :info :f :x :value #inst "x"}\n', ["line 2", "malformed EDN"]),
+        ("uuid.edn", _EDN + '{:index 1 :time 1 :process 2 :type :info :f :x :value #uuid "x"}\n', ["line 2", "malformed EDN"]),
+        ("big.edn", _EDN + "{:index 1 :time 1 :process 2 :type :info :f :x :value " + "9" * 5000 + "}\n", ["line 2", "integer with more than"]),
+        ("deep.edn", _EDN + "{:index 1 :time 1 :process 2 :type :info :f :x :value " + "[" * 3000 + "]" * 3000 + "}\n", ["line 2", "nested deeper"]),
+        ("nan.edn", _EDN + "{:index 1 :time ##NaN :process 2 :type :info :f :x :value 1}\n", ["line 2", "##NaN"]),
+        ("lex.edn", _EDN + "{:index 1 :value ~ \n\n\n:f :x}\n", ["line 2", "illegal character"]),
+    ],
+)  # fmt: skip
+def test_a_bad_history_is_one_line_and_exit_2(
+    name: str, text: str, needles: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    fmt = ["--format", "jepsen-edn"] if name.endswith(".edn") else []
+    for extra in ([], ["--json"]):
+        proc = eosim("check", str(path), *fmt, *extra)
+        one_line_error(proc, name, *needles)
+        assert proc.stdout == ""
+
+
+def _strict(text: str) -> dict[str, object]:
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} in --json output")
+
+    return json.loads(text, parse_constant=refuse)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "value"),
+    [
+        ("inf.jsonl", _jsonl(_poll("[[0, 1e999], [1, 1e999]]").replace('"k"', '"j"')), "Infinity"),
+        ("ratio.edn", _EDN + "{:index 1 :time 1 :process 2 :type :ok :f :poll :value [[:poll {2 [[0 1/3] [1 1/3]]}]]}\n", "1/3"),
+        ("uuid.edn", _EDN + '{:index 1 :time 1 :process 2 :type :ok :f :poll :value [[:poll {2 [[0 #uuid "f81d4fae-7dec-11d0-a765-00a0c91e6bf6"] [1 #uuid "f81d4fae-7dec-11d0-a765-00a0c91e6bf6"]]}]]}\n', "f81d4fae-7dec-11d0-a765-00a0c91e6bf6"),
+    ],
+)  # fmt: skip
+def test_check_json_output_is_strict_json(name: str, text: str, value: str, tmp_path: Path) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    fmt = ["--format", "jepsen-edn"] if name.endswith(".edn") else []
+    proc = eosim("check", str(path), *fmt, "--json")
+    assert proc.returncode == 1, proc.stderr
+    results = _strict(proc.stdout)
+    assert "duplicate" in results["anomaly_types"]  # type: ignore[operator]
+    assert results["anomalies"]["duplicate"][0]["value"] == value  # type: ignore[index]
+
+
+def test_an_internal_error_in_check_is_one_line_and_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real bug is not hidden as bad input: exit 3, still one line (messages may hold newlines)."""
+    from click.testing import CliRunner
+
+    import checkers
+    from sim.cli import cli
+
+    path = tmp_path / "h.jsonl"
+    path.write_text(f"{_SEND}\n{_ACK}\n")
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("first line\nsecond line")
+
+    monkeypatch.setattr(checkers, "check", broken)
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 3
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "internal error: RuntimeError: first line second line" in lines[0]
