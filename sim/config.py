@@ -293,7 +293,9 @@ def coerce(name: str, raw: Any) -> Any:
     if fname in ("nemesis", "bugs"):
         if isinstance(raw, str):
             return tuple(x for x in raw.split(",") if x)
-        return tuple(raw)
+        if isinstance(raw, (list, tuple)) and all(isinstance(x, str) for x in raw):
+            return tuple(raw)
+        raise UsageError(f"{name} expects names (a comma list or a list of strings), got {raw!r}")
     if fname == "acks":
         return str(raw)
     try:
@@ -408,6 +410,10 @@ def from_mapping(data: dict[str, Any], base: Config | None = None) -> Config:
             continue
         fname = field_for(name)
         if fname == "external":
+            if not isinstance(raw, dict):
+                raise UsageError(
+                    f"external expects a table of client.*/workload.* knobs, got {raw!r}"
+                )
             external.update(raw)
         else:
             changes[fname] = coerce(name, raw)

@@ -30,6 +30,10 @@ NAMES = sorted(
         "workload.resend-on-timeout",
         "sink",
         "kafka.version",
+        "nemesis",
+        "bugs",
+        "external",
+        "swarm",
         "client.nonsense",
         "bogus.knob",
     }
