@@ -28,6 +28,9 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None  # name the file, not tmp
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
