@@ -122,10 +122,14 @@ class Config:
     def validate(self) -> Config:
         """Reject impossible configs with one line naming the problem."""
         if self.mode not in MODES:
-            raise UsageError(f"unknown mode {self.mode!r} (expected one of: {', '.join(MODES)})")
+            raise UsageError(
+                f"unknown mode {self.mode!r}{did_you_mean(str(self.mode), MODES)}"
+                f" (expected one of: {', '.join(MODES)})"
+            )
         if self.workload not in WORKLOADS:
             raise UsageError(
-                f"unknown workload {self.workload!r} (expected one of: {', '.join(WORKLOADS)})"
+                f"unknown workload {self.workload!r}{did_you_mean(str(self.workload), WORKLOADS)}"
+                f" (expected one of: {', '.join(WORKLOADS)})"
             )
         self._validate_numbers()
         if self.replication_factor > self.brokers:

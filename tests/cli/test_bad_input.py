@@ -39,6 +39,8 @@ def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
     ("args", "needles"),
     [
         (["run", "--mode", "nope"], ["unknown mode", "nope"]),
+        (["run", "--mode", "idempotnt"], ["unknown mode", "did you mean 'idempotent'"]),
+        (["run", "--workload", "ctpp"], ["unknown workload", "did you mean 'ctp'"]),
         (["run", "--rate", "-5"], ["rate", "positive"]),
         (["run", "--set", "replication.factor=5"], ["replication.factor", "brokers"]),
         (["run", "--set", "min.insync.replicas=4"], ["min.insync.replicas"]),
