@@ -686,11 +686,10 @@ def report(store_dir: str) -> None:
     Example:
       eosim report store/latest
     """
-    from sim.runs.store import INCOMPLETE
+    from sim.runs.store import refuse_incomplete
 
     directory = Path(store_dir)
-    if (directory / INCOMPLETE).exists():
-        raise UsageError(f"incomplete store: {directory} was interrupted while being written")
+    refuse_incomplete(directory)
     if not (directory / "history.jsonl").is_file():
         raise UsageError(f"{directory} is not a store directory: history.jsonl is missing")
     from sim.report import write_report

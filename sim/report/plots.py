@@ -5,7 +5,6 @@ Matplotlib is imported inside the plotting functions so that importing this modu
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from sim.report.model import (
     select_ops,
     witnesses,
 )
-from sim.runs.store import write_atomic
+from sim.runs.store import atomic_path, write_atomic
 
 __all__ = ["MAX_TIMELINE_OPS", "lag_plot", "latency_plot", "throughput_plot", "write_report"]
 
@@ -109,13 +108,9 @@ def _shade(ax: Any, windows: Sequence[WindowLike]) -> None:
 def _save(fig: Any, path: Path) -> Path:
     """Saved under a temporary name and renamed, like every store file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        fig.savefig(tmp, dpi=100, metadata=_PNG_META, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100, metadata=_PNG_META, format="png")
     finally:
         _pyplot().close(fig)
     return path

@@ -6,9 +6,11 @@ never leaves a half-written file where a good one was.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +23,31 @@ FILES = ("config.toml", "faults.json", "history.jsonl", "results.json")
 INCOMPLETE = ".incomplete"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary name, then rename: a reader sees the old file or the new one, and a
-    failed write (a full disk) leaves no temporary file behind."""
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary name to write ``path`` under, renamed into place when the block ends: a
+    reader sees the old file or the new one, and a failed write (a full disk) leaves no
+    temporary file behind and names ``path``, not the temporary name."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        yield tmp
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise OSError(exc.errno, exc.strerror, str(path)) from None  # name the file, not tmp
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def refuse_incomplete(directory: Path) -> None:
+    if (directory / INCOMPLETE).exists():
+        raise UsageError(f"incomplete store: {directory} was interrupted while being written")
 
 
 def default_dir(root: Path, config: Config, seed: int) -> Path:
@@ -82,8 +96,7 @@ def read_store(directory: Path) -> tuple[Config, int, list[dict[str, Any]], dict
     """Config, seed, fault schedule and stored results of a store directory."""
     if not directory.is_dir():
         raise UsageError(f"store directory not found: {directory}")
-    if (directory / INCOMPLETE).exists():
-        raise UsageError(f"incomplete store: {directory} was interrupted while being written")
+    refuse_incomplete(directory)
     for name in ("config.toml", "faults.json"):
         if not (directory / name).is_file():
             raise UsageError(f"{directory} is not a store directory: {name} is missing")
