@@ -1,56 +1,60 @@
-"""timeline.html: a self-contained, script-free Jepsen-style timeline.
+"""timeline.html: summary first, then the Jepsen-style timeline.
 
-Pure CSS absolute positioning (no JS, no external assets) so the page works offline, opens
-without console errors, and stays a few MB even for tens of thousands of ops.
+A reader of a failing run wants, in this order: the verdict; each forbidden anomaly with its count
+(the terminal's count), what the name means, one witness in words and the ops behind it (linked
+into the timeline and to a message diagram); the allowed anomalies, collapsed; then the timeline.
+Script-free and self-contained, so it opens offline and from a CI artefact.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sim.report.model import Op, Window, Witness, short_json
+from checkers.meanings import meaning
+from sim.report.model import Lane, Op, Window, Witness, short_json
+from sim.report.timeline import CSS as TIMELINE_CSS
+from sim.report.timeline import Timeline, fmt_t, lane_lookup
 
-HEADER_PX = 28  # sticky row of lane names
-LEFT_PX = 70  # time axis gutter
-NEM_COL_PX = 18  # one nemesis sub-column
-MIN_BOX_PX = 3
-TOP_PAD_PX = 12  # keeps the first tick label clear of the sticky lane header
+WITNESS_ROWS = 100  # rows per anomaly in the collapsed "all witnesses" table
 
 CSS = """
-body{font:13px/1.35 system-ui,sans-serif;margin:12px;color:#222}
-h1{font-size:18px;margin:0 0 6px}
-table{border-collapse:collapse;margin:6px 0 12px}
+body{font:13px/1.4 system-ui,sans-serif;margin:12px;color:#222;max-width:1360px}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:18px 0 6px}
+h3{font-size:15px;margin:0 0 4px}
+table{border-collapse:collapse;margin:6px 0 10px}
 td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
-.valid-true{color:#176b2c;font-weight:bold}.valid-false{color:#b00020;font-weight:bold}
-.valid-unknown{color:#8a6d00;font-weight:bold}
+.valid-true{color:#176b2c}.valid-false{color:#b00020}.valid-unknown{color:#8a6d00}
+.facts{color:#444;margin:2px 0 10px}
 .note{color:#555;margin:4px 0}
+.anomaly{border:1px solid #ddd;border-left:5px solid #b00020;padding:8px 10px;margin:8px 0;
+ background:#fff8f8}
+.anomaly.allowed{border-left-color:#c9a400;background:#fffdf3}
+.anomaly.warning{border-left-color:#4a7fb5;background:#f6f9ff}
+.badge{display:inline-block;font-size:11px;font-weight:bold;text-transform:uppercase;
+ padding:1px 6px;border-radius:3px;color:#fff;background:#b00020;margin-right:6px;vertical-align:2px}
+.allowed .badge{background:#9a7d00}.warning .badge{background:#4a7fb5}
+.count{color:#555;font-weight:normal}
+.meaning{margin:2px 0 6px;color:#333}
+.example{margin:4px 0}
+table.wops td{font-size:12px}
+.sw{display:inline-block;width:11px;height:11px;vertical-align:middle;margin-right:4px;
+ border:1px solid #888}
+details{margin:6px 0}summary{cursor:pointer;color:#0645ad}
 .legend span{display:inline-block;margin-right:14px}
-.sw{display:inline-block;width:12px;height:12px;vertical-align:middle;margin-right:4px;border:1px solid #888}
-.tl{position:relative;border-top:1px solid #ccc}
-.heads{position:sticky;top:0;z-index:6;background:#fff;height:28px;border-bottom:1px solid #ccc}
-.head{position:absolute;top:6px;text-align:center;font-weight:bold;overflow:hidden;white-space:nowrap}
-.lane{position:absolute;top:0;bottom:0;border-left:1px solid #eee}
-.tick{position:absolute;left:0;right:0;border-top:1px dotted #ddd;z-index:0}
-.tick span{position:absolute;left:2px;top:-8px;font-size:11px;color:#666;background:#fff}
-.nem{position:absolute;z-index:1;background:rgba(255,140,0,.10);border-top:1px dashed #d2691e}
-.nem.instant{background:none;border-top:2px solid #d2691e}
-.nem-label{position:absolute;font-size:11px;color:#a0460a;white-space:nowrap;z-index:5;
- background:rgba(255,255,255,.8);padding:0 2px}
-.nem-bar{position:absolute;z-index:2;background:rgba(210,105,30,.55);border:1px solid #a0460a}
-.op{position:absolute;z-index:3;box-sizing:border-box;border:1px solid rgba(0,0,0,.35);
- border-radius:2px;overflow:hidden;font-size:10px;white-space:nowrap}
-.op:hover{z-index:7;outline:2px solid #000}
-.ok{background:#8fd694}.fail{background:#f4a3b4}.info{background:#ffd166}
-.pending{background:#c8c8c8}
-.op.witness{z-index:4;outline:3px solid #6a00c8;outline-offset:1px}
-.op:target,.nem-bar:target{outline:4px solid #0057ff}
-.op span{position:absolute}
+.all td{font-size:12px}
 a.w{margin-right:4px}
 """
+
+TYPE_COLOURS = {"ok": "#8fd694", "fail": "#f4a3b4", "info": "#ffd166", "pending": "#c8c8c8"}
+_OP_MENTION = re.compile(r"\bops? \d+(?:(?:, | and )\d+)*")
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
 
 
 def render_timeline(
@@ -61,97 +65,284 @@ def render_timeline(
     counts: Mapping[str, int],
     dropped: int,
     cap: int,
+    *,
+    lanes: Sequence[Lane] | None = None,
+    config: Mapping[str, Any] | None = None,
+    diagrams: Mapping[str, str] | None = None,
+    all_ops: Sequence[Op] | None = None,
 ) -> str:
-    """Whole page as a string; deterministic for the same inputs."""
-    layout = _Layout(ops, windows)
+    """The whole page as a string; deterministic for the same inputs.
+
+    ``counts`` are the true totals (results["counts"]), not the witnesses kept; ``diagrams``
+    maps an anomaly name to the message diagram of its first witness; ``all_ops`` (default
+    ``ops``) lets a witness op that the timeline cap left out still be described."""
+    config = config or {}
+    if lanes is None:
+        from sim.report.model import lanes_for
+
+        lanes = lanes_for(ops, results)
+    end = config.get("time-limit")
+    timeline = Timeline(ops, windows, lanes, float(end) if isinstance(end, int | float) else None)
     present = {i for o in ops for i in o.indices} | {i for w in windows for i in w.indices}
-    wit_ops = {i for w in witness_list for i in w.ops}
+    by_index = {i: o for o in (all_ops if all_ops is not None else ops) for i in o.indices}
+    summary = _Summary(results, witness_list, counts, present, by_index, lanes, diagrams or {})
+    # Outline the ops behind forbidden anomalies only (allowed ones would drown them), and the
+    # ops of each forbidden anomaly's first witness (the one the summary explains) strongest.
+    forbidden = [w for w in witness_list if _status(results, w.anomaly) == "forbidden"]
+    wit_ops = {i for w in forbidden for i in w.ops}
+    examples: dict[str, Witness] = {}
+    for w in forbidden:
+        examples.setdefault(w.anomaly, w)
+    example_ops = {i for w in examples.values() for i in w.ops}
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<link rel="icon" href="data:,">',
-        f"<title>eosim timeline {html.escape(str(results.get('seed', '')))}</title>",
-        f"<style>{CSS}</style></head><body>",
-        _verdict(results),
-        _anomaly_table(witness_list, counts, present),
+        f"<title>eosim {_esc(_verdict_word(results))}: {_esc(results.get('mode', ''))} seed "
+        f"{_esc(results.get('seed', ''))}</title>",
+        f"<style>{CSS}{TIMELINE_CSS}</style></head><body>",
+        _heading(results, config, windows),
+        summary.render(),
+        '<h2 id="timeline">Timeline</h2>',
         _legend(),
         _cap_note(len(ops), dropped, cap),
-        layout.body(wit_ops),
+        timeline.render(wit_ops, example_ops),
+        _details(results, config),
         "</body></html>",
     ]
     return "\n".join(p for p in parts if p) + "\n"
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+def _verdict_word(results: Mapping[str, Any]) -> str:
+    return {True: "VALID", False: "INVALID"}.get(results.get("valid"), "UNKNOWN")  # type: ignore[arg-type]
 
 
-def _verdict(results: Mapping[str, Any]) -> str:
-    valid = results.get("valid", "unknown")
-    cls = {True: "valid-true", False: "valid-false"}.get(valid, "valid-unknown")
-    shown = json.dumps(valid) if isinstance(valid, bool) else str(valid)
-    rows = [("valid", f'<span class="{cls}">{_esc(shown)}</span>')]
-    for key in ("mode", "seed", "digest", "anomaly_types", "stats"):
-        if key in results:
-            rows.append((key, _esc(short_json(results[key], 400))))
-    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    return f'<h1>eosim timeline</h1><table class="verdict">{body}</table>'
+def verdict_sentence(results: Mapping[str, Any]) -> str:
+    """The same sentence the terminal prints after the verdict."""
+    valid = results.get("valid")
+    mode = results.get("mode", "?")
+    if valid is True:
+        return f"mode {mode} kept its promise"
+    if valid is False:
+        broken = results.get("forbidden") or results.get("anomaly_types") or []
+        return f"mode {mode} forbids {', '.join(str(b) for b in broken)}"
+    reason = results.get("unknown_reason")
+    return str(reason) if reason else "nothing was checkable"
 
 
-def _anomaly_table(
-    witness_list: Sequence[Witness], counts: Mapping[str, int], present: set[int]
+def _heading(
+    results: Mapping[str, Any], config: Mapping[str, Any], windows: Sequence[Window]
 ) -> str:
-    if not counts:
-        return '<p class="note">No anomalies reported.</p>'
-    rows = []
-    for w in witness_list:
-        links = " ".join(
-            f'<a class="w" href="#op-{i}">op {i}</a>' if i in present else f"op {i} (absent)"
-            for i in w.ops
-        )
-        rows.append(
-            f"<tr><td>{_esc(w.anomaly)}</td><td>{_esc(_explain(w.details))}</td>"
-            f"<td>{links}</td></tr>"
-        )
-    shown: dict[str, int] = {}
-    for w in witness_list:
-        shown[w.anomaly] = shown.get(w.anomaly, 0) + 1
-    notes = [
-        f"{name}: showing {shown.get(name, 0)} of {n}"
-        for name, n in counts.items()
-        if shown.get(name, 0) < n
-    ]
-    note = f'<p class="note">{_esc("; ".join(notes))}</p>' if notes else ""
-    summary = ", ".join(f"{_esc(k)} ×{n}" for k, n in counts.items())
+    valid = results.get("valid")
+    cls = {True: "valid-true", False: "valid-false"}.get(valid, "valid-unknown")  # type: ignore[arg-type]
+    facts = []
+    for label, key in (("mode", "mode"), ("workload", "workload"), ("kafka", "kafka.version")):
+        value = results.get(key, config.get(key))
+        if value is not None:
+            facts.append(f"{label} {value}")
+    if "seed" in results or "seed" in config:
+        facts.append(f"seed {results.get('seed', config.get('seed'))}")
+    stats = results.get("stats") if isinstance(results.get("stats"), dict) else {}
+    assert isinstance(stats, dict)
+    for key in ("ops", "sends_ok", "sends_info", "txns"):
+        if stats.get(key):
+            facts.append(f"{key.replace('_', ' ')} {stats[key]}")
+    if "sim_time" in stats:
+        facts.append(f"{fmt_t(float(stats['sim_time']))} s simulated")
+    if results.get("digest"):
+        facts.append(f"digest {str(results['digest'])[:16]}")
+    faults: dict[str, int] = {}
+    for w in windows:
+        faults[w.name] = faults.get(w.name, 0) + 1
+    fault_text = ", ".join(f"{n} ×{c}" for n, c in faults.items()) or "none"
     return (
-        f"<h2>Anomalies: {summary}</h2>{note}"
-        '<table class="anomalies"><tr><th>anomaly</th><th>explanation</th><th>ops</th></tr>'
-        + "".join(rows)
-        + "</table>"
+        f'<h1 class="{cls}">{_verdict_word(results)}: {_esc(verdict_sentence(results))}</h1>'
+        f'<p class="facts">{_esc(" · ".join(facts))}</p>'
+        f'<p class="facts">faults that ran: {_esc(fault_text)} · '
+        '<a href="#timeline">timeline</a> · <a href="latency.png">latency plot</a> · '
+        '<a href="throughput.png">throughput plot</a> · <a href="results.json">results.json</a>'
+        "</p>"
     )
 
 
-def _explain(details: Mapping[str, Any]) -> str:
-    rest = {k: v for k, v in details.items() if k != "explanation"}
-    text = str(details.get("explanation", ""))
-    if rest:
-        text = f"{text} {short_json(rest, 300)}".strip()
-    return text
+def _status(results: Mapping[str, Any], name: str) -> str:
+    if name in (results.get("warnings") or []):
+        return "warning"
+    forbidden = results.get("forbidden")
+    if isinstance(forbidden, list):
+        return "forbidden" if name in forbidden else "allowed"
+    if name in (results.get("allowed") or []):
+        return "allowed"
+    return "forbidden" if results.get("valid") is False else "allowed"
+
+
+class _Summary:
+    """Forbidden anomalies first, each explained by one witness; allowed ones collapsed."""
+
+    def __init__(
+        self,
+        results: Mapping[str, Any],
+        witness_list: Sequence[Witness],
+        counts: Mapping[str, int],
+        present: set[int],
+        by_index: Mapping[int, Op],
+        lanes: Sequence[Lane],
+        diagrams: Mapping[str, str],
+    ) -> None:
+        self.results = results
+        self.by_name: dict[str, list[Witness]] = {}
+        for w in witness_list:
+            self.by_name.setdefault(w.anomaly, []).append(w)
+        self.counts = dict(counts)
+        for name, ws in self.by_name.items():
+            self.counts.setdefault(name, len(ws))
+        self.present = present
+        self.by_index = by_index
+        self.lanes = lane_lookup(lanes)
+        self.diagrams = diagrams
+
+    def render(self) -> str:
+        if not self.counts:
+            return '<p class="note">No anomalies found.</p>'
+        groups: dict[str, list[str]] = {"forbidden": [], "allowed": [], "warning": []}
+        for name in sorted(self.counts):
+            groups[_status(self.results, name)].append(name)
+        parts = []
+        if groups["forbidden"]:
+            parts.append("<h2>Forbidden by this mode: the promise was broken</h2>")
+            parts += [self._section(n, "forbidden") for n in groups["forbidden"]]
+        for status, title in (
+            ("allowed", f"allowed by {self.results.get('mode', 'this mode')} (not violations)"),
+            ("warning", "warnings (never make a run invalid)"),
+        ):
+            names = groups[status]
+            if names:
+                listing = ", ".join(f"{n} {self.counts[n]}" for n in names)
+                inner = "".join(self._section(n, status) for n in names)
+                parts.append(
+                    f'<details class="{status}"><summary>{len(names)} {_esc(title)}: '
+                    f"{_esc(listing)}</summary>{inner}</details>"
+                )
+        return "\n".join(parts)
+
+    def _section(self, name: str, status: str) -> str:
+        ws = self.by_name.get(name, [])
+        total = self.counts[name]
+        parts = [
+            f'<section class="anomaly {status}" id="anomaly-{_esc(name)}">',
+            f'<h3><span class="badge">{status}</span>{_esc(name)} '
+            f'<span class="count">× {total}</span></h3>',
+        ]
+        if meaning(name):
+            parts.append(f'<p class="meaning">{_esc(meaning(name))}.</p>')
+        if ws:
+            first = ws[0]
+            parts.append(f'<p class="example"><b>For example:</b> {self._explain(first)}</p>')
+            parts.append(self._witness_ops(first))
+            if name in self.diagrams:
+                parts.append(
+                    f'<p><a class="diagram" href="{_esc(self.diagrams[name])}">message diagram '
+                    "of this witness</a> (every request and response around these ops)</p>"
+                )
+            parts.append(self._all(name, ws, total))
+        parts.append("</section>")
+        return "".join(parts)
+
+    def _explain(self, w: Witness) -> str:
+        text = str(w.details.get("explanation", "")) or short_json(
+            {k: v for k, v in w.details.items() if k != "explanation"}, 300
+        )
+        return _linkify(text, self.present)
+
+    def _witness_ops(self, w: Witness) -> str:
+        rows = []
+        for i in w.ops[:8]:
+            o = self.by_index.get(i)
+            if o is None:
+                rows.append(f"<tr><td>op {i}</td><td colspan=4>not in the history</td></tr>")
+                continue
+            lane = self.lanes.get(o.process)
+            who = lane.label if lane else f"process {o.process}"
+            link = f'<a href="#op-{i}">op {i}</a>' if i in self.present else f"op {i}"
+            value = o.value if o.complete_index is not None else o.invoke_value
+            rows.append(
+                f"<tr><td>{link}</td><td>{fmt_t(o.start)} s</td><td>{_esc(who)}</td>"
+                f'<td><i class="sw" style="background:{TYPE_COLOURS.get(o.type, "#ccc")}"></i>'
+                f"{_esc(o.f)} {_esc(o.type)}</td><td>{_esc(short_json(value, 160))}</td></tr>"
+            )
+        more = f"<p class=note>and {len(w.ops) - 8} more ops</p>" if len(w.ops) > 8 else ""
+        return (
+            '<table class="wops"><tr><th>op</th><th>at</th><th>who</th><th>what</th>'
+            f"<th>value</th></tr>{''.join(rows)}</table>{more}"
+        )
+
+    def _all(self, name: str, ws: Sequence[Witness], total: int) -> str:
+        shown = ws[:WITNESS_ROWS]
+        kept = (
+            f"showing {len(shown)} of {total}"
+            + ("; results.json keeps the first 100" if len(ws) < total else "")
+            if len(shown) < total
+            else f"all {total}"
+        )
+        rows = "".join(
+            f"<tr><td>{k + 1}</td><td>{self._explain(w)}</td><td>{self._links(w)}</td></tr>"
+            for k, w in enumerate(shown)
+        )
+        return (
+            f'<details class="all"><summary>every {_esc(name)} witness ({kept})</summary>'
+            f"<table><tr><th>#</th><th>explanation</th><th>ops</th></tr>{rows}</table></details>"
+        )
+
+    def _links(self, w: Witness) -> str:
+        return " ".join(
+            f'<a class="w" href="#op-{i}">op {i}</a>' if i in self.present else f"op {i} (absent)"
+            for i in w.ops
+        )
+
+
+def _linkify(text: str, present: set[int]) -> str:
+    """Escape ``text`` and turn each "op 12" / "ops 3, 4 and 9" into links into the timeline."""
+
+    def link_numbers(match: re.Match[str]) -> str:
+        return re.sub(
+            r"\d+",
+            lambda m: (
+                f'<a href="#op-{m.group(0)}">{m.group(0)}</a>'
+                if int(m.group(0)) in present
+                else m.group(0)
+            ),
+            match.group(0),
+        )
+
+    out, last = [], 0
+    for match in _OP_MENTION.finditer(text):
+        out.append(_esc(text[last : match.start()]))
+        out.append(link_numbers(match))
+        last = match.end()
+    out.append(_esc(text[last:]))
+    return "".join(out)
 
 
 def _legend() -> str:
     items = [
-        ("ok", "#8fd694", "ok"),
-        ("fail", "#f4a3b4", "fail"),
-        ("info", "#ffd166", "info (unknown)"),
-        ("pending", "#c8c8c8", "invoked, never completed"),
-        ("nem", "rgba(255,140,0,.25)", "nemesis fault active"),
+        (TYPE_COLOURS["ok"], "ok"),
+        (TYPE_COLOURS["fail"], "fail"),
+        (TYPE_COLOURS["info"], "info (outcome unknown)"),
+        (TYPE_COLOURS["pending"], "invoked, never completed"),
+        ("rgba(255,140,0,.25)", "fault active (darker over the lanes it hit)"),
     ]
     spans = "".join(
-        f'<span><i class="sw" style="background:{c}"></i>{_esc(t)}</span>' for _, c, t in items
+        f'<span><i class="sw" style="background:{c}"></i>{_esc(t)}</span>' for c, t in items
     )
-    spans += '<span><i class="sw" style="outline:3px solid #6a00c8"></i>anomaly witness</span>'
-    return f'<p class="legend">{spans} Hover a box for details; time runs downward.</p>'
+    spans += (
+        '<span><i class="sw" style="outline:2px solid #6a00c8"></i>op in a forbidden '
+        'anomaly\'s witness</span><span><i class="sw" style="outline:3px solid #e0007a"></i>'
+        "the example explained above</span>"
+    )
+    return (
+        f'<p class="legend">{spans}</p><p class="note">One lane per process, grouped by client '
+        "node; time runs downward; hover a box for its op.</p>"
+    )
 
 
 def _cap_note(shown: int, dropped: int, cap: int) -> str:
@@ -163,164 +354,16 @@ def _cap_note(shown: int, dropped: int, cap: int) -> str:
     )
 
 
-def _nice_step(raw: float) -> float:
-    """Round a tick spacing up to 1, 2 or 5 times a power of ten."""
-    if raw <= 0:
-        return 1.0
-    base = 10 ** math.floor(math.log10(raw))
-    return next(m * base for m in (1, 2, 5, 10) if m * base >= raw)
-
-
-def _proc_sort_key(p: Any) -> tuple[int, float, str]:
-    if isinstance(p, int | float) and not isinstance(p, bool):
-        return (0, float(p), "")
-    return (1, 0.0, str(p))
-
-
-def _columns(windows: Sequence[Window]) -> list[int]:
-    """Greedy interval colouring so overlapping faults get side-by-side nemesis bars."""
-    ends: list[float] = []
-    cols = []
-    for w in windows:
-        col = next((c for c, e in enumerate(ends) if e < w.start), len(ends))
-        if col == len(ends):
-            ends.append(w.end)
-        else:
-            ends[col] = w.end
-        cols.append(col)
-    return cols
-
-
-class _Layout:
-    """Pixel geometry of the timeline: lanes across, simulated time downward."""
-
-    def __init__(self, ops: Sequence[Op], windows: Sequence[Window]) -> None:
-        self.ops = ops
-        self.windows = windows
-        self.procs = sorted({o.process for o in ops}, key=_proc_sort_key)
-        times = [o.start for o in ops] + [o.end for o in ops if o.end is not None]
-        times += [t for w in windows for t in (w.start, w.end)]
-        self.t0 = min(0.0, min(times, default=0.0))
-        self.t1 = max(times, default=1.0)
-        per_lane: dict[Any, int] = {}
-        for o in ops:
-            per_lane[o.process] = per_lane.get(o.process, 0) + 1
-        busiest = max(per_lane.values(), default=1)
-        self.height = min(60000, max(600, busiest * 10))
-        self.scale = self.height / max(self.t1 - self.t0, 1e-9)
-        self.lane_w = max(16, min(110, 1400 // max(len(self.procs), 1)))
-        self.cols = _columns(windows)
-        self.nem_w = max(40, NEM_COL_PX * (max(self.cols, default=-1) + 1) + 6)
-        self.x0 = LEFT_PX + self.nem_w
-        self.width = self.x0 + self.lane_w * len(self.procs) + 10
-
-    def y(self, t: float) -> int:
-        return TOP_PAD_PX + round((t - self.t0) * self.scale)
-
-    def lane_x(self, proc: Any) -> int:
-        return self.x0 + self.lane_w * self.procs.index(proc)
-
-    def body(self, witness_ops: set[int]) -> str:
-        lane_of = {p: self.lane_x(p) for p in self.procs}
-        parts = [f'<div class="tl" style="width:{self.width}px">', self._heads(lane_of)]
-        parts.append(f'<div style="position:relative;height:{self.height + TOP_PAD_PX + 20}px">')
-        parts += self._ticks()
-        parts += self._lanes(lane_of)
-        parts += self._nemeses()
-        parts += [self._box(o, lane_of[o.process], witness_ops) for o in self.ops]
-        parts.append("</div></div>")
-        return "\n".join(parts)
-
-    def _heads(self, lane_of: Mapping[Any, int]) -> str:
-        heads = [f'<div class="head" style="left:{LEFT_PX}px;width:{self.nem_w}px">nem</div>'] + [
-            f'<div class="head" style="left:{x}px;width:{self.lane_w}px" title="process {_esc(p)}">'
-            f"{_esc(_proc_label(p))}</div>"
-            for p, x in lane_of.items()
-        ]
-        return f'<div class="heads">{"".join(heads)}</div>'
-
-    def _ticks(self) -> list[str]:
-        step = _nice_step(100 / self.scale)
-        first = math.ceil(self.t0 / step)
-        last = math.floor(self.t1 / step)
-        return [
-            f'<div class="tick" style="top:{self.y(k * step)}px"><span>{_fmt_t(k * step)} s</span></div>'
-            for k in range(first, last + 1)
-        ]
-
-    def _lanes(self, lane_of: Mapping[Any, int]) -> list[str]:
-        return [
-            f'<div class="lane" id="lane-{_esc(_proc_label(p))}" data-process="{_esc(p)}" '
-            f'style="left:{x}px;width:{self.lane_w}px"></div>'
-            for p, x in lane_of.items()
-        ]
-
-    def _nemeses(self) -> list[str]:
-        out = []
-        full = self.width - LEFT_PX
-        for w, col in zip(self.windows, self.cols, strict=True):
-            top, h = self.y(w.start), max(self.y(w.end) - self.y(w.start), 0)
-            title = _esc(_window_title(w))
-            cls = "nem instant" if h == 0 else "nem"
-            out.append(
-                f'<div class="{cls}" style="top:{top}px;left:{LEFT_PX}px;width:{full}px;'
-                f'height:{h}px" title="{title}"></div>'
-            )
-            ids = _ids(w.indices)
-            out.append(
-                f'<div class="nem-bar"{ids[0]} style="top:{top}px;left:{LEFT_PX + 3 + col * NEM_COL_PX}px;'
-                f'width:{NEM_COL_PX - 4}px;height:{max(h, MIN_BOX_PX)}px" title="{title}">{ids[1]}</div>'
-            )
-            out.append(
-                f'<div class="nem-label" style="top:{top + 1}px;left:{self.x0 + 4 + col * 12}px">'
-                f"{_esc(w.label)}</div>"
-            )
-        return out
-
-    def _box(self, o: Op, x: int, witness_ops: set[int]) -> str:
-        top = self.y(o.start)
-        end = o.end if o.end is not None else self.t1
-        h = max(self.y(end) - top, MIN_BOX_PX)
-        cls = f"op {o.type}" + (" witness" if witness_ops.intersection(o.indices) else "")
-        ids = _ids(list(reversed(o.indices)))
-        label = _esc(o.f) if h >= 12 and self.lane_w >= 40 else ""
-        return (
-            f'<div class="{cls}"{ids[0]} style="top:{top}px;left:{x + 2}px;width:{self.lane_w - 4}px;'
-            f'height:{h}px" title="{_esc(_op_title(o))}">{ids[1]}{label}</div>'
-        )
-
-
-def _ids(indices: Sequence[int]) -> tuple[str, str]:
-    """First index becomes the element's id; the others get empty anchors inside it."""
-    if not indices:
-        return "", ""
-    inner = "".join(f'<span id="op-{i}"></span>' for i in indices[1:])
-    return f' id="op-{indices[0]}"', inner
-
-
-def _proc_label(p: Any) -> str:
-    return f"p{p}" if isinstance(p, int) and not isinstance(p, bool) else str(p)
-
-
-def _fmt_t(t: float) -> str:
-    return f"{t:.6f}".rstrip("0").rstrip(".") or "0"
-
-
-def _op_title(o: Op) -> str:
-    idx = f"{o.invoke_index if o.invoke_index is not None else '?'}→" + (
-        str(o.complete_index) if o.complete_index is not None else "…"
+def _details(results: Mapping[str, Any], config: Mapping[str, Any]) -> str:
+    rows = [(k, results[k]) for k in ("digest", "stats", "promised") if k in results]
+    body = "".join(
+        f"<tr><th>{_esc(k)}</th><td>{_esc(short_json(v, 2000))}</td></tr>" for k, v in rows
     )
-    times = f"t={_fmt_t(o.start)}→" + (
-        f"{_fmt_t(o.end)} s ({(o.end - o.start) * 1000:.3f} ms)" if o.end is not None else "never"
+    conf = "".join(
+        f"<tr><th>{_esc(k)}</th><td>{_esc(json.dumps(v, default=str))}</td></tr>"
+        for k, v in config.items()
     )
-    lines = [f"#{idx} {_proc_label(o.process)} {o.f} {o.type}", times]
-    lines.append(f"invoke: {short_json(o.invoke_value)}")
-    if o.complete_index is not None:
-        lines.append(f"{o.type}: {short_json(o.value)}")
-    return "\n".join(lines)
-
-
-def _window_title(w: Window) -> str:
-    end = "end of history (never healed)" if w.open_ended else f"{_fmt_t(w.end)} s"
-    ops = ", ".join(str(i) for i in w.indices)
-    return f"nemesis {w.label}\n{_fmt_t(w.start)} s → {end}\nops {ops}"
+    return (
+        f"<details><summary>run details: stats and configuration</summary><table>{body}</table>"
+        f"<table>{conf}</table></details>"
+    )

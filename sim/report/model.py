@@ -60,10 +60,69 @@ class Window:
     label: str
     indices: tuple[int, ...] = field(default=())
     open_ended: bool = False  # no stop op and no "until": drawn to the end of the history
+    target: str | None = None  # the node the fault hit, when it names one (e.g. "c1", "b0")
 
     @property
     def name(self) -> str:
         return self.label.split(" ", 1)[0]
+
+
+ROLE_ORDER = ("producer", "txn-producer", "processor", "consumer", "client", "reader")
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One timeline column: a history process, and who it was (role and client node)."""
+
+    process: Any
+    role: str
+    node: str | None = None
+
+    @property
+    def group(self) -> str:
+        """Lanes of one client node share a heading: ``producer c1``."""
+        return f"{self.role} {self.node}" if self.node else self.role
+
+    @property
+    def label(self) -> str:
+        return f"{self.group} · process {self.process}"
+
+
+def lanes_for(ops: Sequence[Op], results: Mapping[str, Any]) -> list[Lane]:
+    """Label each process by the role eosim recorded in results["processes"]; a history from
+    elsewhere gets a role inferred from what the process did (send, poll, txn)."""
+    known = results.get("processes")
+    known = known if isinstance(known, dict) else {}
+    did: dict[Any, set[str]] = {}
+    for o in ops:
+        did.setdefault(o.process, set()).add(o.f)
+    lanes = []
+    for process, fs in did.items():
+        entry = known.get(str(process))
+        if isinstance(entry, dict) and isinstance(entry.get("role"), str):
+            node = entry.get("node")
+            lanes.append(Lane(process, entry["role"], str(node) if node is not None else None))
+        else:
+            lanes.append(Lane(process, _inferred_role(fs)))
+    return sorted(lanes, key=_lane_key)
+
+
+def _inferred_role(fs: set[str]) -> str:
+    if "txn" in fs:
+        return "client"
+    if fs & {"poll", "subscribe", "assign"}:
+        return "consumer"
+    return "producer" if "send" in fs else "client"
+
+
+def _lane_key(lane: Lane) -> tuple[int, int, str, int, float, str]:
+    role = ROLE_ORDER.index(lane.role) if lane.role in ROLE_ORDER else len(ROLE_ORDER)
+    node = lane.node or ""
+    digits = node.lstrip("abcdefghijklmnopqrstuvwxyz")
+    number = int(digits) if digits.isdigit() else -1
+    p = lane.process
+    numeric = isinstance(p, int | float) and not isinstance(p, bool)
+    return (role, number, node, 0 if numeric else 1, float(p) if numeric else 0.0, str(p))
 
 
 @dataclass(frozen=True)
@@ -83,6 +142,20 @@ def load_history(path: Path) -> list[dict[str, Any]]:
                 op.setdefault("index", n)
                 ops.append(op)
     return ops
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """config.toml, when the store has one (a history checked elsewhere has none)."""
+    if not path.exists():
+        return {}
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}
 
 
 def load_results(path: Path) -> dict[str, Any]:
@@ -227,7 +300,11 @@ def nemesis_windows(history: Sequence[Mapping[str, Any]]) -> list[Window]:
             end = _until(op)
             windows.append(
                 Window(
-                    time, max(time, end if end is not None else time), _label(op, base), (index,)
+                    time,
+                    max(time, end if end is not None else time),
+                    _label(op, base),
+                    (index,),
+                    target=_target(op),
                 )
             )
             continue
@@ -259,7 +336,14 @@ def _window(
         _label(start_op, base),
         (int(start_op["index"]), *extra),
         open_ended,
+        _target(start_op),
     )
+
+
+def _target(op: Mapping[str, Any]) -> str | None:
+    value = op.get("value")
+    target = value.get("target") if isinstance(value, dict) else None
+    return target if isinstance(target, str) else None
 
 
 def witnesses(results: Mapping[str, Any], per_anomaly: int = 100) -> list[Witness]:
@@ -282,6 +366,11 @@ def witnesses(results: Mapping[str, Any], per_anomaly: int = 100) -> list[Witnes
 
 
 def anomaly_counts(results: Mapping[str, Any]) -> dict[str, int]:
+    """The true totals (results["counts"], as the terminal prints them), not the number of
+    witnesses results.json kept."""
+    counts = results.get("counts")
+    if isinstance(counts, dict) and counts:
+        return {str(k): int(v) for k, v in counts.items() if isinstance(v, int)}
     anomalies = results.get("anomalies")
     if not isinstance(anomalies, dict):
         return {}

@@ -14,6 +14,7 @@ from sim.report.model import (
     Op,
     Window,
     anomaly_counts,
+    load_config,
     load_history,
     load_results,
     nemesis_windows,
@@ -43,12 +44,23 @@ def write_report(store_dir: str | Path, max_ops: int = MAX_TIMELINE_OPS) -> list
     """
     store = Path(store_dir)
     history = load_history(store / "history.jsonl")
-    results = load_results(store / "results.json") or _verdict_from_config(store / "config.toml")
+    config = load_config(store / "config.toml")
+    results = load_results(store / "results.json") or _verdict_from_config(config)
     ops = pair_ops(history)
     windows = nemesis_windows(history)
     wits = witnesses(results)
     shown, dropped = select_ops(ops, max_ops, {i for w in wits for i in w.ops})
-    page = render_timeline(shown, windows, results, wits, anomaly_counts(results), dropped, max_ops)
+    page = render_timeline(
+        shown,
+        windows,
+        results,
+        wits,
+        anomaly_counts(results),
+        dropped,
+        max_ops,
+        config=config,
+        all_ops=ops,
+    )
     timeline = store / "timeline.html"
     write_atomic(timeline, page)
     return [
@@ -58,17 +70,9 @@ def write_report(store_dir: str | Path, max_ops: int = MAX_TIMELINE_OPS) -> list
     ]
 
 
-def _verdict_from_config(path: Path) -> dict[str, Any]:
+def _verdict_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """Without results.json the page can still say which run it is."""
-    if not path.exists():
-        return {}
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    try:
-        config = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+    if not config:
         return {}
     out: dict[str, Any] = {"valid": "unknown"}
     out.update({k: config[k] for k in ("mode", "seed") if k in config})

@@ -8,6 +8,7 @@ from typing import Any
 
 from checkers.gcpause import gc_paused
 from faults.shrink import Check
+from sim.clients.txn_producer import TxnProducer
 from sim.clients.workload import Workload
 from sim.cluster.build import build_world
 from sim.cluster.world import World
@@ -99,7 +100,22 @@ def verdict(world: World, config: Config, seed: int, digest: str) -> dict[str, A
     results["digest"] = digest
     results.setdefault("stats", {})["sim_time"] = round(world.env.now, 6)
     results["stats"]["elections"] = world.controller.elections
+    results["processes"] = process_roles(world)
     return dict(sorted(results.items()))
+
+
+def process_roles(world: World) -> dict[str, dict[str, str]]:
+    """Who each history process was (role and client node), so a report can label its lanes
+    and point node-targeted faults at them; the history itself stays Jepsen's bare numbers."""
+    roles: dict[str, dict[str, str]] = {}
+    workload = world.workload
+    for session in workload.sessions if workload is not None else ():
+        role = session.role
+        if role == "producer" and isinstance(session.node, TxnProducer):
+            role = "txn-producer"
+        for process in session.processes:
+            roles[str(process)] = {"role": role, "node": session.name}
+    return dict(sorted(roles.items(), key=lambda kv: int(kv[0])))
 
 
 def still_fails(seed: int, anomalies: set[str]) -> Check:

@@ -4,12 +4,14 @@ the witness op. Runs whenever chromium is installed, and always under CI (CI ins
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,6 +74,92 @@ def test_timeline_loads_without_console_errors_and_shows_witness(tmp_path: Path)
 
     dom, console = run_chromium(tmp_path / "timeline.html", tmp_path / "profile")
     assert console == []
-    assert re.search(r'class="op info witness" id="op-3"', dom)
-    assert re.search(r'class="op ok witness" id="op-4"', dom)
+    assert re.search(r'class="op info witness example" id="op-3"', dom)
+    assert re.search(r'class="op ok witness example" id="op-4"', dom)
     assert 'href="#op-3"' in dom and 'class="nem"' in dom
+
+
+PROBE = """<script>
+window.addEventListener('load', () => {
+  const box = e => { const b = e.getBoundingClientRect(); return {top: b.top, bottom: b.bottom}; };
+  const out = {height: innerHeight, width: innerWidth,
+               scrollWidth: document.documentElement.scrollWidth};
+  const section = document.querySelector('section.anomaly.forbidden');
+  if (section) {
+    out.title = box(section.querySelector('h3'));
+    out.titleText = section.querySelector('h3').textContent;
+    out.example = box(section.querySelector('.example'));
+    const link = section.querySelector('table.wops a');
+    out.link = box(link);
+    out.href = link.getAttribute('href');
+  }
+  if (location.hash) {
+    const target = document.getElementById(location.hash.slice(1));
+    out.target = box(target.id.startsWith('op-') && target.tagName === 'SPAN'
+                     ? target.parentElement : target);
+    out.heads = box(document.querySelector('.heads'));
+  }
+  document.body.setAttribute('data-probe', JSON.stringify(out));
+});
+</script></body>"""
+
+
+def probe(page: Path, tmp_path: Path, fragment: str = "") -> dict[str, Any]:
+    """Load ``page`` at 1400x900 in Chromium with a measuring script appended; return what
+    it measured (element boxes relative to the viewport, after any scroll to ``fragment``)."""
+    probed = page.with_name("probe.html")
+    probed.write_text(page.read_text().replace("</body>", PROBE))
+    chromium = shutil.which("chromium")
+    assert chromium, "CI must have chromium: apt-get install -y chromium"
+    cmd = [
+        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", f"--user-data-dir={tmp_path / 'profile-probe'}",
+        "--window-size=1400,900", "--virtual-time-budget=3000", "--dump-dom",
+        probed.resolve().as_uri() + fragment,
+    ]  # fmt: skip
+    env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": "disabled:"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    found = re.search(r"data-probe=\"([^\"]*)\"", proc.stdout)
+    assert found, proc.stderr[-2000:]
+    return json.loads(html.unescape(found.group(1)))
+
+
+@pytest.fixture(scope="module")
+def failing_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real failing run: acks=1 with partitions and broker kills loses acknowledged writes."""
+    from sim.config import from_mapping
+    from sim.runs.runner import run
+    from sim.runs.store import write_store
+
+    store = tmp_path_factory.mktemp("failing")
+    config = from_mapping(
+        {"mode": "at-least-once", "acks": "1", "nemesis": "partition-halves,kill-broker"}
+    )
+    outcome = run(config, 3)
+    assert outcome.results["valid"] is False and "lost-write" in outcome.results["forbidden"]
+    write_store(store, config, 3, outcome.schedule, outcome.history_text, outcome.results)
+    write_report(store)
+    return store
+
+
+def test_failing_report_shows_anomaly_explanation_and_op_above_the_fold(
+    failing_report: Path, tmp_path: Path
+) -> None:
+    """What a stranger sees without scrolling, in a 1400x900 window: the first forbidden
+    anomaly's name and count, its explanation, and a link to its op in the timeline; and the
+    page does not scroll sideways."""
+    seen = probe(failing_report / "timeline.html", tmp_path)
+    assert seen["width"] == 1400 and seen["scrollWidth"] <= seen["width"]
+    assert "forbidden" in seen["titleText"] and "×" in seen["titleText"]
+    for part in ("title", "example", "link"):
+        assert seen[part]["top"] >= 0 and seen[part]["bottom"] <= seen["height"], (part, seen)
+    assert seen["href"].startswith("#op-")
+
+
+def test_following_a_witness_link_lands_the_op_below_the_sticky_heading(
+    failing_report: Path, tmp_path: Path
+) -> None:
+    href = probe(failing_report / "timeline.html", tmp_path)["href"]
+    seen = probe(failing_report / "timeline.html", tmp_path, fragment=href)
+    assert seen["heads"]["bottom"] <= seen["target"]["top"] < seen["height"], seen

@@ -85,7 +85,7 @@ def test_writes_three_files_with_valid_pngs(report: tuple[list[Path], str]) -> N
 def test_one_lane_per_process(report: tuple[list[Path], str]) -> None:
     _, page = report
     for proc in (0, 1, 2, 3):
-        assert f'id="lane-p{proc}"' in page
+        assert f'id="lane-{proc}"' in page
     assert 'id="lane-nemesis"' not in page  # nemesis ops are windows, not a client lane
 
 
@@ -94,7 +94,7 @@ def test_witness_ops_have_both_ids_outline_and_links(report: tuple[list[Path], s
     for index in (5, 7, 10, 11):  # invoke and completion ids of both witness ops
         assert f'id="op-{index}"' in page
     assert '<a class="w" href="#op-7">' in page and '<a class="w" href="#op-11">' in page
-    assert len(re.findall(r'class="op [a-z]+ witness"', page)) == 2
+    assert len(re.findall(r'class="op [a-z]+ witness[ "]', page)) == 2
     assert "twice" in page and "duplicate" in page
 
 
@@ -113,7 +113,7 @@ def test_nemesis_window_is_shaded_with_label(report: tuple[list[Path], str]) -> 
 
 def test_verdict_legend_and_self_contained(report: tuple[list[Path], str]) -> None:
     _, page = report
-    for text in ("valid-false", "idempotent", "sha256-test-digest", 'class="legend"', ">7<"):
+    for text in ("valid-false", "idempotent", "sha256-test", 'class="legend"', "ops 7"):
         assert text in page
     assert "<script" not in page
     assert not re.search(r'(src|href)="(https?:)?//', page)
@@ -134,8 +134,8 @@ def test_without_results_there_are_no_witnesses(tmp_path: Path) -> None:
     (store / "config.toml").write_text('seed = 11\nmode = "transactional"\n')
     write_report(store)
     page = (store / "timeline.html").read_text()
-    assert "No anomalies reported" in page
-    assert not re.search(r'class="op [a-z]+ witness"', page)
+    assert "No anomalies found" in page
+    assert not re.search(r'class="op [a-z]+ witness[ "]', page)
     assert "transactional" in page and "valid-unknown" in page
 
 
@@ -173,3 +173,85 @@ def test_import_does_not_load_matplotlib() -> None:
         env={"PYTHONPATH": str(root)},
     )  # fmt: skip
     assert out.stdout.strip() == "False"
+
+
+MIXED_RESULTS = {
+    "valid": False,
+    "mode": "at-least-once",
+    "seed": 3,
+    "forbidden": ["lost-write"],
+    "allowed": ["duplicate"],
+    "anomaly_types": ["duplicate", "lost-write"],
+    "counts": {"duplicate": 1, "lost-write": 122},  # results.json keeps at most 100 witnesses
+    "anomalies": {
+        "duplicate": [{"ops": [7, 11], "explanation": "k1 value 2 at offsets 1 and 2"}],
+        "lost-write": [
+            {
+                "ops": [2, 11],
+                "explanation": f"value 1 acknowledged by op 2, never read (op 11) #{n}",
+            }
+            for n in range(100)
+        ],
+    },
+    "processes": {
+        "0": {"role": "producer", "node": "c0"},
+        "1": {"role": "consumer", "node": "c1"},
+        "2": {"role": "producer", "node": "c2"},
+        "3": {"role": "producer", "node": "c0"},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def mixed_page(tmp_path_factory: pytest.TempPathFactory) -> str:
+    store = write_store(tmp_path_factory.mktemp("mixed"), HISTORY, MIXED_RESULTS)
+    (store / "config.toml").write_text('seed = 3\nmode = "at-least-once"\n"time-limit" = 0.45\n')
+    write_report(store)
+    return (store / "timeline.html").read_text()
+
+
+def test_summary_puts_forbidden_first_and_collapses_allowed(mixed_page: str) -> None:
+    forbidden = mixed_page.index('id="anomaly-lost-write"')
+    allowed = mixed_page.index('id="anomaly-duplicate"')
+    timeline = mixed_page.index('id="timeline"')
+    assert forbidden < allowed < timeline
+    details = mixed_page.rindex("<details", 0, allowed)
+    assert "allowed by at-least-once" in mixed_page[details:allowed]
+    assert mixed_page.index("INVALID: mode at-least-once forbids lost-write") < forbidden
+
+
+def test_counts_are_the_true_totals_and_the_cap_is_labelled(mixed_page: str) -> None:
+    """The terminal prints counts["lost-write"] (122); the page must say the same, and say
+    that only 100 witnesses were kept."""
+    assert 'lost-write <span class="count">× 122</span>' in mixed_page
+    assert "showing 100 of 122; results.json keeps the first 100" in mixed_page
+
+
+def test_example_witness_is_explained_with_links_and_meaning(mixed_page: str) -> None:
+    section = mixed_page[mixed_page.index('id="anomaly-lost-write"') :]
+    assert "missing from the log" in section  # the meaning of the name
+    assert 'acknowledged by op <a href="#op-2">2</a>' in section
+    assert "producer c0 · process 0" in section  # who did the witness op
+
+
+def test_lanes_are_grouped_and_labelled_by_role_and_node(mixed_page: str) -> None:
+    heads = re.findall(r'class="head group"[^>]*>([^<]+)<', mixed_page)
+    assert heads == ["faults", "producer c0", "producer c2", "consumer c1"]
+
+
+def test_a_fault_on_a_client_node_is_drawn_over_its_lane(tmp_path: Path) -> None:
+    history = [dict(o) for o in HISTORY]
+    for o in history:
+        if o["process"] == "nemesis":
+            o["value"] = {**o["value"], "target": "c2"}
+    store = write_store(tmp_path, history, MIXED_RESULTS)
+    write_report(store)
+    page = (store / "timeline.html").read_text()
+    lane = re.search(r'id="lane-2" data-process="2" style="left:(\d+)px;width:(\d+)px', page)
+    hit = re.search(r'class="nem hit" style="top:\d+px;left:(\d+)px;width:(\d+)px', page)
+    assert lane and hit and hit.groups() == lane.groups()
+
+
+def test_convergence_window_is_labelled(mixed_page: str) -> None:
+    assert 'id="convergence"' in mixed_page
+    assert "convergence window (faults healed, final reads)" in mixed_page
