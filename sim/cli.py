@@ -292,7 +292,7 @@ def run(
             )
             sys.exit(EXIT_INTERNAL)
     root = Path("store")
-    directory = Path(store_dir) if store_dir else default_dir(root, config, seed)
+    directory = Path(store_dir) if store_dir else default_dir(root, config, seed, outcome.schedule)
     write_store(directory, config, seed, outcome.schedule, outcome.history_text, outcome.results)
     if not store_dir:
         link_latest(root, directory)
@@ -304,12 +304,69 @@ def run(
         from checkers.report_text import render_results
 
         render_results(outcome.results, out)
+        out.print(f"faults: {faults_line(outcome.ops)}", markup=False, soft_wrap=True)
         out.print(
-            f"store: {directory}   digest: {outcome.digest[:16]}   determinism: {'checked' if check_determinism else 'not checked'}"
+            f"protocol: {protocol_line(outcome.results.get('stats', {}))}",
+            markup=False,
+            soft_wrap=True,
         )
+        out.print(
+            f"store: {directory}   digest: {outcome.digest[:16]}   determinism: {'checked' if check_determinism else 'not checked'}",
+            markup=False,
+            soft_wrap=True,
+        )
+        if not no_report:
+            out.print(f"report: {directory / 'timeline.html'}", markup=False, soft_wrap=True)
         faults_arg = f" --faults {faults_path}" if faults_path else ""
-        out.print(f"reproduce: eosim run {reproduce_args(config, seed)}{faults_arg}")
+        out.print(
+            f"reproduce: eosim run {reproduce_args(config, seed)}{faults_arg}",
+            markup=False,
+            soft_wrap=True,
+        )
     sys.exit(exit_for(outcome.results))
+
+
+def faults_line(history: list[dict[str, Any]]) -> str:
+    """The faults that fired, by kind, with when and whom they hit (read from the history's
+    nemesis ops, so a ``--swarm`` or ``--faults`` run says what it really did)."""
+    from sim.report.model import nemesis_windows
+
+    windows = nemesis_windows(history)
+    if not windows:
+        return "none"
+    kinds: dict[str, list[str]] = {}
+    for w in windows:
+        where = w.label.split(" ", 1)[1] if " " in w.label else ""
+        span = f"{w.start:.2f}-{w.end:.2f} s" if w.end > w.start else f"{w.start:.2f} s"
+        kinds.setdefault(w.name, []).append(f"{span} {where}".strip())
+    parts = []
+    for kind, spans in kinds.items():
+        shown = ", ".join(spans[:3]) + (f", +{len(spans) - 3} more" if len(spans) > 3 else "")
+        parts.append(f"{kind} x{len(spans)} ({shown})")
+    return f"{len(windows)} fired: " + "; ".join(parts)
+
+
+PROTOCOL_COUNTERS = (
+    ("retries", "producer retries"),
+    ("deduplicated", "retries deduplicated by the broker"),
+    ("fenced", "requests fenced"),
+    ("txn_commits", "txn commits"),
+    ("txn_aborts", "txn aborts"),
+    ("txn_timeouts", "txn timeouts"),
+    ("elections", "leader elections"),
+)
+
+
+def protocol_line(stats: dict[str, Any]) -> str:
+    """What the protocol did: retries, deduplications, fencings, transaction outcomes,
+    elections and the error codes producers saw (zero counters left out)."""
+    parts = [f"{label} {stats[key]}" for key, label in PROTOCOL_COUNTERS if stats.get(key)]
+    errors = stats.get("producer_errors") or {}
+    if errors:
+        parts.append(
+            "producer errors " + ", ".join(f"{code} {n}" for code, n in sorted(errors.items()))
+        )
+    return ", ".join(parts) or "no retries, fencings, aborts or elections"
 
 
 def write_report_quietly(directory: Path) -> None:
@@ -321,26 +378,54 @@ def write_report_quietly(directory: Path) -> None:
         pass
 
 
+# Knobs that have a flag of their own, in the order a person types them.
+FLAG_KNOBS = (
+    ("mode", "--mode"),
+    ("workload", "--workload"),
+    ("acks", "--acks"),
+    ("nemesis", "--nemesis"),
+    ("nemesis-interval", "--nemesis-interval"),
+    ("time-limit", "--time-limit"),
+    ("rate", "--rate"),
+)
+
+
 def reproduce_args(config: Any, seed: int) -> str:
-    """The flags that rebuild ``config`` from defaults: a copy-pasteable command line."""
+    """The flags that rebuild ``config`` from defaults, as a person would type them: the
+    command's own flags (--mode, --nemesis, --bug, --swarm, ...) first, ``--set`` only for
+    knobs without one; a copy-pasteable command line."""
+    import shlex
+
     from sim.config import Config
 
     default = Config().to_dict()
-    parts = []
-    for name, value in sorted(config.to_dict().items()):
-        if default.get(name) == value:
-            continue
-        if isinstance(value, list):
-            value = ",".join(str(v) for v in value)
-        if isinstance(value, bool):
-            value = "true" if value else "false"
+    current = config.to_dict()
+    changed = {k: v for k, v in current.items() if default.get(k) != v or k == "mode"}
+    parts: list[str] = []
+    for name, flag in FLAG_KNOBS:
+        if name in changed:
+            parts += [flag, _flag_value(changed.pop(name))]
+    for bug in changed.pop("bugs", []) or []:
+        parts += ["--bug", str(bug)]
+    if changed.pop("swarm", False):
+        parts.append("--swarm")
+    for name, value in sorted(changed.items()):
         if isinstance(value, dict):
             for key, inner in sorted(value.items()):
-                inner = ("true" if inner else "false") if isinstance(inner, bool) else inner
-                parts.append(f"--set {key}={inner}")
+                parts += ["--set", f"{key}={_flag_value(inner)}"]
             continue
-        parts.append(f"--set {name}={value}")
-    return " ".join([*parts, f"--seed {seed}"])
+        parts += ["--set", f"{name}={_flag_value(value)}"]
+    return " ".join([*(shlex.quote(p) for p in parts), "--seed", str(seed)])
+
+
+def _flag_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 @cli.command()
@@ -531,32 +616,55 @@ def _strict_json(results: dict[str, Any]) -> str:
     "--format",
     "fmt",
     type=click.Choice(["jsonl", "jepsen-edn"]),
-    default="jsonl",
-    show_default=True,
+    default=None,
+    help="[default: jepsen-edn for .edn files or EDN text, else jsonl]",
 )
 @click.option(
     "--mode",
-    default="transactional",
-    show_default=True,
-    help="which promises to judge the history by",
+    default=None,
+    help="which promises to judge by [default: a store's own mode; for a bare history, "
+    "what it shows: transactions -> transactional, producer ids -> idempotent, "
+    "else at-least-once]",
 )
 @click.option("--json", "as_json", is_flag=True, help="print results.json to stdout")
 @click.option("--quiet", "-q", is_flag=True)
 @guarded
-def check(history: str, fmt: str, mode: str, as_json: bool, quiet: bool) -> None:
-    """Check a history file (eosim's JSON lines, or a Jepsen Kafka history.edn).
+def check(history: str, fmt: str | None, mode: str | None, as_json: bool, quiet: bool) -> None:
+    """Check a history file or a store directory (eosim's JSON lines, or a Jepsen Kafka
+    history.edn).
 
     \b
     Examples:
+      eosim check store/latest                 # the store's history, by the store's mode
       eosim check store/latest/history.jsonl --mode idempotent
-      eosim check jepsen/history.edn --format jepsen-edn --json
+      eosim check jepsen/history.edn --json
     """
     import checkers
+    from checkers.sources import detect_format, infer_mode
 
     path = Path(history)
-    if not path.is_file():
+    store_mode = None
+    if path.is_dir():
+        from sim.runs.store import refuse_incomplete
+
+        refuse_incomplete(path)
+        store_mode = _store_mode(path)
+        path = path / "history.jsonl"
+        if not path.is_file():
+            raise UsageError(f"{path.parent} is not a store directory: history.jsonl is missing")
+    elif not path.is_file():
         raise UsageError(f"history file not found: {path}")
+    elif (path.parent / "config.toml").is_file():  # a history inside a store
+        store_mode = _store_mode(path.parent)
+    fmt = fmt or detect_format(path)
     ops = checkers.load_edn(path) if fmt == "jepsen-edn" else checkers.load_jsonl(path)
+    if mode is None and store_mode is not None:
+        mode, why = store_mode, f"the store's mode, from {path.parent / 'config.toml'}"
+    elif mode is None:
+        mode, why = infer_mode(ops)
+        why = f"assumed: {why}; pass --mode to choose"
+    else:
+        why = "--mode"
     try:
         results = checkers.check(ops, mode)
     except ValueError as exc:
@@ -566,8 +674,22 @@ def check(history: str, fmt: str, mode: str, as_json: bool, quiet: bool) -> None
     elif not quiet:
         from checkers.report_text import render_results
 
+        out.print(f"judged as {mode} ({why})", markup=False, soft_wrap=True)
         render_results(results, out)
     sys.exit(exit_for(results))
+
+
+def _store_mode(directory: Path) -> str | None:
+    """The mode a store's run promised: config.toml's, else results.json's."""
+    from sim.report.model import load_config, load_results
+
+    mode = load_config(directory / "config.toml").get("mode")
+    if not isinstance(mode, str):
+        try:
+            mode = load_results(directory / "results.json").get("mode")
+        except ValueError:
+            mode = None
+    return mode if isinstance(mode, str) else None
 
 
 @cli.command()

@@ -41,9 +41,11 @@ def simulate(
 
     ``progress`` is told the simulated time now and then; the ticks are events of their own that
     touch nothing in the model, so the history is the same with or without them."""
+    from faults.catalog import validate_names
     from faults.schedule import install, plan, validate_schedule
 
     config.validate()
+    validate_names(config.nemesis)  # the Python API gets the CLI's "did you mean", not a KeyError
     world = build_world(config, seed)
     workload = Workload(world)
     world.workload = workload
@@ -100,8 +102,38 @@ def verdict(world: World, config: Config, seed: int, digest: str) -> dict[str, A
     results["digest"] = digest
     results.setdefault("stats", {})["sim_time"] = round(world.env.now, 6)
     results["stats"]["elections"] = world.controller.elections
+    results["stats"].update(protocol_counters(world))
     results["processes"] = process_roles(world)
     return dict(sorted(results.items()))
+
+
+def protocol_counters(world: World) -> dict[str, Any]:
+    """What the protocol did to keep (or fail) its promise: producer retries, batches the
+    broker answered as duplicates, fencings, transaction outcomes, and the error codes the
+    producers saw. A run's output prints them so a reader sees the machinery at work."""
+    from sim.clients.producer import Producer
+
+    producers: list[Producer] = []
+    workload = world.workload
+    for session in workload.sessions if workload is not None else ():
+        for node in (session.node, getattr(session, "producer", None)):
+            if isinstance(node, Producer):
+                producers.append(node)
+    errors: dict[str, int] = {}
+    for producer in producers:
+        for code, n in producer.stats.errors.items():
+            errors[code] = errors.get(code, 0) + n
+    coordinators = list(world.txn_coordinators.values())
+    txn = {k: sum(c.stats[k] for c in coordinators) for k in ("commits", "aborts", "timeouts")}
+    return {
+        "retries": sum(p.stats.retries for p in producers),
+        "deduplicated": sum(p.stats.duplicates_answered for p in producers),
+        "fenced": sum(c.stats["fenced"] for c in coordinators),
+        "txn_commits": txn["commits"],
+        "txn_aborts": txn["aborts"],
+        "txn_timeouts": txn["timeouts"],
+        "producer_errors": dict(sorted(errors.items())),
+    }
 
 
 def process_roles(world: World) -> dict[str, dict[str, str]]:

@@ -50,9 +50,19 @@ def refuse_incomplete(directory: Path) -> None:
         raise UsageError(f"incomplete store: {directory} was interrupted while being written")
 
 
-def default_dir(root: Path, config: Config, seed: int) -> Path:
-    """``store/<mode>-<nemeses>-<seed>-<timestamp>``; the timestamp only names the folder."""
-    nemeses = "+".join(config.nemesis) or "none"
+def default_dir(
+    root: Path, config: Config, seed: int, schedule: list[dict[str, Any]] | None = None
+) -> Path:
+    """``store/<mode>-<nemeses>-<seed>-<timestamp>``, named for the faults that ran (a swarm
+    run's drawn mix, a ``--faults`` file's kinds); the timestamp only names the folder."""
+    kinds = list(config.nemesis)
+    if schedule is not None:
+        kinds = list(dict.fromkeys(str(f.get("nemesis")) for f in schedule))
+    if len(kinds) > 4:
+        kinds = [*kinds[:4], f"{len(kinds) - 4}more"]
+    nemeses = "+".join(kinds) or "none"
+    if config.swarm:
+        nemeses = f"swarm-{nemeses}"
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     return root / f"{config.mode}-{nemeses}-{seed}-{stamp}"
 

@@ -242,7 +242,7 @@ def test_check_json_output_is_strict_json(name: str, text: str, value: str, tmp_
     path = tmp_path / name
     path.write_text(text)
     fmt = ["--format", "jepsen-edn"] if name.endswith(".edn") else []
-    proc = eosim("check", str(path), *fmt, "--json")
+    proc = eosim("check", str(path), *fmt, "--mode", "transactional", "--json")
     assert proc.returncode == 1, proc.stderr
     results = _strict(proc.stdout)
     assert "duplicate" in results["anomaly_types"]  # type: ignore[operator]

@@ -73,7 +73,7 @@ def test_user_tests_pass_fail_and_explain(pytester: pytest.Pytester, tmp_path: P
     # ... and the reproduce line is a real command that shows the same anomaly
     line = next(x for x in run.stdout.lines if "reproduce: eosim run" in x)
     args = shlex.split(line.split("reproduce: eosim ", 1)[1])
-    assert "--seed" in args and "--set mode=at-least-once" in " ".join(args)
+    assert "--seed" in args and "--mode at-least-once" in " ".join(args)
     proc = subprocess.run(
         [sys.executable, "-m", "sim.cli", *args, "--store", str(tmp_path / "r"), "--no-report"],
         capture_output=True,
@@ -154,7 +154,7 @@ def test_assert_valid_names_the_broken_promise(eosim: Eosim) -> None:
     message = str(info.value)
     assert message.startswith("mode idempotent broke its promise in seeds")
     assert "duplicate" in message and "one producer session" in message
-    assert "reproduce: eosim run" in message and "--set bugs=no-dedup" in message
+    assert "reproduce: eosim run" in message and "--bug no-dedup" in message
 
 
 def test_a_custom_schedule_is_part_of_the_reproduction(eosim: Eosim) -> None:
