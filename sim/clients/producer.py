@@ -277,7 +277,7 @@ class Producer(BaseNode):
             return
         err = body["error"]
         self.stats.errors[err] = self.stats.errors.get(err, 0) + 1
-        if self.net.trace is not None:
+        if self.net.trace is not None and self.net.trace.live:
             self.net.trace.note(
                 self.name,
                 "client-error",

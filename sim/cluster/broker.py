@@ -250,7 +250,7 @@ class Broker(BaseNode):
         last_seq = seq + len(values) - 1 if seq >= 0 else -1
         if seq >= 0 and "no-dedup" not in self.bugs:
             verdict = ps.check_batch(log.producers.get(pid), epoch, seq, last_seq)
-            if self.net.trace is not None and verdict.status != ps.OK:
+            if self.net.trace is not None and self.net.trace.live and verdict.status != ps.OK:
                 self._note_verdict(key, log, verdict, pid, epoch, seq, last_seq)
             if verdict.status == ps.DUPLICATE:
                 meta = verdict.duplicate_of
@@ -275,7 +275,7 @@ class Broker(BaseNode):
         else:
             recs = [Record(0, v, pid, epoch, -1, leader_epoch, txn) for v in values]
         log.append_batch(recs)
-        if self.net.trace is not None:
+        if self.net.trace is not None and self.net.trace.live:
             seqs = f" seq {seq}-{last_seq} pid {pid} epoch {epoch}" if seq >= 0 else ""
             where = f"offset {first}" if len(recs) == 1 else f"offsets {first}-{log.leo - 1}"
             self.net.trace.note(self.name, tr.APPEND, f"append {key} {where}{seqs} values {values}")
@@ -416,7 +416,7 @@ class Broker(BaseNode):
             if r != self.name:
                 hw = min(hw, st.follower_leo.get(r, 0))
         if hw > log.hw:
-            if self.net.trace is not None:
+            if self.net.trace is not None and self.net.trace.live:
                 lso_before, hw_before = log.lso, log.hw
                 log.hw = hw
                 self.note_lso(key, lso_before, hw_before)

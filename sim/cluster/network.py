@@ -186,6 +186,8 @@ class Network:
     def send(self, msg: Message) -> None:
         self.sent += 1
         tr = self.trace
+        if tr is not None and self.env.now > tr.end:
+            tr = None  # past the window: nothing more to record
         if msg.src == msg.dst:
             self._schedule(msg, 0.0, False, None if tr is None else tr.begin(msg, self.env.now))
             return

@@ -56,7 +56,7 @@ class Sent:
     duplicate_of: int | None = None  # the first copy's id (when it is in the window too)
     reply_to: int | None = None  # the request (its id) this response answers
     attempt: int = 1  # a Produce of the same records from the same client: its retry number
-    body: Any = None  # until kept: summary and detail are made only for kept messages
+    body: Any = None  # the message body: ``detail_of`` renders it for what gets drawn
 
 
 @dataclass(slots=True)
@@ -88,6 +88,12 @@ class MessageTrace:
 
     # --- recording (called by the network and the nodes) ------------------------------------
     @property
+    def live(self) -> bool:
+        """Inside the window: nodes format their notes only then (formatting costs)."""
+        t = self.env.now if self.env is not None else 0.0
+        return self.start <= t <= self.end
+
+    @property
     def now(self) -> float:
         return self.env.now if self.env is not None else 0.0
 
@@ -105,12 +111,11 @@ class MessageTrace:
         if not entry.summary:
             body = entry.body if isinstance(entry.body, dict) else {}
             entry.summary = summarize(entry.api, entry.response, body)
-            entry.detail = detail(body)
             if entry.api == "Produce" and not entry.response:
                 batch = (entry.src, str(body.get("key")), str(body.get("values")))
                 entry.attempt = self._attempts.get(batch, 0) + 1
                 self._attempts[batch] = entry.attempt
-        entry.body = None
+        entry.body = body  # ``detail`` is made from it only for what gets drawn
         if entry.corr:
             if entry.response:
                 entry.reply_to = self._requests.pop((entry.dst, entry.src, entry.corr), None)
@@ -171,7 +176,11 @@ class MessageTrace:
             "processes": {str(k): v for k, v in sorted(self.processes.items())},
             "coordinators": [list(c) for c in self.coordinators],
             "messages": [
-                {k: v for k, v in asdict(m).items() if k != "body"} for m in self.messages
+                {
+                    **{k: getattr(m, k) for k in Sent.__slots__ if k != "body"},
+                    "detail": detail_of(m),
+                }
+                for m in self.messages
             ],
             "decisions": [asdict(d) for d in self.decisions],
         }
@@ -254,6 +263,12 @@ def _plain(value: Any, depth: int = 0) -> Any:
     if offset is not None:  # a log Record
         return [offset, _plain(getattr(value, "value", None), depth + 1)]
     return str(value)
+
+
+def detail_of(m: Sent) -> str:
+    if not m.detail:
+        m.detail = detail(m.body if isinstance(m.body, dict) else {})
+    return m.detail
 
 
 def detail(body: dict[str, Any]) -> str:

@@ -153,7 +153,7 @@ class TxnCoordinator(HostedCoordinator):
 
     def _note_fenced(self, msg: Message, current: Any) -> None:
         trace = self.broker.net.trace
-        if trace is not None:
+        if trace is not None and trace.live:
             b = msg.body
             trace.note(
                 self.broker.name,
@@ -164,7 +164,7 @@ class TxnCoordinator(HostedCoordinator):
 
     def _note(self, meta: TxnMeta, text: str) -> None:
         trace = self.broker.net.trace
-        if trace is not None:
+        if trace is not None and trace.live:
             trace.note(self.broker.name, "txn-state", f"{meta.txn_id} {text}")
 
     # --- InitProducerId ------------------------------------------------------------------
@@ -452,6 +452,8 @@ class TxnPartitionGate(HostedCoordinator):
         log = self.broker.logs[key]
         entry = log.producers.get(b["pid"])
         trace = self.broker.net.trace
+        if trace is not None and not trace.live:
+            trace = None
         if entry is not None and b["epoch"] < entry.epoch:
             if trace is not None:
                 trace.note(

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.cluster.trace import DROPPED, LOCAL, Decision, MessageTrace, Sent
+from sim.cluster.trace import DROPPED, LOCAL, Decision, MessageTrace, Sent, detail_of
 from sim.errors import UsageError
 
 MAX_MESSAGES = 400
@@ -366,7 +366,7 @@ def _title(m: Sent) -> str:
         lines.append(f"attempt {m.attempt}: the same records were sent before (a retry)")
     if m.reply_to is not None:
         lines.append(f"answers request #{m.reply_to}")
-    lines.append(f"body: {m.detail}")
+    lines.append(f"body: {detail_of(m)}")
     return "\n".join(lines)
 
 
@@ -736,13 +736,16 @@ def write_messages(
     out_path: str | Path | None = None,
     focus_nodes: Iterable[str] | None = None,
     cap: int = MAX_MESSAGES,
+    background: bool = False,
 ) -> Path:
     """Write the message diagram of [start, end] of a stored run (default file
     ``messages-<start>-<end>.html`` in the store) and return its path. ``focus_nodes`` keeps
-    only the messages to or from those nodes."""
+    only the messages to or from those nodes; ``background`` also draws the routine traffic
+    between brokers and the controller (replica fetches, heartbeats)."""
     directory = Path(store_dir)
     trace, start, end = messages_trace(directory, start, end)
-    return _write(directory, trace, start, end, out_path, sorted(set(focus_nodes or ())), cap)
+    focus = sorted(set(focus_nodes or ()))
+    return _write(directory, trace, start, end, out_path, focus, cap, background)
 
 
 def witness_window(
@@ -793,6 +796,7 @@ def _write(
     out_path: str | Path | None,
     focus: list[str],
     cap: int,
+    background: bool = False,
 ) -> Path:
     from sim.runs.store import write_atomic
 
@@ -814,7 +818,15 @@ def _write(
         " or keep only some nodes (--nodes c0,b1)"
     )
     page = render_messages(
-        trace, start, end, focus, cap, title="Messages", subtitle=subtitle, narrow_hint=hint
+        trace,
+        start,
+        end,
+        focus,
+        cap,
+        title="Messages",
+        subtitle=subtitle,
+        narrow_hint=hint,
+        background=background,
     )
     if out_path is None:
         path = directory / f"messages-{start:.3f}-{end:.3f}.html"
