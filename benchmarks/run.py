@@ -156,7 +156,42 @@ def bench_sim(quick: bool) -> list[Row]:
                 None,
             )
         )
+    rows += trace_cost(repeats, time_limit=10.0 if quick else 30.0)
     return rows
+
+
+def trace_cost(repeats: int = 3, time_limit: float = 30.0, seed: int = 1) -> list[Row]:
+    """Message tracing (``eosim report --messages``): wall time of one default run (idempotent,
+    the default nemeses) with a trace of the whole run, and with a one-second window, over the
+    same run untraced; best of ``repeats`` each. The digests must agree (tracing changes nothing)."""
+    import gc
+
+    from sim.cluster.trace import MessageTrace
+    from sim.config import Config
+    from sim.runs.runner import run
+
+    config = Config(mode="idempotent", time_limit=time_limit)
+
+    def timed(make: Any) -> tuple[float, str]:
+        best, digest = float("inf"), ""
+        for _ in range(repeats):
+            gc.collect()
+            t = time.perf_counter()
+            digest = run(config, seed, trace=make()).digest
+            best = min(best, time.perf_counter() - t)
+        return best, digest
+
+    run(config, seed)  # warm up: imports and caches, outside the timed runs
+    off, d0 = timed(lambda: None)
+    full, d1 = timed(MessageTrace)
+    window, d2 = timed(lambda: MessageTrace(start=1.0, end=2.0))
+    assert d0 == d1 == d2, "tracing changed the history"
+    return [
+        row("sim trace: whole-run trace on / off, wall (default run)", full / off, "x", "report",
+            None),
+        row("sim trace: 1 s window trace on / off, wall (default run)", window / off, "x",
+            "report", None),
+    ]  # fmt: skip
 
 
 # --- 3: checker --------------------------------------------------------------------------------

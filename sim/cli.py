@@ -800,20 +800,43 @@ def shrink(store_dir: str, anomalies: tuple[str, ...], max_runs: int, quiet: boo
 
 @cli.command()
 @click.argument("store_dir", type=click.Path())
+@click.option("--messages", is_flag=True, help="write a message diagram of a window instead")
+@click.option("--from", "start", type=float, default=None, help="window start (simulated s)")
+@click.option("--to", "end", type=float, default=None, help="window end (simulated s)")
+@click.option("--nodes", default=None, help="only messages to or from these nodes, e.g. c0,b1")
+@click.option("--all-messages", is_flag=True, help="also draw replication and heartbeats")
 @guarded
-def report(store_dir: str) -> None:
-    """Write timeline.html, latency.png and throughput.png for a stored run.
+def report(
+    store_dir: str,
+    messages: bool,
+    start: float | None,
+    end: float | None,
+    nodes: str | None,
+    all_messages: bool,
+) -> None:
+    """Write timeline.html, latency.png and throughput.png for a stored run; with --messages,
+    a message diagram (messages-FROM-TO.html) of one window of it, re-run with tracing.
 
     \b
-    Example:
+    Examples:
       eosim report store/latest
+      eosim report store/latest --messages --from 1.0 --to 1.9 --nodes c0
     """
     from sim.runs.store import refuse_incomplete
 
     directory = Path(store_dir)
+    if not messages and (start is not None or end is not None or nodes or all_messages):
+        raise UsageError("--from, --to, --nodes and --all-messages go with --messages")
     refuse_incomplete(directory)
     if not (directory / "history.jsonl").is_file():
         raise UsageError(f"{directory} is not a store directory: history.jsonl is missing")
+    if messages:
+        from sim.report.messages import write_messages
+
+        focus = [n.strip() for n in nodes.split(",") if n.strip()] if nodes else None
+        path = write_messages(directory, start, end, focus_nodes=focus, background=all_messages)
+        out.print(f"wrote {path}")
+        return
     from sim.report import write_report
 
     for path in write_report(directory):

@@ -277,6 +277,12 @@ class Producer(BaseNode):
             return
         err = body["error"]
         self.stats.errors[err] = self.stats.errors.get(err, 0) + 1
+        if self.net.trace is not None and self.net.trace.live:
+            self.net.trace.note(
+                self.name,
+                "client-error",
+                f"Produce {batch.key} {batch.values} attempt {batch.attempts}: {err.upper()}",
+            )
         if err in MAYBE_WRITTEN or body.get("appended"):
             batch.maybe_written = True
         if err in ("not_leader_or_follower", "request_timed_out", "fenced_leader_epoch"):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from simpy import Event
 
 from sim.cluster import producer_state as ps
+from sim.cluster import trace as tr
 from sim.cluster.controller import CONTROLLER
 from sim.cluster.log import PartitionLog, Record
 from sim.cluster.network import Message
@@ -249,6 +250,8 @@ class Broker(BaseNode):
         last_seq = seq + len(values) - 1 if seq >= 0 else -1
         if seq >= 0 and "no-dedup" not in self.bugs:
             verdict = ps.check_batch(log.producers.get(pid), epoch, seq, last_seq)
+            if self.net.trace is not None and self.net.trace.live and verdict.status != ps.OK:
+                self._note_verdict(key, log, verdict, pid, epoch, seq, last_seq)
             if verdict.status == ps.DUPLICATE:
                 meta = verdict.duplicate_of
                 assert meta is not None
@@ -272,8 +275,58 @@ class Broker(BaseNode):
         else:
             recs = [Record(0, v, pid, epoch, -1, leader_epoch, txn) for v in values]
         log.append_batch(recs)
+        if self.net.trace is not None and self.net.trace.live:
+            seqs = f" seq {seq}-{last_seq} pid {pid} epoch {epoch}" if seq >= 0 else ""
+            where = f"offset {first}" if len(recs) == 1 else f"offsets {first}-{log.leo - 1}"
+            self.net.trace.note(self.name, tr.APPEND, f"append {key} {where}{seqs} values {values}")
         self.after_append(key)
         self._respond_when_replicated(msg, key, st, acks, first, log.leo, duplicate=False)
+
+    def _note_verdict(
+        self,
+        key: str,
+        log: PartitionLog,
+        verdict: ps.Verdict,
+        pid: int,
+        epoch: int,
+        seq: int,
+        last_seq: int,
+    ) -> None:
+        """Tracing only: what ProducerStateManager decided about a batch it did not append."""
+        trace = self.net.trace
+        assert trace is not None
+        entry = log.producers.get(pid)
+        batch = f"{key} pid {pid} epoch {epoch} seq {seq}-{last_seq}"
+        if verdict.status == ps.DUPLICATE and verdict.duplicate_of is not None:
+            m = verdict.duplicate_of
+            trace.note(
+                self.name,
+                tr.DEDUPLICATED,
+                f"deduplicated {batch}: already at offsets {m.first_offset}-{m.last_offset}, "
+                "answered DUPLICATE_SEQUENCE with the original offset, not appended",
+            )
+        elif verdict.status == ps.FENCED:
+            current = entry.epoch if entry is not None else "?"
+            trace.note(
+                self.name,
+                tr.FENCED,
+                f"fenced {batch}: epoch {epoch} < current {current} (INVALID_PRODUCER_EPOCH)",
+            )
+        elif verdict.status == ps.OUT_OF_ORDER:
+            expected = entry.last_seq + 1 if entry is not None and epoch == entry.epoch else 0
+            trace.note(
+                self.name,
+                tr.OUT_OF_ORDER,
+                f"OutOfOrderSequence {batch}: expected seq {expected}",
+            )
+
+    def note_lso(self, key: str, lso_before: int, hw_before: int) -> None:
+        """Tracing only: the LSO was held back by an open transaction and has moved on."""
+        trace = self.net.trace
+        assert trace is not None
+        lso = self.logs[key].lso
+        if lso_before < hw_before and lso > lso_before:
+            trace.note(self.name, tr.LSO, f"LSO {key} {lso_before} -> {lso}")
 
     def _verify_then_produce(self, msg: Message) -> None:
         """KIP-890: ask the transaction coordinator whether this partition is part of the
@@ -363,6 +416,10 @@ class Broker(BaseNode):
             if r != self.name:
                 hw = min(hw, st.follower_leo.get(r, 0))
         if hw > log.hw:
+            if self.net.trace is not None and self.net.trace.live:
+                lso_before, hw_before = log.lso, log.hw
+                log.hw = hw
+                self.note_lso(key, lso_before, hw_before)
             log.hw = hw
             if st.waiters:
                 ready = [w for w in st.waiters if w.required <= hw]

@@ -31,12 +31,22 @@ class HostedCoordinator:
         epoch = self.broker.leader_epoch(self.key)
         if epoch is not None and epoch != self.active_epoch:
             self.active_epoch = epoch
+            self._traced(True)
             self.load([rec.value for rec in self.broker.logs[self.key].records])
         elif epoch is None and self.active_epoch is not None:
             self.active_epoch = None
+            self._traced(False)
             self.unload()
 
+    def _traced(self, active: bool) -> None:
+        trace = self.broker.net.trace
+        if trace is not None:
+            kind = "transaction" if self.key == "__transaction_state" else "group"
+            trace.coordinator_moved(self.broker.name, kind, active)
+
     def reset(self) -> None:
+        if self.active_epoch is not None:
+            self._traced(False)
         self.active_epoch = None
         self.unload()
 

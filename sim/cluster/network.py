@@ -11,10 +11,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import networkx as nx
 from simpy import Environment
+
+if TYPE_CHECKING:
+    from sim.cluster.trace import MessageTrace, Sent
 
 # Every request type a node of the model answers (Kafka's API names where Kafka has one;
 # InitTxnProducerId is InitProducerId with a transactional.id, VerifyTxn is KIP-890's
@@ -112,6 +115,12 @@ class Network:
         self._cuts: dict[tuple[str, str], int] = {}
         self.sent = 0
         self.dropped = 0
+        # An opt-in message trace (sim.cluster.trace): None in ordinary runs, one ``if`` each.
+        self.trace: MessageTrace | None = None
+
+    def attach_trace(self, trace: MessageTrace) -> None:
+        trace.env = self.env
+        self.trace = trace
 
     # --- topology ------------------------------------------------------------------------
     def add_node(self, node: Node, role: str) -> None:
@@ -176,33 +185,48 @@ class Network:
     # --- delivery ------------------------------------------------------------------------
     def send(self, msg: Message) -> None:
         self.sent += 1
+        tr = self.trace
+        if tr is not None and self.env.now > tr.end:
+            tr = None  # past the window: nothing more to record
         if msg.src == msg.dst:
-            self._schedule(msg, 0.0, fifo=False)
+            self._schedule(msg, 0.0, False, None if tr is None else tr.begin(msg, self.env.now))
             return
         if not self.graph.has_edge(msg.src, msg.dst):
             self.dropped += 1
+            if tr is not None:
+                gone = msg.src not in self.graph or msg.dst not in self.graph
+                tr.dropped(msg, self.env.now, "node gone" if gone else "network partition")
             return
         rng = self.rng
         p = self.profile
         delay = p.base + (rng.expovariate(1.0 / p.jitter) if p.jitter > 0 else 0.0)
         copies = 1
         fifo = True
+        marks: list[str] | None = None  # what faults did to it, kept only when tracing
         if p.loss and rng.random() < p.loss:
             self.dropped += 1
+            if tr is not None:
+                tr.dropped(msg, self.env.now, "link loss")
             return
         if p.duplicate and rng.random() < p.duplicate:
             copies = 2
         if p.reorder and rng.random() < p.reorder:
             fifo = False
             delay += rng.uniform(0, 0.02)
+            if tr is not None:
+                marks = ["reordered"]
         for rule in self.rules:
             if not rule.match(msg):
                 continue
             rule.hits += 1
             if rule.drop and rng.random() < rule.drop:
                 self.dropped += 1
+                if tr is not None:
+                    tr.dropped(msg, self.env.now, f"{rule.name} nemesis")
                 return
             delay += rule.delay
+            if tr is not None and rule.delay:
+                marks = [*(marks or ()), f"{rule.name} +{rule.delay:g} s"]
             if rule.detach:
                 fifo = False
             if rule.notify is not None:
@@ -212,11 +236,22 @@ class Network:
             if rule.reorder and rng.random() < rule.reorder:
                 fifo = False
                 delay += rng.uniform(0, 0.05)
-        self._schedule(msg, delay, fifo)
+                if tr is not None:
+                    marks = [*(marks or ()), "reordered"]
+        if tr is None:
+            self._schedule(msg, delay, fifo)
+            if copies == 2:
+                self._schedule(msg, delay + rng.uniform(0.001, 0.02), fifo=False)
+            return
+        entry = tr.begin(msg, self.env.now)
+        if marks:
+            entry.reordered = "reordered" in marks
+            entry.delayed = ", ".join(m for m in marks if m != "reordered")
+        self._schedule(msg, delay, fifo, entry)
         if copies == 2:
-            self._schedule(msg, delay + rng.uniform(0.001, 0.02), fifo=False)
+            self._schedule(msg, delay + rng.uniform(0.001, 0.02), False, tr.copy_of(entry))
 
-    def _schedule(self, msg: Message, delay: float, fifo: bool) -> None:
+    def _schedule(self, msg: Message, delay: float, fifo: bool, entry: Sent | None = None) -> None:
         env = self.env
         now = env.now
         at = now + delay
@@ -226,11 +261,32 @@ class Network:
             if at < last:
                 at = last
             self._last_delivery[link] = at
-        env.timeout(at - now, msg).callbacks.append(self._arrive)
+        if entry is None:
+            env.timeout(at - now, msg).callbacks.append(self._arrive)
+            return
+        assert self.trace is not None
+        self.trace.scheduled(entry, at)
+        env.timeout(at - now, (msg, entry)).callbacks.append(self._arrive_traced)
 
     def _arrive(self, ev: Any) -> None:
         """The callback of a message's delivery timeout: the message is the event's value."""
         self._deliver(ev.value)
+
+    def _arrive_traced(self, ev: Any) -> None:
+        """``_arrive`` for a traced run: the same delivery, with its fate and the message being
+        handled noted (decisions taken while handling it point back to it)."""
+        msg, entry = ev.value
+        trace = self.trace
+        node = self.nodes.get(msg.dst)
+        if trace is None:
+            self._deliver(msg)
+            return
+        trace.arrived(entry, node is not None and node.alive, node is not None)
+        trace.current = entry.id if entry.id >= 0 else None
+        try:
+            self._deliver(msg)
+        finally:
+            trace.current = None
 
     def _deliver(self, msg: Message) -> None:
         node = self.nodes.get(msg.dst)

@@ -20,6 +20,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sim.cluster import trace as tr
 from sim.cluster.coordinator import HostedCoordinator
 from sim.cluster.network import Message
 
@@ -141,6 +142,7 @@ class TxnCoordinator(HostedCoordinator):
         # TransactionCoordinator: "Strict equality is enforced on the client side requests, as
         # they shouldn't bump the producer epoch": a higher epoch than issued is fenced too.
         if b["epoch"] != meta.epoch and self.fencing:
+            self._note_fenced(msg, meta.epoch)
             self.broker.reply(msg, {"error": "producer_fenced"})
             self.stats["fenced"] += 1
             return False
@@ -148,6 +150,22 @@ class TxnCoordinator(HostedCoordinator):
             self.broker.reply(msg, {"error": "concurrent_transactions"})
             return False
         return meta
+
+    def _note_fenced(self, msg: Message, current: Any) -> None:
+        trace = self.broker.net.trace
+        if trace is not None and trace.live:
+            b = msg.body
+            trace.note(
+                self.broker.name,
+                tr.FENCED,
+                f"{msg.api} from {msg.src} fenced: {b.get('txn_id')} pid {b.get('pid')} "
+                f"epoch {b.get('epoch')}, current epoch {current} (PRODUCER_FENCED)",
+            )
+
+    def _note(self, meta: TxnMeta, text: str) -> None:
+        trace = self.broker.net.trace
+        if trace is not None and trace.live:
+            trace.note(self.broker.name, "txn-state", f"{meta.txn_id} {text}")
 
     # --- InitProducerId ------------------------------------------------------------------
     def on_init(self, msg: Message) -> None:
@@ -163,6 +181,7 @@ class TxnCoordinator(HostedCoordinator):
         expected = b.get("epoch")  # KIP-360: the caller's pid and epoch, to bump after an error
         if expected is not None and self.fencing:
             if meta is None or meta.pid != b["pid"]:
+                self._note_fenced(msg, None if meta is None else meta.epoch)
                 self.broker.reply(msg, {"error": "producer_fenced"})
                 return
             if expected == meta.last_epoch and meta.state == EMPTY:
@@ -170,6 +189,7 @@ class TxnCoordinator(HostedCoordinator):
                 self.broker.reply(msg, {"pid": meta.pid, "epoch": meta.epoch})
                 return
             if expected != meta.epoch:
+                self._note_fenced(msg, meta.epoch)
                 self.broker.reply(msg, {"error": "producer_fenced"})
                 return
         if meta is None:
@@ -187,6 +207,7 @@ class TxnCoordinator(HostedCoordinator):
             if self.fencing:
                 meta.last_epoch = meta.epoch
                 meta.epoch += 1
+                self._note(meta, f"InitProducerId: epoch bumped to {meta.epoch} (fences older)")
             meta.state = EMPTY
             meta.partitions, meta.groups = [], []
         meta.timeout = b["timeout"]
@@ -241,6 +262,7 @@ class TxnCoordinator(HostedCoordinator):
         b = msg.body
         meta = self.txns.get(b["txn_id"])
         if meta is not None and meta.pid == b["pid"] and meta.epoch != b["epoch"] and self.fencing:
+            self._note_fenced(msg, meta.epoch)
             self.broker.reply(msg, {"error": "producer_fenced"})
             return
         ok = (
@@ -316,6 +338,7 @@ class TxnCoordinator(HostedCoordinator):
             if err is None:
                 meta.state, meta.epoch, meta.marker_epoch = state, epoch, epoch
                 meta.prepared_at = self.env.now
+                self._note(meta, f"{state} (epoch {epoch}): writing markers")
             if reply_to is not None:
                 self.broker.reply(
                     reply_to, {"error": err} if err else {"ok": True, "epoch": meta.epoch}
@@ -340,6 +363,7 @@ class TxnCoordinator(HostedCoordinator):
             if self.active_epoch != epoch_at_start:
                 return
             meta.state = COMPLETE_COMMIT if commit else COMPLETE_ABORT
+            self._note(meta, meta.state)
             self.busy.discard(meta.txn_id)
             self._persist(meta, lambda err: None)
 
@@ -387,6 +411,7 @@ class TxnCoordinator(HostedCoordinator):
                 and now - meta.started > meta.timeout
             ):
                 self.stats["timeouts"] += 1
+                self._note(meta, "timed out (transaction.timeout.ms): abort, fence")
                 self._abort(meta, fence=True)
 
 
@@ -426,10 +451,22 @@ class TxnPartitionGate(HostedCoordinator):
             return
         log = self.broker.logs[key]
         entry = log.producers.get(b["pid"])
+        trace = self.broker.net.trace
+        if trace is not None and not trace.live:
+            trace = None
         if entry is not None and b["epoch"] < entry.epoch:
+            if trace is not None:
+                trace.note(
+                    self.broker.name,
+                    tr.FENCED,
+                    f"marker for {key} pid {b['pid']} fenced: epoch {b['epoch']} < "
+                    f"{entry.epoch} (INVALID_PRODUCER_EPOCH)",
+                )
             self.broker.reply(msg, {"error": "invalid_producer_epoch"})
             return
         from sim.cluster.log import Record
+
+        lso_before, hw_before = (log.lso, log.hw) if trace is not None else (0, 0)
 
         log.append(
             Record(
@@ -444,7 +481,16 @@ class TxnPartitionGate(HostedCoordinator):
             )
         )
         end = log.leo
+        if trace is not None:
+            what = "COMMIT" if b["commit"] else "ABORT"
+            trace.note(
+                self.broker.name,
+                tr.MARKER,
+                f"{what} marker written: {key} offset {end - 1} pid {b['pid']} epoch {b['epoch']}",
+            )
         self.broker.after_append(key)
+        if trace is not None:
+            self.broker.note_lso(key, lso_before, hw_before)
         self.broker.wait_for_hw(
             key, end, lambda err: self.broker.reply(msg, {"error": err} if err else {"ok": True})
         )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from checkers.gcpause import gc_paused
@@ -11,8 +13,10 @@ from faults.shrink import Check
 from sim.clients.txn_producer import TxnProducer
 from sim.clients.workload import Workload
 from sim.cluster.build import build_world
+from sim.cluster.trace import MessageTrace
 from sim.cluster.world import World
 from sim.config import Config
+from sim.errors import UsageError
 
 
 @dataclass
@@ -36,17 +40,22 @@ def simulate(
     seed: int,
     schedule: list[dict[str, Any]] | None = None,
     progress: Progress | None = None,
+    trace: MessageTrace | None = None,
 ) -> tuple[World, Workload, list[dict[str, Any]]]:
     """Build the world, run the workload and the fault schedule, and close pending ops.
 
     ``progress`` is told the simulated time now and then; the ticks are events of their own that
-    touch nothing in the model, so the history is the same with or without them."""
+    touch nothing in the model, so the history is the same with or without them. ``trace``
+    (a ``MessageTrace``) records the messages and decisions of its window; it draws no
+    randomness and schedules nothing, so the history is the same with or without it too."""
     from faults.catalog import validate_names
     from faults.schedule import install, plan, validate_schedule
 
     config.validate()
     validate_names(config.nemesis)  # the Python API gets the CLI's "did you mean", not a KeyError
     world = build_world(config, seed)
+    if trace is not None:
+        world.net.attach_trace(trace)
     workload = Workload(world)
     world.workload = workload
     workload.start()
@@ -60,7 +69,17 @@ def simulate(
     with gc_paused():  # ~20% faster: the model allocates many short-lived, acyclic objects
         world.env.run(until=world.env.any_of([workload.final_done, world.env.timeout(hard_stop)]))
     close_pending(world)
+    if trace is not None:
+        _finish_trace(trace, world, workload)
     return world, workload, schedule
+
+
+def _finish_trace(trace: MessageTrace, world: World, workload: Workload) -> None:
+    """After the run: who was what (roles, the process numbers each client session spoke for)."""
+    trace.roles = dict(world.net.roles)
+    trace.processes = {p: s.name for s in workload.sessions for p in s.processes}
+    trace.sim_end = world.env.now
+    trace.env = None
 
 
 def _progress_ticks(world: World, end: float, progress: Progress) -> Generator[Any, Any, None]:
@@ -85,8 +104,9 @@ def run(
     seed: int,
     schedule: list[dict[str, Any]] | None = None,
     progress: Progress | None = None,
+    trace: MessageTrace | None = None,
 ) -> Outcome:
-    world, workload, schedule = simulate(config, seed, schedule, progress)
+    world, workload, schedule = simulate(config, seed, schedule, progress, trace)
     text = world.history.text()
     digest = world.history.digest()
     results = verdict(world, config, seed, digest)
@@ -148,6 +168,33 @@ def process_roles(world: World) -> dict[str, dict[str, str]]:
         for process in session.processes:
             roles[str(process)] = {"role": role, "node": session.name}
     return dict(sorted(roles.items(), key=lambda kv: int(kv[0])))
+
+
+def trace_store(directory: Path, start: float, end: float) -> tuple[MessageTrace, Outcome]:
+    """Re-run a stored run with a message trace of ``[start, end]`` and check that it is the
+    same run: its digest must equal the stored one (else one UsageError). Traces are never
+    stored; any window of any store can be drawn again this way."""
+    from faults.schedule import validate_schedule
+    from sim.runs.store import read_store
+
+    config, seed, schedule, results = read_store(directory)
+    config.validate()
+    validate_schedule(schedule)
+    want = results.get("digest")
+    history = directory / "history.jsonl"
+    if want is None and history.is_file():
+        want = hashlib.sha256(history.read_bytes()).hexdigest()
+    if want is None:
+        raise UsageError(f"{directory}: results.json and history.jsonl are both missing")
+    trace = MessageTrace(start=start, end=end)
+    outcome = run(config, seed, schedule, trace=trace)
+    if outcome.digest != want:
+        raise UsageError(
+            f"{directory}: re-running the store gave digest {outcome.digest[:16]}, stored "
+            f"{str(want)[:16]}: it was written by another version of eosim (or edited), so its "
+            "messages cannot be drawn"
+        )
+    return trace, outcome
 
 
 def still_fails(seed: int, anomalies: set[str]) -> Check:
