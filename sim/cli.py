@@ -538,8 +538,14 @@ def scenario() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @guarded
 def scenario_list(as_json: bool) -> None:
-    """List every scenario with its claim (and ticket, for real-world bugs)."""
-    from rich.table import Table
+    """List every scenario with its claim (and ticket, for real-world bugs).
+
+    One block a scenario: the name whole on its own line (never cut, at any terminal width),
+    the claim wrapped and indented below it.
+    """
+    import textwrap
+
+    from rich.text import Text
 
     from sim.scenarios import SCENARIOS
 
@@ -554,13 +560,30 @@ def scenario_list(as_json: bool) -> None:
             )
         )
         return
-    table = Table(title="scenarios (eosim scenario run NAME)")
-    table.add_column("name")
-    table.add_column("claim")
-    table.add_column("ticket")
+    out.print("scenarios (eosim scenario run NAME):", soft_wrap=True)
     for s in SCENARIOS.values():
-        table.add_row(s.name, s.claim, s.ticket)
-    out.print(table)
+        out.print()
+        heading = Text(s.name, style="bold")
+        if s.ticket:
+            heading.append(f"  [{s.ticket}]")
+        out.print(heading, soft_wrap=True)
+        claim = textwrap.fill(
+            s.claim,
+            width=max(out.width, 24),
+            initial_indent="    ",
+            subsequent_indent="    ",
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+        out.print(claim, markup=False, soft_wrap=True)
+
+
+def case_dir_name(scenario_name: str, label: str, seed: int) -> str:
+    """``<scenario>-<case>-seed<N>``, the case label made a file name (``acks=1`` -> ``acks-1``)."""
+    import re
+
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", label).strip("-").lower() or "case"
+    return f"{scenario_name}-{slug}-seed{seed}"
 
 
 @scenario.command("run")
@@ -569,27 +592,66 @@ def scenario_list(as_json: bool) -> None:
     "--seeds", type=int, default=None, help="seeds per case (default: the scenario's own)"
 )
 @click.option(
+    "--keep",
+    "keep_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="write a full store (with report) of each case's first failing seed under DIR",
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
-    help="print {name, claim, expected, observed, seeds, failing_seeds, confirmed}",
+    help="print {name, claim, expected, observed, seeds, failing_seeds, first_failing, confirmed}",
 )
 @guarded
-def scenario_run(name: str, seeds: int | None, as_json: bool) -> None:
+def scenario_run(name: str, seeds: int | None, keep_dir: str | None, as_json: bool) -> None:
     """Run one scenario; exit 0 when the observed verdict confirms the claim, 1 when not.
 
+    For each case's first failing seed it prints the `eosim run` command that reruns it and,
+    with --keep DIR, writes that run's store to DIR/<scenario>-<case>-seed<N>.
+
     \b
-    Example:
+    Examples:
       eosim scenario run two-generals --seeds 5
+      eosim scenario run two-generals --seeds 3 --keep kept/
     """
+    import shlex
+
     from sim.scenarios import SCENARIOS, run_scenario
 
     if name not in SCENARIOS:
         raise UsageError(f"unknown scenario {name!r} (see: eosim scenario list)")
     if seeds is not None and seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {seeds}")
+    keep = Path(keep_dir) if keep_dir is not None else None
+    if keep is not None and keep.exists() and not keep.is_dir():
+        raise UsageError(f"--keep {keep}: not a directory")
     s = SCENARIOS[name]
-    result = run_scenario(s, seeds)
+
+    def first_failing(case: Any, seed: int, outcome: Any) -> dict[str, Any]:
+        from sim.runs.store import write_store
+
+        store = None
+        if keep is not None:
+            store = write_store(
+                keep / case_dir_name(name, case.label, seed),
+                case.config,
+                seed,
+                outcome.schedule,
+                outcome.history_text,
+                outcome.results,
+                then=write_report_quietly,
+            )
+        reproduce = None
+        if case.schedule is None:
+            reproduce = f"eosim run {reproduce_args(case.config, seed)}"
+        elif store is not None:
+            faults = shlex.quote(str(store / "faults.json"))
+            reproduce = f"eosim run {reproduce_args(case.config, seed)} --faults {faults}"
+        return {"reproduce": reproduce, "store": str(store) if store else None}
+
+    result = run_scenario(s, seeds, first_failing)
     if as_json:
         click.echo(json.dumps(result, indent=1, default=str))
     else:
@@ -742,23 +804,44 @@ def replay(store_dir: str, quiet: bool) -> None:
     help="anomaly type to preserve (default: the forbidden ones found)",
 )
 @click.option("--max-runs", type=int, default=150, show_default=True, help="simulation budget")
+@click.option("--no-report", is_flag=True, help="skip timeline.html and plots")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="print {store, shrunk_store, schedule, reproduce, ...} to stdout",
+)
 @click.option("--quiet", "-q", is_flag=True)
 @guarded
-def shrink(store_dir: str, anomalies: tuple[str, ...], max_runs: int, quiet: bool) -> None:
+def shrink(
+    store_dir: str,
+    anomalies: tuple[str, ...],
+    max_runs: int,
+    no_report: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Minimise a failing run's fault schedule while the same anomaly type still appears.
 
-    Writes the minimal run next to the original (DIR-shrunk) and prints before/after sizes.
+    Writes the minimal run as a new complete store with its report next to the original
+    (DIR-shrunk-1, then DIR-shrunk-2, ...: nothing is overwritten), prints the minimal
+    schedule, one fault a line, and the `eosim run` command that reruns it.
 
     \b
-    Example:
+    Examples:
       eosim shrink store/latest
+      eosim shrink store/latest --max-runs 40 --json
     """
+    import shlex
+
     from faults.schedule import validate_schedule
     from faults.shrink import shrink as shrink_schedule
     from sim.runs.runner import run as run_sim
     from sim.runs.runner import still_fails
-    from sim.runs.store import read_store, write_store
+    from sim.runs.store import read_store, write_new_store
 
+    if max_runs < 1:
+        raise UsageError(f"--max-runs must be at least 1, got {max_runs}")
     directory = Path(store_dir)
     config, seed, schedule, results = read_store(directory)
     schedule = validate_schedule(schedule)
@@ -773,29 +856,78 @@ def shrink(store_dir: str, anomalies: tuple[str, ...], max_runs: int, quiet: boo
             f"{directory}: re-running the stored schedule does not show {', '.join(sorted(wanted))}; nothing to shrink"
         )
     outcome = run_sim(result.config, seed, result.schedule)
-    target = directory.with_name(directory.name.rstrip("/") + "-shrunk")
-    write_store(
-        target, result.config, seed, outcome.schedule, outcome.history_text, outcome.results
+    named = directory if directory.name not in ("", "..") else directory.resolve()
+    base = named.with_name(named.name + "-shrunk")
+    target = write_new_store(
+        base,
+        result.config,
+        seed,
+        outcome.schedule,
+        outcome.history_text,
+        outcome.results,
+        then=None if no_report else write_report_quietly,
     )
-    if not quiet:
-        before = (
-            len(schedule),
-            sum(op["duration"] for op in schedule),
-            config.producers + config.consumers,
-            config.time_limit,
-        )
-        after = (
-            len(result.schedule),
-            sum(op["duration"] for op in result.schedule),
-            result.config.producers + result.config.consumers,
-            result.config.time_limit,
-        )
+    reproduce = (
+        f"eosim run {reproduce_args(result.config, seed)} "
+        f"--faults {shlex.quote(str(target / 'faults.json'))}"
+    )
+    before = shrink_sizes(config, schedule)
+    after = shrink_sizes(result.config, outcome.schedule)
+    if as_json:
+        facts = {
+            "store": str(directory),
+            "shrunk_store": str(target),
+            "preserving": sorted(wanted),
+            "simulations": result.runs,
+            "before": before,
+            "after": after,
+            "seed": seed,
+            "digest": outcome.digest,
+            "valid": outcome.results.get("valid"),
+            "anomaly_types": outcome.results.get("anomaly_types", []),
+            "schedule": outcome.schedule,
+            "reproduce": reproduce,
+        }
+        click.echo(json.dumps(facts, indent=1))
+    elif not quiet:
         out.print(f"preserving: {', '.join(sorted(wanted))}  ({result.runs} simulations)")
         out.print(
-            f"faults {before[0]} -> {after[0]}, fault-seconds {before[1]:.2f} -> {after[1]:.2f}, clients {before[2]} -> {after[2]}, time-limit {before[3]} -> {after[3]}"
+            f"faults {before['faults']} -> {after['faults']}, "
+            f"fault-seconds {before['fault_seconds']:.2f} -> {after['fault_seconds']:.2f}, "
+            f"clients {before['clients']} -> {after['clients']}, "
+            f"time-limit {before['time_limit']} -> {after['time_limit']}",
+            soft_wrap=True,
         )
-        out.print(f"minimal store: {target}")
+        n = len(outcome.schedule)
+        out.print(f"minimal schedule ({n} fault{'' if n == 1 else 's'}):")
+        for line in schedule_lines(outcome.schedule):
+            out.print(f"  {line}", markup=False, soft_wrap=True)
+        verdict = ", ".join(outcome.results.get("anomaly_types", [])) or "no anomalies"
+        out.print(
+            f"minimal store: {target}   digest: {outcome.digest[:16]}   found: {verdict}",
+            markup=False,
+            soft_wrap=True,
+        )
+        out.print(f"reproduce: {reproduce}", markup=False, soft_wrap=True)
     sys.exit(exit_for(outcome.results))
+
+
+def shrink_sizes(config: Any, schedule: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "faults": len(schedule),
+        "fault_seconds": round(sum(op["duration"] for op in schedule), 6),
+        "clients": config.producers + config.consumers,
+        "time_limit": config.time_limit,
+    }
+
+
+def schedule_lines(schedule: list[dict[str, Any]]) -> list[str]:
+    """One line a fault: at, nemesis, duration, target, params."""
+    return [
+        f"at={op['at']:g}s nemesis={op['nemesis']} duration={op['duration']:g}s "
+        f"target={op.get('target', '-')} params={json.dumps(op.get('params', {}), sort_keys=True)}"
+        for op in schedule
+    ]
 
 
 @cli.command()

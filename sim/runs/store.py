@@ -10,7 +10,8 @@ import contextlib
 import datetime as _dt
 import json
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,10 @@ def write_store(
     schedule: list[dict[str, Any]],
     history_text: str,
     results: dict[str, Any],
+    then: Callable[[Path], object] | None = None,
 ) -> Path:
+    """Write the four store files; ``then`` (the report) runs before the store is marked
+    complete, so a store is complete only with everything that belongs in it."""
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"cannot write the store at {directory}: it is a file, not a directory")
     try:
@@ -85,11 +89,56 @@ def write_store(
         write_atomic(directory / "faults.json", json.dumps(schedule, indent=1) + "\n")
         write_atomic(directory / "history.jsonl", history_text)
         write_atomic(directory / "results.json", json.dumps(results, indent=1) + "\n")
+        if then is not None:
+            then(directory)
         marker.unlink()
     except OSError as exc:
         where = exc.filename or directory
         raise UsageError(f"cannot write the store at {where}: {exc.strerror or exc}") from None
     return directory
+
+
+def claim_numbered_dir(base: Path) -> Path:
+    """Create and return the first free ``<base>-1``, ``<base>-2``, ...: never an existing
+    directory (``mkdir`` without ``exist_ok`` claims it, so two writers never share one). The
+    claimed directory is marked incomplete at once."""
+    parent, stem = base.parent, base.name
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        n = 1
+        while True:
+            candidate = parent / f"{stem}-{n}"
+            try:
+                candidate.mkdir()
+            except FileExistsError:
+                n += 1
+                continue
+            (candidate / INCOMPLETE).write_text(
+                "this store is being written, or its writing was interrupted\n"
+            )
+            return candidate
+    except OSError as exc:
+        raise UsageError(f"cannot create a store next to {base}: {exc.strerror or exc}") from None
+
+
+def write_new_store(
+    base: Path,
+    config: Config,
+    seed: int,
+    schedule: list[dict[str, Any]],
+    history_text: str,
+    results: dict[str, Any],
+    then: Callable[[Path], object] | None = None,
+) -> Path:
+    """A fresh, complete store at the first free ``<base>-N`` (nothing is overwritten). If the
+    writing is interrupted (Ctrl-C) or fails, the half-written directory is removed; if the
+    process is killed outright, it stays marked incomplete and readers refuse it."""
+    directory = claim_numbered_dir(base)
+    try:
+        return write_store(directory, config, seed, schedule, history_text, results, then)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
 
 
 def link_latest(root: Path, directory: Path) -> None:

@@ -17,6 +17,9 @@ from sim.config import Config
 Schedule = Callable[[int], list[dict[str, Any]]]
 Measure = Callable[[Any], dict[str, Any]]  # Outcome -> numbers for the verdict
 Judge = Callable[[list[dict[str, Any]]], tuple[bool, str]]  # per-seed measures -> (ok, text)
+# Called once per case with its first failing seed's outcome; what it returns (a store path, a
+# reproduce command) joins that seed's entry in the result's "first_failing".
+OnFirstFailing = Callable[["Case", int, Any], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def expected_text(case: Case) -> str:
     return "; ".join(parts) or "runs"
 
 
-def run_case(case: Case, seeds: int) -> CaseResult:
+def run_case(case: Case, seeds: int, on_first_failing: OnFirstFailing | None = None) -> CaseResult:
     from sim.runs.runner import run
 
     result = CaseResult(case.label, expected_text(case))
@@ -98,9 +101,14 @@ def run_case(case: Case, seeds: int) -> CaseResult:
             if result.first_failing is None:
                 result.first_failing = {
                     "seed": seed,
-                    "config": case.config,
                     "digest": outcome.digest,
+                    "valid": outcome.results.get("valid"),
+                    "anomaly_types": outcome.results.get("anomaly_types", []),
+                    "schedule": "planned" if case.schedule is None else "fixed",
+                    "faults": outcome.schedule,
                 }
+                if on_first_failing is not None:
+                    result.first_failing.update(on_first_failing(case, seed, outcome))
                 for name in sorted(hit):
                     for w in anomalies.get(name, [])[:3]:
                         result.witnesses.append(f"seed {seed} {name}: {w.get('explanation', w)}")
@@ -129,13 +137,18 @@ def run_case(case: Case, seeds: int) -> CaseResult:
     return result
 
 
-def run_scenario(s: Scenario, seeds: int | None = None) -> dict[str, Any]:
-    """Run every case; returns {name, claim, expected, observed, seeds, failing_seeds, confirmed}."""
+def run_scenario(
+    s: Scenario, seeds: int | None = None, on_first_failing: OnFirstFailing | None = None
+) -> dict[str, Any]:
+    """Run every case; returns {name, claim, expected, observed, seeds, failing_seeds,
+    first_failing, confirmed}. ``first_failing`` maps a case with a failing seed to that seed's
+    {seed, digest, valid, anomaly_types, schedule ("planned" from config and seed, or "fixed"
+    by the case), faults} plus what ``on_first_failing`` adds."""
     n = seeds if seeds is not None else s.seeds
     if s.custom is not None:
         data = s.custom(n)
         return {"name": s.name, "claim": s.claim, "ticket": s.ticket, "seeds": n, **data}
-    cases = [run_case(c, n) for c in s.cases]
+    cases = [run_case(c, n, on_first_failing) for c in s.cases]
     return {
         "name": s.name,
         "claim": s.claim,
@@ -145,6 +158,7 @@ def run_scenario(s: Scenario, seeds: int | None = None) -> dict[str, Any]:
         "notes": {c.label: c.note for c in cases if c.note},
         "seeds": n,
         "failing_seeds": {c.label: c.failing_seeds for c in cases},
+        "first_failing": {c.label: c.first_failing for c in cases if c.first_failing},
         "witnesses": {c.label: c.witnesses for c in cases if c.witnesses},
         "confirmed": all(c.confirmed for c in cases),
         "cases_confirmed": {c.label: c.confirmed for c in cases},

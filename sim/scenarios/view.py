@@ -46,6 +46,7 @@ def render_scenario(s: Scenario, result: dict[str, Any], console: Console) -> No
             console.print(f"[bold]where ({label}):[/bold]")
             for line in lines[:4]:
                 console.print(f"  {line}", markup=False, soft_wrap=True)
+        render_first_failing(result, console)
     if result.get("table"):
         table = Table(title="simulated vs article (plain, transactional, ratio)")
         for col in ("measure", "article", "simulated"):
@@ -62,6 +63,32 @@ def render_scenario(s: Scenario, result: dict[str, Any], console: Console) -> No
     verdict = "[green]CONFIRMED[/green]" if result["confirmed"] else "[red]NOT CONFIRMED[/red]"
     console.print(f"verdict: {verdict} over {result['seeds']} seed(s) per case")
     console.print(Panel(s.explanation, title="why", expand=False))
+
+
+def render_first_failing(result: dict[str, Any], console: Console) -> None:
+    """Per case, its first failing seed (showing a predicted anomaly or breaking a promise;
+    under at-least-once a duplicate is predicted yet allowed, so the run is valid): the command that reruns it and the store kept of it.
+    Lines are never wrapped, so a command copies whole."""
+    for label, first in result.get("first_failing", {}).items():
+        found = ", ".join(first.get("anomaly_types", [])) or "no anomalies"
+        verdict = {True: "valid", False: "invalid"}.get(first.get("valid"), "unknown")
+        console.print(
+            f"first seed showing it ({label}): seed {first['seed']}  digest {first['digest'][:16]}  "
+            f"found: {found}  verdict: {verdict}",
+            markup=False,
+            soft_wrap=True,
+        )
+        if first.get("reproduce"):
+            console.print(f"  reproduce: {first['reproduce']}", markup=False, soft_wrap=True)
+        elif "reproduce" in first:
+            console.print(
+                "  reproduce: add --keep DIR (this case runs a fixed fault schedule; "
+                "the kept store holds it as faults.json for eosim run --faults)",
+                markup=False,
+                soft_wrap=True,
+            )
+        if first.get("store"):
+            console.print(f"  store: {first['store']}", markup=False, soft_wrap=True)
 
 
 def main(name: str, seeds: int | None = None) -> int:

@@ -138,7 +138,7 @@ def test_report_command_rewrites_the_report(failing_store: Path) -> None:
 
 def test_shrink_writes_a_smaller_failing_store(failing_store: Path) -> None:
     proc = eosim("shrink", str(failing_store), "--max-runs", "40")
-    shrunk = failing_store.with_name(failing_store.name + "-shrunk")
+    shrunk = failing_store.with_name(failing_store.name + "-shrunk-1")
     assert shrunk.is_dir(), proc.stdout + proc.stderr
     before = json.loads((failing_store / "faults.json").read_text())
     after = json.loads((shrunk / "faults.json").read_text())

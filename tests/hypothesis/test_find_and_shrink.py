@@ -277,7 +277,7 @@ def test_cli_shrink_minimises_a_stored_at_least_once_run(tmp_path: Path) -> None
 
     proc = eosim("shrink", str(store), "--anomaly", "duplicate", "--max-runs", "60")
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
-    shrunk = tmp_path / "run-shrunk"
+    shrunk = tmp_path / "run-shrunk-1"
     after = json.loads((shrunk / "faults.json").read_text())
     assert 1 <= len(after) <= 2, after
     assert "duplicate" in json.loads((shrunk / "results.json").read_text())["anomaly_types"]
