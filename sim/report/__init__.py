@@ -10,8 +10,8 @@ from sim.report.plots import (
     lag_plot,
     latency_plot,
     throughput_plot,
-    write_report,
 )
+from sim.report.store_report import write_report
 
 __all__ = [
     "MAX_TIMELINE_OPS",

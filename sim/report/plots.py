@@ -1,4 +1,4 @@
-"""A store directory's report (timeline.html, latency.png, throughput.png) and the plots.
+"""The plots of a run: latency.png, throughput.png, and the scenarios' lag plots.
 
 Matplotlib is imported inside the plotting functions so that importing this module stays cheap.
 """
@@ -9,21 +9,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.report.html import render_timeline
-from sim.report.marks import AnomalyMarks, Convergence, anomaly_marks, convergence_from_config
+from sim.report.marks import AnomalyMarks, Convergence
 from sim.report.model import (
     Op,
     Window,
-    anomaly_counts,
-    load_config,
-    load_history,
-    load_results,
-    nemesis_windows,
-    pair_ops,
-    select_ops,
-    witnesses,
 )
-from sim.runs.store import atomic_path, write_atomic
+from sim.runs.store import atomic_path
 
 __all__ = [
     "CONVERGENCE_LABEL",
@@ -34,7 +25,6 @@ __all__ = [
     "latency_plot",
     "throughput_figure",
     "throughput_plot",
-    "write_report",
 ]
 
 MAX_TIMELINE_OPS = 20000  # history lines drawn in the timeline; witness ops are always added
@@ -45,50 +35,6 @@ _MARKERS = {"send": "o", "poll": "^", "txn": "s"}
 _PNG_META = {"Software": None}
 
 WindowLike = Window | tuple[float, float] | tuple[float, float, str]
-
-
-def write_report(store_dir: str | Path, max_ops: int = MAX_TIMELINE_OPS) -> list[Path]:
-    """Write timeline.html, latency.png and throughput.png into ``store_dir``; return their paths.
-
-    Reads history.jsonl (required) and results.json (optional: without it there are no
-    witnesses and the verdict is taken from config.toml where possible).
-    """
-    store = Path(store_dir)
-    history = load_history(store / "history.jsonl")
-    config = load_config(store / "config.toml")
-    results = load_results(store / "results.json") or _verdict_from_config(config)
-    ops = pair_ops(history)
-    windows = nemesis_windows(history)
-    wits = witnesses(results)
-    shown, dropped = select_ops(ops, max_ops, {i for w in wits for i in w.ops})
-    page = render_timeline(
-        shown,
-        windows,
-        results,
-        wits,
-        anomaly_counts(results),
-        dropped,
-        max_ops,
-        config=config,
-        all_ops=ops,
-    )
-    timeline = store / "timeline.html"
-    write_atomic(timeline, page)
-    marks, convergence = anomaly_marks(results), convergence_from_config(store / "config.toml")
-    return [
-        timeline,
-        latency_plot(ops, windows, store / "latency.png", marks, convergence),
-        throughput_plot(ops, windows, store / "throughput.png", marks, convergence),
-    ]
-
-
-def _verdict_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Without results.json the page can still say which run it is."""
-    if not config:
-        return {}
-    out: dict[str, Any] = {"valid": "unknown"}
-    out.update({k: config[k] for k in ("mode", "seed") if k in config})
-    return out
 
 
 def _pyplot() -> Any:

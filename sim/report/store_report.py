@@ -1,0 +1,117 @@
+"""A store directory's report: timeline.html (summary first), latency.png, throughput.png, and
+for a failing simulated run one message diagram per forbidden anomaly, linked from its witness.
+
+Matplotlib is imported inside the plotting functions so that importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sim.errors import UsageError
+from sim.report.html import render_timeline
+from sim.report.marks import anomaly_marks, convergence_from_config
+from sim.report.model import (
+    Witness,
+    anomaly_counts,
+    load_config,
+    load_history,
+    load_results,
+    nemesis_windows,
+    pair_ops,
+    select_ops,
+    witnesses,
+)
+from sim.report.plots import MAX_TIMELINE_OPS, latency_plot, throughput_plot
+from sim.runs.store import write_atomic
+
+DIAGRAMS_PER_RUN = 3  # each diagram re-runs the simulation once (traces are never stored)
+WIDE_WITNESS_S = 1.5  # a witness spanning longer is drawn around its first op (the write)
+
+
+def write_report(
+    store_dir: str | Path, max_ops: int = MAX_TIMELINE_OPS, diagrams: bool = True
+) -> list[Path]:
+    """Write timeline.html, latency.png and throughput.png into ``store_dir``; return their paths
+    (message diagrams, when written, are linked from the timeline and not returned).
+
+    Reads history.jsonl (required) and results.json (optional: without it there are no
+    witnesses and the verdict is taken from config.toml where possible).
+    """
+    store = Path(store_dir)
+    history = load_history(store / "history.jsonl")
+    config = load_config(store / "config.toml")
+    results = load_results(store / "results.json") or _verdict_from_config(config)
+    ops = pair_ops(history)
+    windows = nemesis_windows(history)
+    wits = witnesses(results)
+    shown, dropped = select_ops(ops, max_ops, {i for w in wits for i in w.ops})
+    links = witness_diagrams(store, history, results, wits) if diagrams else {}
+    page = render_timeline(
+        shown,
+        windows,
+        results,
+        wits,
+        anomaly_counts(results),
+        dropped,
+        max_ops,
+        config=config,
+        all_ops=ops,
+        diagrams=links,
+    )
+    timeline = store / "timeline.html"
+    write_atomic(timeline, page)
+    marks, convergence = anomaly_marks(results), convergence_from_config(store / "config.toml")
+    return [
+        timeline,
+        latency_plot(ops, windows, store / "latency.png", marks, convergence),
+        throughput_plot(ops, windows, store / "throughput.png", marks, convergence),
+    ]
+
+
+def witness_diagrams(
+    store: Path,
+    history: Sequence[Mapping[str, Any]],
+    results: Mapping[str, Any],
+    wits: Sequence[Witness],
+) -> dict[str, str]:
+    """``messages-<anomaly>.html`` for the first witness of each forbidden anomaly (at most
+    DIAGRAMS_PER_RUN), drawn from a traced re-run of the store; {anomaly: file name}.
+
+    Only a store eosim simulated can be re-run (config.toml and faults.json); a store written
+    by another version of eosim re-runs to another digest and simply gets no diagram."""
+    forbidden = results.get("forbidden")
+    if not isinstance(forbidden, list) or not forbidden:
+        return {}
+    if not ((store / "config.toml").is_file() and (store / "faults.json").is_file()):
+        return {}
+    from sim.report.messages import witness_window, write_witness_messages
+
+    firsts: dict[str, Witness] = {}
+    for w in wits:
+        if w.anomaly in forbidden and w.ops:
+            firsts.setdefault(w.anomaly, w)
+    links: dict[str, str] = {}
+    for name, w in list(firsts.items())[:DIAGRAMS_PER_RUN]:
+        ops = list(w.ops)
+        try:
+            start, end = witness_window(history, ops)
+            if end - start > WIDE_WITNESS_S:
+                ops = ops[:1]
+            name_safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+            path = write_witness_messages(store, ops, out_path=store / f"messages-{name_safe}.html")
+        except UsageError:
+            continue
+        links[name] = path.name
+    return links
+
+
+def _verdict_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Without results.json the page can still say which run it is."""
+    if not config:
+        return {}
+    out: dict[str, Any] = {"valid": "unknown"}
+    out.update({k: config[k] for k in ("mode", "seed") if k in config})
+    return out
