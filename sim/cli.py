@@ -298,6 +298,7 @@ def run(
         link_latest(root, directory)
     if not no_report:
         write_report_quietly(directory)
+    refresh_store_index(directory)
     if as_json:
         click.echo(json.dumps(outcome.results, indent=1))
     elif not quiet:
@@ -511,12 +512,17 @@ def campaign(
                 keep_all=keep_all,
                 on_result=on_result if not quiet else None,
             )
-    write_atomic(Path(store_root) / "campaign.json", json.dumps(summary.to_json(), indent=1) + "\n")
+    data = summary.to_json()
+    write_atomic(Path(store_root) / "campaign.json", json.dumps(data, indent=1) + "\n")
+    from sim.report.campaign_page import finish_campaign
+
+    page = finish_campaign(Path(store_root), data, reproduce_args, not summary.interrupted)
     if as_json:
-        click.echo(json.dumps(summary.to_json(), indent=1))
+        click.echo(json.dumps(data, indent=1))
     elif not quiet:
         render_summary(summary, out, reproduce_args)
         out.print(f"campaign store: {store_root}")
+        out.print(f"campaign page: {page}")
     if summary.interrupted:
         sys.exit(130)
     sys.exit(EXIT_ANOMALY if summary.failing else EXIT_VALID)
@@ -973,6 +979,68 @@ def report(
 
     for path in write_report(directory):
         out.print(f"wrote {path}")
+
+
+def refresh_store_index(directory: Path) -> None:
+    """After a run: rebuild the index of the store root holding it (see ``eosim serve``)."""
+    from sim.report.store_index import refresh_index_near
+
+    refresh_index_near(directory)
+
+
+@cli.command()
+@click.option(
+    "--store",
+    "store_root",
+    type=click.Path(),
+    default="store",
+    show_default=True,
+    help="store root: the directory holding run stores and campaigns",
+)
+@click.option(
+    "--port", type=int, default=8080, show_default=True, help="0 picks a free port (printed)"
+)
+@click.option("--no-browser", is_flag=True, help="do not open a web browser")
+@click.option("--once", is_flag=True, help="only (re)write index.html, print its path and exit")
+@guarded
+def serve(store_root: str, port: int, no_browser: bool, once: bool) -> None:
+    """Browse the store: rebuild STORE/index.html (every run and campaign, newest first) and serve
+    the store root on http://127.0.0.1:PORT/ until Ctrl-C. The index is rebuilt on every visit.
+
+    \b
+    Examples:
+      eosim serve
+      eosim serve --store /data/eosim --port 0 --no-browser
+      eosim serve --once              # just write store/index.html
+    """
+    from sim.report.store_index import make_server, write_index
+
+    root = Path(store_root)
+    if not root.is_dir():
+        what = "is not a directory" if root.exists() else "does not exist"
+        raise UsageError(f"store directory {root} {what} (runs write to store/ by default)")
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {port}")
+    try:
+        index = write_index(root)
+    except OSError as exc:
+        raise UsageError(f"cannot write {root / 'index.html'}: {exc.strerror or exc}") from None
+    if once:
+        click.echo(str(index))
+        return
+    try:
+        server = make_server(root, port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    click.echo(f"serving {root} at {url}  (Ctrl-C to stop)")
+    sys.stdout.flush()
+    if not no_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    with server, sigterm_as_interrupt():
+        server.serve_forever()
 
 
 def main(argv: list[str] | None = None) -> None:

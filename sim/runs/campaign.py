@@ -75,6 +75,7 @@ def run_seed(
         "anomaly_types": results.get("anomaly_types", []),
         "forbidden": sorted(results.get("forbidden", [])),
         "digest": results.get("digest"),
+        "nemeses": sorted({str(op.get("nemesis")) for op in outcome.schedule}),
         "store": store,
         "ops": results.get("stats", {}).get("ops"),
     }

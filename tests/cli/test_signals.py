@@ -62,6 +62,8 @@ def test_sigterm_stops_a_campaign_like_ctrl_c(tmp_path: Path) -> None:
     assert summary["interrupted"] is True
     assert 3 <= summary["done"] < 1000
     assert len(summary["results"]) == summary["done"]
+    page = (store / "campaign.html").read_text()  # the page is written for it too, and says so
+    assert "Interrupted" in page and f"after {summary['done']} of 1000 seeds" in page
 
 
 def test_sigkill_of_the_campaign_leaves_no_worker_behind(tmp_path: Path) -> None:
