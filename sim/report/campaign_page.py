@@ -46,7 +46,7 @@ def write_failing_reports(
 ) -> list[int]:
     """Draw timeline.html and the plots for the first ``limit`` failing seeds whose full store
     the campaign kept (and that lack them); return the seeds drawn."""
-    from sim.report.plots import write_report
+    from sim.report.store_report import write_report
 
     drawn = []
     for seed in _failing(data)[:limit]:
@@ -54,7 +54,7 @@ def write_failing_reports(
         if (store / INCOMPLETE).exists() or not (store / "history.jsonl").is_file():
             continue
         if not (store / "timeline.html").is_file():
-            write_report(store)
+            write_report(store, diagrams=False)  # one re-run per diagram: on demand only
         drawn.append(seed)
     return drawn
 

@@ -155,7 +155,7 @@ def test_campaign_page_names_the_anomaly_and_links_failing_seed_reports(root: Pa
         assert "duplicate" in cells[1]
         assert f"seed-{seed}/timeline.html" in links
         assert (root / "camp" / f"seed-{seed}" / "timeline.html").is_file()
-        assert re.search(rf"eosim run .*--set bugs=no-dedup.* --seed {seed}$", cells[4])
+        assert re.search(rf"eosim run .*--bug no-dedup.* --seed {seed}$", cells[4])
     assert "../index.html" in page.links
     assert_links_exist(path, page.links)
 
