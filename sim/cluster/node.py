@@ -80,8 +80,12 @@ class BaseNode:
             cb = self._waiting.pop(corr, None)
             if cb is not None:
                 cb(TIMEOUT)
-        if self._deadlines and self._timer_at is None:
-            self._arm(min(self._deadlines.values()))
+        # A timeout callback may have sent a new request, arming the timer for its (later)
+        # deadline; the requests still waiting may be due before it, so re-arm for the earliest.
+        if self._deadlines:
+            earliest = min(self._deadlines.values())
+            if self._timer_at is None or earliest < self._timer_at:
+                self._arm(earliest)
 
     def request(self, dst: str, api: str, body: dict[str, Any], timeout: float) -> Event:
         """Like ``call`` but returns a simpy event, for client processes written as generators."""

@@ -244,9 +244,28 @@ class _Summary:
                     f'<p><a class="diagram" href="{_esc(self.diagrams[name])}">message diagram '
                     "of this witness</a> (every request and response around these ops)</p>"
                 )
+            else:
+                window = self._window(first)
+                if window:
+                    parts.append(
+                        '<p class="note">Its message diagram (one re-run of the store): '
+                        f"<code>eosim report STORE --messages --from {window[0]:.3f} "
+                        f"--to {window[1]:.3f}</code></p>"
+                    )
             parts.append(self._all(name, ws, total))
         parts.append("</section>")
         return "".join(parts)
+
+    def _window(self, w: Witness) -> tuple[float, float] | None:
+        """The witness's ops from invoke to completion, padded; a witness spanning seconds
+        (a write and a much later read) is drawn around its first op."""
+        ops = [self.by_index[i] for i in w.ops if i in self.by_index]
+        if not ops:
+            return None
+        if max(o.end or o.start for o in ops) - min(o.start for o in ops) > 1.5:
+            ops = ops[:1]
+        start = max(0.0, min(o.start for o in ops) - 0.05)
+        return start, max(o.end or o.start for o in ops) + 0.05
 
     def _explain(self, w: Witness) -> str:
         text = str(w.details.get("explanation", "")) or short_json(
