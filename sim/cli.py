@@ -862,7 +862,10 @@ def shrink(
             f"{directory}: re-running the stored schedule does not show {', '.join(sorted(wanted))}; nothing to shrink"
         )
     outcome = run_sim(result.config, seed, result.schedule)
-    named = directory if directory.name not in ("", "..") else directory.resolve()
+    # store/latest is a symlink: the shrunk store sits beside (and is named after) the real run
+    named = (
+        directory.resolve() if directory.is_symlink() or directory.name in ("", "..") else directory
+    )
     base = named.with_name(named.name + "-shrunk")
     target = write_new_store(
         base,

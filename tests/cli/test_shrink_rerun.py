@@ -228,3 +228,13 @@ def test_a_store_killed_mid_write_is_refused(
     for command in ("replay", "shrink", "report"):
         proc = eosim(command, str(half))
         assert proc.returncode == 2 and "incomplete store" in proc.stderr, proc.stderr
+
+
+def test_shrinking_store_latest_writes_beside_the_real_run(failing: Path, tmp_path: Path) -> None:
+    """``store/latest`` is a symlink; the minimal run is named after the run it came from."""
+    latest = tmp_path / "latest"
+    latest.symlink_to(failing)
+    _, target = shrink(latest)
+    assert target.parent == failing.parent
+    assert target.name.startswith(failing.name + "-shrunk-")
+    assert not (tmp_path / "latest-shrunk-1").exists()
