@@ -490,7 +490,7 @@ def campaign(
         )
     Path(store_root).mkdir(parents=True, exist_ok=True)
     console = err if as_json else out
-    bar = progress(console)
+    bar = progress(console, disable=quiet)
     failures = 0
     with bar:
         task = bar.add_task("seeds", total=len(seeds), failures=0)

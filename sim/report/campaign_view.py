@@ -29,7 +29,8 @@ class RateColumn(ProgressColumn):
         return Text(f"{rate:5.1f} runs/s", style="cyan")
 
 
-def progress(console: Console) -> Progress:
+def progress(console: Console, disable: bool = False) -> Progress:
+    """The live bar of seeds done and failures; ``disable`` (``--quiet``) prints nothing."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -39,6 +40,7 @@ def progress(console: Console) -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=False,
+        disable=disable,
     )
 
 

@@ -52,3 +52,12 @@ def test_reproduce_line_uses_the_users_flags_and_reproduces(tmp_path: Path) -> N
     rerun = eosim(*again, "--store", str(tmp_path / "b"), "--no-report")
     digest = re.compile(r"digest: ([0-9a-f]{16})")
     assert digest.search(proc.stdout).group(1) == digest.search(rerun.stdout).group(1)  # type: ignore[union-attr]
+
+
+def test_a_quiet_campaign_prints_nothing(tmp_path: Path) -> None:
+    proc = eosim(
+        "campaign", "--mode", "idempotent", "--seeds", "0..1", "--time-limit", "2",
+        "--store", str(tmp_path / "c"), "-q",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "" and proc.stderr == ""
