@@ -77,8 +77,11 @@ def write_store(
     results: dict[str, Any],
     then: Callable[[Path], object] | None = None,
 ) -> Path:
-    """Write the four store files; ``then`` (the report) runs before the store is marked
-    complete, so a store is complete only with everything that belongs in it."""
+    """Write the four store files, mark the store complete, then run ``then`` (the report).
+
+    The marker guards the data a verdict rests on; the report is derived from it (and may
+    re-run the store to draw message diagrams, which needs a complete store), and ``eosim
+    report`` can always draw it again."""
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"cannot write the store at {directory}: it is a file, not a directory")
     try:
@@ -89,9 +92,9 @@ def write_store(
         write_atomic(directory / "faults.json", json.dumps(schedule, indent=1) + "\n")
         write_atomic(directory / "history.jsonl", history_text)
         write_atomic(directory / "results.json", json.dumps(results, indent=1) + "\n")
+        marker.unlink()
         if then is not None:
             then(directory)
-        marker.unlink()
     except OSError as exc:
         where = exc.filename or directory
         raise UsageError(f"cannot write the store at {where}: {exc.strerror or exc}") from None

@@ -255,3 +255,23 @@ def test_a_fault_on_a_client_node_is_drawn_over_its_lane(tmp_path: Path) -> None
 def test_convergence_window_is_labelled(mixed_page: str) -> None:
     assert 'id="convergence"' in mixed_page
     assert "convergence window (faults healed, final reads)" in mixed_page
+
+
+def test_a_kept_store_gets_message_diagrams_for_its_forbidden_anomalies(tmp_path: Path) -> None:
+    """write_store(then=report) marks the data complete before the report, so the report's
+    traced re-run of the store is allowed and each forbidden anomaly links its diagram."""
+    from sim.config import from_mapping
+    from sim.runs.runner import run
+    from sim.runs.store import write_store as write_sim_store
+
+    config = from_mapping({"mode": "idempotent", "nemesis": "drop-acks", "bugs": "no-dedup",
+                           "time-limit": 3, "convergence": 2, "nemesis-interval": 0.8})  # fmt: skip
+    outcome = run(config, 4)
+    assert "duplicate" in outcome.results["forbidden"]
+    store = tmp_path / "kept"
+    write_sim_store(
+        store, config, 4, outcome.schedule, outcome.history_text, outcome.results,
+        then=write_report,
+    )  # fmt: skip
+    assert (store / "messages-duplicate.html").is_file()
+    assert 'href="messages-duplicate.html"' in (store / "timeline.html").read_text()
