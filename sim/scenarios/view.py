@@ -16,11 +16,13 @@ def render_scenario(s: Scenario, result: dict[str, Any], console: Console) -> No
     console.print(Panel(s.claim, title=title, expand=False))
     if "expected" in result:
         table = Table()
-        table.add_column("case")
-        table.add_column("expected")
-        table.add_column("observed (anomaly: seeds)")
-        table.add_column("seeds showing it")
-        table.add_column("verdict")
+        # Anomaly names wrap whole (fold), never cut with an ellipsis: they are copied into
+        # --anomaly and searched for in reports.
+        table.add_column("case", overflow="fold")
+        table.add_column("expected", overflow="fold")
+        table.add_column("observed (anomaly: seeds)", overflow="fold")
+        table.add_column("seeds showing it", overflow="fold")
+        table.add_column("verdict", overflow="fold")
         for label, expected in result["expected"].items():
             observed = (
                 ", ".join(
