@@ -4,7 +4,6 @@ convergence window labelled."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,34 +21,8 @@ from sim.report.plots import (
     latency_figure,
     throughput_figure,
 )
+from tests.report.test_report_outputs import HISTORY, op, write_store
 
-
-def op(index: int, time: float, process: Any, type_: str, f: str, value: Any) -> dict[str, Any]:
-    return {"index": index, "time": time, "process": process, "type": type_, "f": f, "value": value}
-
-
-def write_store(root: Path, history: list[dict[str, Any]], results: dict[str, Any]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "history.jsonl").write_text("".join(json.dumps(o) + "\n" for o in history))
-    (root / "results.json").write_text(json.dumps(results))
-    return root
-
-
-HISTORY = [
-    op(0, 0.010, 0, "invoke", "send", [["send", "k1", 1]]),
-    op(1, 0.020, 1, "invoke", "poll", [["poll"]]),
-    op(2, 0.025, 0, "ok", "send", [["send", "k1", [0, 1]]]),
-    op(3, 0.030, 1, "ok", "poll", [["poll", {"k1": [[0, 1]]}]]),
-    op(4, 0.100, "nemesis", "info", "drop-acks", {"fault": 0, "phase": "start", "target": "p2"}),
-    op(5, 0.110, 2, "invoke", "send", [["send", "k1", 2]]),
-    op(6, 0.120, 0, "invoke", "send", [["send", "k1", 3]]),
-    op(7, 0.300, 2, "info", "send", [["send", "k1", [None, 2]]]),
-    op(8, 0.310, 0, "fail", "send", [["send", "k1", 3]]),
-    op(9, 0.400, "nemesis", "info", "drop-acks", {"fault": 0, "phase": "stop", "target": "p2"}),
-    op(10, 0.500, 1, "invoke", "poll", [["poll"]]),
-    op(11, 0.520, 1, "ok", "poll", [["poll", {"k1": [[0, 1], [1, 2], [2, 2]]}]]),
-    op(12, 0.600, 3, "invoke", "send", [["send", "k1", 4]]),
-]
 # Two fault windows of two nemeses, a lost write (op 7, a send) and an allowed duplicate-delivery.
 NEM_HISTORY = [
     *HISTORY,
