@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from simpy import Event
 
-from sim.cluster.node import BaseNode
+from sim.clients.connections import OrderedConnections
 
 if TYPE_CHECKING:
     from sim.cluster.world import World
@@ -60,8 +60,13 @@ class ProducerStats:
     errors: dict[str, int] = field(default_factory=dict)
 
 
-class Producer(BaseNode):
+class Producer(OrderedConnections):
     """One producer session. ``pid``/``epoch`` come from InitProducerId when idempotent."""
+
+    # An idempotent producer holds a partition's new batches while an expired batch's sequence
+    # is unresolved; a transactional one instead fails the transaction (an abortable error) and
+    # the abort's epoch bump starts the sequences again.
+    HOLD_WHILE_UNRESOLVED = True
 
     world: World  # clients see the whole world; cluster nodes only its Context
 
@@ -181,6 +186,10 @@ class Producer(BaseNode):
         queue = self.queues.get(key)
         if queue and self.idempotent and not self._key_on_current_epoch(key):
             return  # drained when the old epoch's batches of this partition resolve
+        if queue and self.idempotent and self.HOLD_WHILE_UNRESOLVED and key in self.unresolved_seq:
+            # RecordAccumulator.shouldStopDrainBatchesForPartition: no new batch while an expired
+            # batch's sequence is unresolved; _complete drains it once that is settled.
+            return
         while queue:
             chunk, rest = queue[: self.cfg.batch_size], queue[self.cfg.batch_size :]
             self.queues[key] = queue = rest
@@ -435,5 +444,7 @@ class Producer(BaseNode):
             self._maybe_resolve(batch.key)
         if self.queues.get(batch.key) and self.key_epoch.get(batch.key, self.epoch) != self.epoch:
             self._drain(batch.key)  # the stale partition has drained: on to the new epoch
+        elif self.queues.get(batch.key) and batch.key not in self.drain_scheduled:
+            self._drain(batch.key)  # held back while a sequence was unresolved, or now free
         for i, cb in enumerate(batch.callbacks):
             cb(type_, None if base_offset is None else base_offset + i)

@@ -25,6 +25,8 @@ RETRY = 0.05
 
 
 class TxnProducer(Producer):
+    HOLD_WHILE_UNRESOLVED = False  # an unresolved sequence fails the transaction instead
+
     def __init__(self, world: World, name: str, txn_id: str) -> None:
         super().__init__(world, name)
         self._txn_id = txn_id

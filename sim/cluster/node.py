@@ -76,7 +76,8 @@ class BaseNode:
             return
         overdue = [c for c, d in self._deadlines.items() if d <= now]
         for corr in overdue:
-            del self._deadlines[corr]
+            if self._deadlines.pop(corr, None) is None:
+                continue  # settled by an earlier callback of this pass (a client's disconnect)
             cb = self._waiting.pop(corr, None)
             if cb is not None:
                 cb(TIMEOUT)

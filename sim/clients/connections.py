@@ -1,0 +1,94 @@
+"""A Kafka client's connections: one per broker, answered in order, closed on a timeout.
+
+The model's network delivers each message on its own, so a later response could reach a client
+before an earlier one whose copy was lost. A real client cannot see that: it talks to a broker
+over one TCP connection, the broker reads the next request only after answering the current one
+(SocketServer mutes the channel), and a request timeout closes the connection, failing every
+request still in flight on it (NetworkClient.handleTimedOutRequests ->
+processTimeoutDisconnection -> cancelInFlightRequests). An idempotent producer depends on this:
+no batch is acknowledged while an earlier one to the same broker is unanswered, so every
+unacknowledged batch stays inside the broker's five-batch dedup window.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from sim.cluster.network import Message
+from sim.cluster.node import TIMEOUT, BaseNode
+
+# What a request cancelled by the disconnect sees: like a timeout, its outcome is unknown.
+DISCONNECTED = {**TIMEOUT, "disconnected": True}
+
+
+class OrderedConnections(BaseNode):
+    """Mixin for client nodes: responses from one broker are handled in request order; one that
+    arrives early waits for those before it; a timeout disconnects from that broker."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open: dict[str, list[int]] = {}  # broker -> correlation ids in flight, in order
+        self._early: dict[str, dict[int, Message]] = {}  # broker -> answers waiting their turn
+
+    def call(
+        self,
+        dst: str,
+        api: str,
+        body: dict[str, Any],
+        timeout: float,
+        on_reply: Callable[[dict[str, Any]], Any],
+    ) -> int:
+        wrapped = functools.partial(self._on_conn_reply, dst, on_reply)
+        corr = super().call(dst, api, body, timeout, wrapped)
+        self._open.setdefault(dst, []).append(corr)
+        return corr
+
+    def _on_conn_reply(
+        self, broker: str, on_reply: Callable[[dict[str, Any]], Any], body: dict[str, Any]
+    ) -> None:
+        if body is not TIMEOUT:
+            on_reply(body)
+            return
+        # The timeout closes the connection first (cancelling what else is in flight on it),
+        # then each callback runs, the timed-out request's first: a retry it sends goes out on a
+        # new connection and is not cancelled with the old one.
+        cancelled = self._close(broker)
+        on_reply(body)
+        for callback in cancelled:
+            callback(dict(DISCONNECTED))
+
+    def _close(self, broker: str) -> list[Callable[[dict[str, Any]], Any]]:
+        self._early.pop(broker, None)
+        callbacks = []
+        for corr in self._open.pop(broker, []):
+            self._deadlines.pop(corr, None)
+            callback = self._waiting.pop(corr, None)
+            if callback is not None:
+                callbacks.append(callback)
+        return callbacks
+
+    def receive(self, msg: Message) -> None:
+        if not msg.is_response or self.env.now < self.paused_until:
+            super().receive(msg)  # requests, and a paused client's deferred handling
+            return
+        in_flight = self._open.get(msg.src)
+        if not in_flight or msg.corr not in in_flight:
+            return  # answers a request cancelled by a disconnect: that connection is gone
+        if msg.corr != in_flight[0]:
+            self._early.setdefault(msg.src, {})[msg.corr] = msg
+            return
+        self._deliver(in_flight, msg)
+        early = self._early.get(msg.src, {})
+        while in_flight and in_flight[0] in early:
+            self._deliver(in_flight, early.pop(in_flight[0]))
+
+    def _deliver(self, in_flight: list[int], msg: Message) -> None:
+        in_flight.remove(msg.corr)
+        super().receive(msg)
+
+    def crash(self) -> None:
+        super().crash()
+        self._open.clear()
+        self._early.clear()
