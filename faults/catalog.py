@@ -323,7 +323,10 @@ def power_loss(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     _check_power_loss(params)
     torn_tail = float(params.get("torn-tail", 0.5))
     lost = broker.lose_power(ctx.world.rng("nemesis/power-loss"), torn_tail)
-    ctx.notes.setdefault("lost", {})[target] = {k: v["lost"] for k, v in lost.items() if v["lost"]}
+    gone = {k: v["lost"] for k, v in lost.items() if v["lost"]}
+    notes = ctx.notes.setdefault("lost", {})  # {} when every broker kept everything
+    if gone:
+        notes[target] = gone
     torn = sorted(k for k, v in lost.items() if v["torn"])
     if torn:
         ctx.notes.setdefault("torn", {})[target] = torn

@@ -87,8 +87,8 @@ class Disk:
         run_scheduler = self.scheduler is not None and now >= self.next_check
         if run_scheduler:
             assert self.scheduler is not None
-            while self.next_check <= now:
-                self.next_check += self.scheduler
+            while self.next_check <= now:  # a fixed rate; rounded so 0.1 + 0.2 is 0.3
+                self.next_check = round(self.next_check + self.scheduler, 9)
         expire = self.expire
         for log in logs:
             if (
