@@ -287,6 +287,52 @@ def kill_broker(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     return _crash_broker(ctx, target, params)
 
 
+POWER_LOSS_PARAMS = ("torn-tail",)
+
+
+def _check_power_loss(params: dict[str, Any]) -> None:
+    unknown = sorted(set(params) - {*POWER_LOSS_PARAMS, "duration"})
+    if unknown:
+        raise UsageError(
+            f"power-loss: unknown parameter {unknown[0]!r}"
+            f"{did_you_mean(str(unknown[0]), POWER_LOSS_PARAMS)} (known: torn-tail)"
+        )
+    torn = params.get("torn-tail", 0.5)
+    if isinstance(torn, bool) or not isinstance(torn, (int, float)) or not 0 <= torn <= 1:
+        raise UsageError(f"power-loss: torn-tail must be a probability from 0 to 1, got {torn!r}")
+
+
+@nemesis(
+    "power-loss",
+    "power fails on brokers at one instant: each loses what its disk lacked (unflushed page "
+    "cache; a torn last write is truncated by recovery); they restart when it returns",
+    "brokers",
+    check_params=_check_power_loss,
+    every_node=True,
+    in_swarm_pool=False,
+    swarm_targets=("random-broker", "majority-brokers", "brokers"),
+)
+def power_loss(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    """Every target broker goes down in the same simulated instant (the scheduler calls this
+    for each before time moves). Kafka acknowledges from memory, so what survives is each
+    broker's on-disk prefix (sim.cluster.storage); the history's start op records, per broker
+    and partition, how many records went and whether recovery truncated a torn write."""
+    broker = ctx.world.brokers[target]
+    if not broker.alive:
+        return lambda: None
+    _check_power_loss(params)
+    torn_tail = float(params.get("torn-tail", 0.5))
+    lost = broker.lose_power(ctx.world.rng("nemesis/power-loss"), torn_tail)
+    gone = {k: v["lost"] for k, v in lost.items() if v["lost"]}
+    notes = ctx.notes.setdefault("lost", {})  # {} when every broker kept everything
+    if gone:
+        notes[target] = gone
+    torn = sorted(k for k, v in lost.items() if v["torn"])
+    if torn:
+        ctx.notes.setdefault("torn", {})[target] = torn
+    return broker.restart
+
+
 @nemesis("kill-coordinator", "crash the broker hosting the transaction coordinator", "coordinator")
 def kill_coordinator(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     return _crash_broker(ctx, target, params)

@@ -22,6 +22,13 @@ class NemesisSpec:
     start: Start
     needs_transactions: bool = False
     check_params: ParamsCheck | None = None
+    # True: a role naming several nodes (``brokers``) hits each of them at the same instant
+    # (otherwise only the first); False for the cluster-wide shapes that read the role whole.
+    every_node: bool = False
+    # False: left out of the ``--swarm`` pool of all kinds (drawn only when named)
+    in_swarm_pool: bool = True
+    # the targets ``--swarm`` draws from for this kind (its default target when empty)
+    swarm_targets: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, NemesisSpec] = {}
@@ -33,10 +40,21 @@ def nemesis(
     target: str,
     needs_transactions: bool = False,
     check_params: ParamsCheck | None = None,
+    every_node: bool = False,
+    in_swarm_pool: bool = True,
+    swarm_targets: tuple[str, ...] = (),
 ) -> Callable[[Start], Start]:
     def mark(fn: Start) -> Start:
         REGISTRY[name] = NemesisSpec(
-            name, description, target, fn, needs_transactions, check_params
+            name,
+            description,
+            target,
+            fn,
+            needs_transactions,
+            check_params,
+            every_node,
+            in_swarm_pool,
+            swarm_targets,
         )
         return fn
 

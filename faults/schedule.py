@@ -126,13 +126,16 @@ def plan(config: Any, seed: int) -> list[dict[str, Any]]:
     interval = config.nemesis_interval
     if config.swarm:
         pool = kinds or sorted(
-            n for n in REGISTRY if not REGISTRY[n].needs_transactions or config.transactional
+            n
+            for n in REGISTRY
+            if (not REGISTRY[n].needs_transactions or config.transactional)
+            and REGISTRY[n].in_swarm_pool
         )
         kinds = [k for k in pool if rng.random() < 0.5] or [pool[rng.randrange(len(pool))]]
         interval = interval * rng.uniform(0.5, 2.0)
     if not kinds:
         return []
-    schedule = []
+    schedule: list[dict[str, Any]] = []
     t = rng.uniform(0.2, 1.0) * interval
     limit = config.time_limit
     while True:
@@ -146,12 +149,24 @@ def plan(config: Any, seed: int) -> list[dict[str, Any]]:
                 "at": at,
                 "nemesis": kind,
                 "duration": duration,
-                "target": default_target(kind, config),
+                "target": swarm_target(kind, config, seed, len(schedule)),
                 "params": {},
             }
         )
         t = at + duration + rng.expovariate(1.0 / interval)
     return schedule
+
+
+def swarm_target(kind: str, config: Any, seed: int, i: int) -> str:
+    """The default target, except that ``--swarm`` draws one of a kind's ``swarm_targets``
+    from a stream of its own (so kinds without them draw nothing and keep their schedules)."""
+    choices = REGISTRY[kind].swarm_targets
+    if not config.swarm or not choices:
+        return default_target(kind, config)
+    import random
+
+    rng = random.Random(derive_seed(seed, f"faults/plan/{kind}/{i}"))
+    return choices[rng.randrange(len(choices))]
 
 
 def default_target(kind: str, config: Any) -> str:
@@ -187,7 +202,7 @@ def _run_fault(ctx: FaultContext, i: int, op: dict[str, Any]) -> Generator[Any, 
         return
     # "all-producers" / "all-processors" apply the fault to each; other roles name one node (or, like
     # "brokers" for the partition shapes, the cluster as a whole).
-    if op.get("target") not in EVERY:
+    if op.get("target") not in EVERY and not spec.every_node:
         targets = targets[:1]
     target: Any = targets[0] if len(targets) == 1 else targets
     ctx.notes = {}

@@ -15,6 +15,7 @@ ROLES = (
     "clients",
     "random-broker",
     "brokers",
+    "majority-brokers",
     "controller",
     "coordinator",
     "group-coordinator",
@@ -46,6 +47,10 @@ def resolve(world: Any, workload: Any, target: str, rng: random.Random) -> list[
         return [names[rng.randrange(len(names))]]
     if target == "brokers":
         return world.broker_names()
+    if target == "majority-brokers":
+        names = world.broker_names()
+        chosen = set(rng.sample(names, len(names) // 2 + 1))
+        return [n for n in names if n in chosen]
     if target == "controller":
         return ["controller"]
     if target == "coordinator":

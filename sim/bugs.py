@@ -21,6 +21,7 @@ BUGS: dict[str, str] = {
     "unclean-truncation": "a follower keeps its divergent suffix instead of truncating to the leader",
     "offsets-outside-txn": "sendOffsetsToTransaction commits the offsets at once, outside the transaction",
     "lost-marker": "the commit marker is not written to one partition of a transaction",
+    "ack-before-flush": "log.flush.interval.messages is honoured after the append returns (next tick), so a batch can be acknowledged before any replica fsynced it",
 }
 
 

@@ -68,6 +68,11 @@ class Config:
     broker_session_timeout_ms: float = 1000.0
     session_timeout_ms: float = 1000.0
     heartbeat_interval_ms: float = 100.0
+    # Storage (None = Kafka's default Long.MAX_VALUE / null: never). Kafka never fsyncs by default;
+    # the OS writes dirty pages back after os.dirty.expire.ms (an ``os.`` knob in ``external``).
+    log_flush_interval_messages: int | None = None
+    log_flush_interval_ms: float | None = None  # None: log.flush.scheduler.interval.ms
+    log_flush_scheduler_interval_ms: float | None = None
     txn_ops: int = 3  # sends per transaction
     external: dict[str, Any] = field(default_factory=dict)
 
@@ -153,6 +158,7 @@ class Config:
                 f"{did_you_mean(str(self.kafka_version), KAFKA_VERSIONS)}"
                 f" (modelled releases: {', '.join(KAFKA_VERSIONS)})"
             )
+        self._validate_flush_knobs()
         if self.txn_protocol not in (None, *TXN_PROTOCOLS):
             raise UsageError(f"txn.protocol must be v1 or v2, got {self.txn_protocol!r}")
         if self.txn_protocol == "v2" and self.release < (4, 0):
@@ -179,6 +185,30 @@ class Config:
                         f"{name} is a closed-loop knob; workload.arrivals=open has none"
                     )
         return self
+
+    def _validate_flush_knobs(self) -> None:
+        """The log.flush.* knobs: unset (Kafka's Long.MAX_VALUE / null) or a number in range
+        (LogConfig: flush.messages atLeast(1), flush.ms atLeast(0))."""
+        for fname, (low, integer) in FLUSH_KNOBS.items():
+            value = getattr(self, fname)
+            if value is None:
+                continue
+            name = KNOB_NAMES[fname]
+            ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+            if isinstance(value, bool) or not ok_type:
+                kind = "an integer" if integer else "a number of ms"
+                raise UsageError(f"{name} must be {kind}, got {value!r}")
+            if not math.isfinite(value) or value < low:
+                raise UsageError(f"{name} must be at least {low:g}, got {value!r}")
+
+    @property
+    def dirty_expire_ms(self) -> float | None:
+        """os.dirty.expire.ms: how long the OS keeps written data in the page cache before its
+        writeback makes it durable (Linux vm.dirty_expire_centisecs = 3000, 30 s, scaled down
+        like replica.lag.time.max.ms to 1000); 0 turns writeback off (nothing reaches the disk
+        but what Kafka flushes)."""
+        value = self.external.get("os.dirty.expire.ms", DIRTY_EXPIRE_MS)
+        return float(value) if value else None
 
     def _validate_numbers(self) -> None:
         """Every number finite and in its range: NaN or infinity for a time hangs the run, a
@@ -264,6 +294,9 @@ KNOB_NAMES = {
     "broker_session_timeout_ms": "broker.session.timeout.ms",
     "session_timeout_ms": "session.timeout.ms",
     "heartbeat_interval_ms": "heartbeat.interval.ms",
+    "log_flush_interval_messages": "log.flush.interval.messages",
+    "log_flush_interval_ms": "log.flush.interval.ms",
+    "log_flush_scheduler_interval_ms": "log.flush.scheduler.interval.ms",
     "nemesis_interval": "nemesis-interval",
     "time_limit": "time-limit",
     "txn_ops": "txn-ops",
@@ -292,6 +325,8 @@ def coerce(name: str, raw: Any) -> Any:
         kind = bool
     if fname in ("isolation_level", "txn_protocol"):
         kind = str
+    if fname in FLUSH_KNOBS:
+        kind = int if FLUSH_KNOBS[fname][1] else float
     if fname == "kafka_version":
         return _version_text(raw)
     if fname in ("nemesis", "bugs"):
@@ -354,6 +389,14 @@ NUMBER_RANGES: dict[str, tuple[float, float | None, bool]] = {
     "txn_ops": (1, 10_000, False),
 }
 
+# The log.flush.* knobs, unset by default: field -> (lowest, integer?)
+FLUSH_KNOBS: dict[str, tuple[float, bool]] = {
+    "log_flush_interval_messages": (1, True),
+    "log_flush_interval_ms": (0, False),
+    "log_flush_scheduler_interval_ms": (1, False),
+}
+DIRTY_EXPIRE_MS = 1000.0  # os.dirty.expire.ms default: vm.dirty_expire_centisecs 3000, scaled
+
 # Behaviour knobs with a fixed set of values (the first is the default).
 EXTERNAL_CHOICES: dict[str, tuple[str, ...]] = {
     "client.oos": ("java", "bump-and-retry"),
@@ -375,6 +418,7 @@ EXTERNAL_NUMBERS: dict[str, tuple[float, float, bool]] = {
     "workload.resend-on-timeout": (0, 10, True),  # times a timed-out send is sent again
     "workload.threads": (1, 64, True),
     "workload.txn-think-ms": (0.0, HOUR_MS, False),
+    "os.dirty.expire.ms": (0.0, HOUR_MS, False),  # 0: no writeback
 }
 EXTERNAL_KNOBS = sorted([*EXTERNAL_CHOICES, *EXTERNAL_FLAGS, *EXTERNAL_NUMBERS])
 
@@ -402,7 +446,11 @@ def validate_external(external: dict[str, Any]) -> None:
             raise UsageError(f"unknown knob {name!r}{did_you_mean(name, EXTERNAL_KNOBS)}")
 
 
-EXTERNAL_PREFIXES = ("client.", "workload.")  # model knobs beyond Kafka's own, kept in ``external``
+EXTERNAL_PREFIXES = (
+    "client.",
+    "workload.",
+    "os.",
+)  # model knobs beyond Kafka's own, kept in ``external``
 
 
 def from_mapping(data: dict[str, Any], base: Config | None = None) -> Config:

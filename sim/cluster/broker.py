@@ -21,8 +21,11 @@ from sim.cluster.controller import CONTROLLER
 from sim.cluster.log import PartitionLog, Record
 from sim.cluster.network import Message
 from sim.cluster.node import BaseNode
+from sim.cluster.storage import Disk, power_loss
 
 if TYPE_CHECKING:
+    import random
+
     from sim.cluster.context import Context
 
 TICK = 0.05
@@ -75,7 +78,10 @@ class Broker(BaseNode):
             k: PartitionLog(k, track_producers="dedup-not-replicated" not in self.bugs)
             for k in keys
         }
-        self.flushed: dict[str, int] = dict.fromkeys(keys, 0)
+        self.disk = Disk(cfg, self.bugs)  # what survives a power loss (sim.cluster.storage)
+        # After a restart that lost data: register anew before taking any metadata (KRaft
+        # BrokerLifecycleManager), so the shortened log never resumes its old leaderships.
+        self.registering = False
         self.meta: dict[str, dict[str, Any]] = {}
         self.leading: dict[str, LeaderState] = {}
         self.following: dict[str, FollowerState] = {}
@@ -99,7 +105,13 @@ class Broker(BaseNode):
         self.alive = True
         self.env.process(self._ticker(self.incarnation))
 
+    @property
+    def flushed(self) -> dict[str, int]:
+        """Each partition's on-disk prefix: what a power loss keeps."""
+        return {key: log.on_disk for key, log in self.logs.items()}
+
     def crash(self, lose_unflushed: bool = False) -> None:
+        """A process crash keeps the page cache; ``lose_unflushed`` loses it too."""
         super().crash()
         self.meta = {}
         self.leading = {}
@@ -107,8 +119,21 @@ class Broker(BaseNode):
         for ext in self.extensions:
             ext.reset()
         if lose_unflushed:
-            for key, log in self.logs.items():
-                log.truncate_to(self.flushed[key])
+            self.registering = True
+            for log in self.logs.values():
+                power_loss(log, None, 0.0)
+
+    def lose_power(self, rng: random.Random, torn_tail: float) -> dict[str, dict[str, int]]:
+        """Crash losing every log's suffix past its on-disk prefix (a torn last write with
+        probability ``torn_tail``, truncated by recovery); returns what went, per partition."""
+        self.crash()
+        self.registering = True
+        out = {}
+        for key, log in self.logs.items():
+            lost = power_loss(log, rng, torn_tail)
+            if lost["lost"] or lost["torn"]:
+                out[key] = lost
+        return out
 
     def restart(self) -> None:
         for log in self.logs.values():
@@ -121,25 +146,30 @@ class Broker(BaseNode):
             now = self.env.now
             if now >= next_heartbeat:
                 next_heartbeat = now + HEARTBEAT_EVERY
-                self.call(CONTROLLER, "BrokerHeartbeat", {}, 0.5, self._on_heartbeat_reply)
+                body = {"register": True} if self.registering else {}
+                self.call(CONTROLLER, "BrokerHeartbeat", body, 0.5, self._on_heartbeat_reply)
             for key, st in self.leading.items():
                 self._leader_tick(key, st, now)
             for key, fs in self.following.items():
                 if fs.corr < 0 or now - fs.sent_at > 1.0:
                     self._fetch_from_leader(key)
-            for key, log in self.logs.items():
-                self.flushed[key] = log.hw  # a periodic flush: what a crash can keep
+            self.disk.tick(self.logs.values(), now)
             for ext in self.extensions:
                 ext.tick(now)
             yield self.env.timeout(TICK)
 
     def _on_heartbeat_reply(self, body: dict[str, Any]) -> None:
+        if self.registering:
+            if "image" not in body:
+                return  # refused (the old session is still valid) or timed out: retry
+            self.registering = False
         if "image" in body:
             self.apply_image(body["image"])
 
     # --- metadata ------------------------------------------------------------------------
     def on_update_metadata(self, msg: Message) -> None:
-        self.apply_image(msg.body["image"])
+        if not self.registering:
+            self.apply_image(msg.body["image"])
 
     def apply_image(self, image: list[dict[str, Any]]) -> None:
         for p in image:
@@ -401,6 +431,7 @@ class Broker(BaseNode):
 
     # --- replication ---------------------------------------------------------------------
     def after_append(self, key: str) -> None:
+        self.disk.appended(self.logs[key], self.env.now)  # a flush happens inside the append
         self._advance_hw(key)
         self._serve_parked(key)
 
@@ -534,6 +565,7 @@ class Broker(BaseNode):
                 if rec.offset == self.kept_divergent[key]:
                     log.append(rec.copy(), replicated=True)
                     self.kept_divergent[key] += 1
+        self.disk.appended(log, self.env.now)
         log.hw = min(body["hw"], log.leo)
         self._fetch_from_leader(key)
 

@@ -103,6 +103,12 @@ class Controller(BaseNode):
 
     def on_heartbeat(self, msg: Message) -> None:
         b = msg.src
+        if msg.body.get("register") and b not in self.fenced:
+            # ClusterControlManager.registerBroker: a new incarnation is refused while the old
+            # one's session is valid (DuplicateBrokerRegistrationException); it is let in once
+            # the session has expired and fencing has moved its leaderships away.
+            self.reply(msg, {"error": "duplicate_broker_registration"})
+            return
         self.last_heartbeat[b] = self.env.now
         if b in self.fenced:
             self.fenced.discard(b)

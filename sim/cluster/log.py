@@ -3,6 +3,7 @@ open transactions (for the Last Stable Offset) and the aborted-transaction index
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from sim.cluster.producer_state import ProducerEntry, record_batch
@@ -68,6 +69,12 @@ class PartitionLog:
         self.producers: dict[int, ProducerEntry] = {}
         self.aborted: list[tuple[int, int, int]] = []  # (pid, first_offset, marker_offset)
         self.track_producers = track_producers
+        # Storage (sim.cluster.storage): the prefix that is on disk, fsynced by Kafka's flush
+        # (LocalLog.recoveryPoint) or written back by the OS, and the page cache's dirty writes
+        # beyond it: (time written, log end after the write), oldest first.
+        self.on_disk = 0
+        self.dirty: deque[tuple[float, int]] = deque()
+        self.last_flush = 0.0  # UnifiedLog.lastFlushTime
 
     # --- offsets -------------------------------------------------------------------------
     @property
@@ -186,6 +193,10 @@ class PartitionLog:
         self.epoch_cache = [(e, s) for e, s in self.epoch_cache if s < offset]
         if offset == self.leo:
             return
+        if self.on_disk > offset:  # LocalLog.truncateTo: the recovery point follows the end
+            self.on_disk = offset
+        if self.dirty and self.dirty[-1][1] > offset:
+            self.dirty = deque((t, min(end, offset)) for t, end in self.dirty)
         del self.records[offset:]
         if self.hw > offset:
             self.hw = offset

@@ -66,6 +66,11 @@ def processor_crashes(seed: int) -> list[dict[str, Any]]:
     ]
 
 
+def whole_cluster_power_loss(seed: int) -> list[dict[str, Any]]:
+    """Every broker loses power at one instant, while writes are in flight."""
+    return [fault(2.0 + 0.13 * (seed % 7), "power-loss", 1.5, "brokers")]
+
+
 def nothing(seed: int) -> list[dict[str, Any]]:
     return []
 
@@ -116,6 +121,12 @@ MATRIX: tuple[BugCampaign, ...] = (
     ),
     BugCampaign(
         "lost-marker", Config(**TXN, **QUICK), nothing, ("fractured-read", "stalled", "lost-write")
+    ),
+    BugCampaign(
+        "ack-before-flush",
+        Config(mode="idempotent", log_flush_interval_messages=1, **QUICK),
+        whole_cluster_power_loss,
+        ("lost-write",),
     ),
 )
 
