@@ -22,6 +22,9 @@ class NemesisSpec:
     start: Start
     needs_transactions: bool = False
     check_params: ParamsCheck | None = None
+    # drawn by --swarm from the whole catalog; False: only when named with --nemesis (the clock
+    # nemeses, added after the swarm pool was fixed, so existing swarm seeds replay unchanged)
+    in_swarm_pool: bool = True
 
 
 REGISTRY: dict[str, NemesisSpec] = {}
@@ -33,10 +36,11 @@ def nemesis(
     target: str,
     needs_transactions: bool = False,
     check_params: ParamsCheck | None = None,
+    in_swarm_pool: bool = True,
 ) -> Callable[[Start], Start]:
     def mark(fn: Start) -> Start:
         REGISTRY[name] = NemesisSpec(
-            name, description, target, fn, needs_transactions, check_params
+            name, description, target, fn, needs_transactions, check_params, in_swarm_pool
         )
         return fn
 

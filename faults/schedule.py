@@ -126,7 +126,10 @@ def plan(config: Any, seed: int) -> list[dict[str, Any]]:
     interval = config.nemesis_interval
     if config.swarm:
         pool = kinds or sorted(
-            n for n in REGISTRY if not REGISTRY[n].needs_transactions or config.transactional
+            n
+            for n in REGISTRY
+            if REGISTRY[n].in_swarm_pool
+            and (not REGISTRY[n].needs_transactions or config.transactional)
         )
         kinds = [k for k in pool if rng.random() < 0.5] or [pool[rng.randrange(len(pool))]]
         interval = interval * rng.uniform(0.5, 2.0)

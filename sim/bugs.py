@@ -21,6 +21,7 @@ BUGS: dict[str, str] = {
     "unclean-truncation": "a follower keeps its divergent suffix instead of truncating to the leader",
     "offsets-outside-txn": "sendOffsetsToTransaction commits the offsets at once, outside the transaction",
     "lost-marker": "the commit marker is not written to one partition of a transaction",
+    "txn-timeout-aborts-prepared": "the coordinator's timeout scan aborts a transaction whose commit markers are being written (a forward clock jump makes it look expired)",
 }
 
 
