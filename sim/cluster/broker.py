@@ -573,7 +573,8 @@ class Broker(BaseNode):
         is the leader's wall clock (ReplicaManager.fetchMessages: ``time.milliseconds``)."""
         now = self.clock.now()
         if offset >= leo:
-            st.caught_up[replica] = now
+            # math.max as in Kafka: after a backward jump the old (later) time is kept
+            st.caught_up[replica] = max(st.caught_up.get(replica, now), now)
         elif offset >= st.last_fetch_leo.get(replica, leo + 1):
             st.caught_up[replica] = max(
                 st.caught_up.get(replica, -1e9), st.last_fetch_time[replica]

@@ -58,6 +58,7 @@ class Controller(BaseNode):
             self.partitions[key] = PartitionState(key, replicas, replicas[0], list(replicas))
         self.elections = 0
         self.isr_shrinks = 0  # AlterPartition requests that took a replica out of an ISR
+        self.isr_shrinks_by_key: dict[str, int] = {}
         self.handlers = {
             "BrokerHeartbeat": self.on_heartbeat,
             "AlterPartition": self.on_alter_partition,
@@ -139,6 +140,7 @@ class Controller(BaseNode):
             return
         if any(r not in new_isr for r in p.isr):
             self.isr_shrinks += 1
+            self.isr_shrinks_by_key[p.key] = self.isr_shrinks_by_key.get(p.key, 0) + 1
         p.isr = new_isr
         p.partition_epoch += 1
         self.push([p])
