@@ -230,7 +230,8 @@ class Producer(BaseNode):
                 key,
                 [v for v, _ in chunk],
                 [cb for _, cb in chunk],
-                self.clock.now(),  # createdMs: time.milliseconds() (delivery.timeout.ms)
+                # createdMs: time.milliseconds() (delivery.timeout.ms)
+                self.env.now if self.clock.perfect else self.clock.now(),
                 txn=self.txn_in_progress,
             )
             if self.idempotent:
@@ -279,7 +280,11 @@ class Producer(BaseNode):
             return
         # ProducerBatch.hasReachedDeliveryTimeout: deliveryTimeoutMs <= now - createdMs, both
         # read from the client's wall clock
-        remaining = self.clock.sim_delay(batch.created + self.delivery_timeout - self.clock.now())
+        clock = self.clock
+        if clock.perfect:  # the same arithmetic as clock.sim_delay/now, without the calls
+            remaining = batch.created + self.delivery_timeout - self.env.now
+        else:
+            remaining = clock.sim_delay(batch.created + self.delivery_timeout - clock.now())
         self.call(
             leader,
             "Produce",
