@@ -164,6 +164,7 @@ def bench_sim(quick: bool) -> list[Row]:
         )
     rows += flush_cost(sim_seconds, repeats)
     rows += trace_cost(repeats, time_limit=10.0 if quick else 30.0)
+    rows += clock_cost(repeats, time_limit=10.0 if quick else 30.0)
     return rows
 
 
@@ -194,6 +195,51 @@ def flush_cost(sim_seconds: float, repeats: int, mode: str = "idempotent") -> li
             None,
         ),
     ]
+
+
+def clock_cost(repeats: int = 3, time_limit: float = 30.0, seed: int = 1) -> list[Row]:
+    """Per-node clocks when on: the default transactional run with every broker's and every
+    producer's clock skewed (rate 1.5 and 0.8) for the whole workload, against the same run with
+    perfect clocks; wall time per completed op, best of ``repeats`` each (the skew changes the
+    history, so the cost is per op, not per run)."""
+    import gc
+
+    from sim.config import Config
+    from sim.runs.runner import run
+
+    config = Config(mode="transactional", time_limit=time_limit)
+    last = time_limit - 0.05
+    skewed = [
+        {"at": 0.0, "nemesis": "clock-skew", "duration": last, "target": b, "params": {"rate": r}}
+        for b, r in (("b0", 1.5), ("b1", 0.8), ("b2", 1.5))
+    ] + [
+        {
+            "at": 0.0,
+            "nemesis": "clock-skew",
+            "duration": last,
+            "target": "all-producers",
+            "params": {"rate": 0.8},
+        }
+    ]
+
+    def per_op(schedule: list[dict[str, Any]]) -> float:
+        best = float("inf")
+        for _ in range(repeats):
+            gc.collect()
+            t = time.perf_counter()
+            outcome = run(config, seed, schedule)
+            wall = time.perf_counter() - t
+            done = sum(1 for op in outcome.ops if op["type"] in ("ok", "fail", "info"))
+            best = min(best, wall / max(done, 1))
+        return best
+
+    run(config, seed)  # warm up: imports and caches, outside the timed runs
+    perfect, moved = per_op([]), per_op(skewed)
+    ratio = moved / perfect
+    return [
+        row("sim clocks: every clock skewed / perfect clocks, wall per op (transactional run)",
+            ratio, "x", "<= 1.5", ratio <= 1.5),
+    ]  # fmt: skip
 
 
 def trace_cost(repeats: int = 3, time_limit: float = 30.0, seed: int = 1) -> list[Row]:

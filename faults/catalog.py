@@ -7,6 +7,7 @@ editing broker state directly, so a fault does only what a real fault could do.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -372,6 +373,135 @@ def start_zombie(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal
         return lambda: None
     ctx.workload.start_producer(txn_id=session.node.txn_id())
     return lambda: None
+
+
+# --- clocks --------------------------------------------------------------------------------------
+# Jepsen's clock nemesis (jepsen.nemesis.time): bump a node's clock by a delta, strobe it back and
+# forth, and heal by resetting it to true time (NTP). The skew (a rate, as libfaketime gives
+# Jepsen) is the third. Only timers Kafka runs on the wall clock notice (sim/cluster/clock.py).
+def _number(name: str, params: dict[str, Any], key: str, default: float) -> float:
+    value = params.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise UsageError(f"{name}: {key} must be a number, got {value!r}")
+    return float(value)
+
+
+def _check_bump(params: dict[str, Any]) -> None:
+    delta = _number("clock-bump", params, "delta", 10.0)
+    if delta == 0 or abs(delta) > 1e6:
+        raise UsageError(
+            f"clock-bump: delta must be a non-zero number of seconds (+ forward, - back), got {delta!r}"
+        )
+
+
+def _check_strobe(params: dict[str, Any]) -> None:
+    delta = _number("clock-strobe", params, "delta", 5.0)
+    period = _number("clock-strobe", params, "period", 0.2)
+    if delta == 0 or abs(delta) > 1e6:
+        raise UsageError(f"clock-strobe: delta must be a non-zero number of seconds, got {delta!r}")
+    if not 0.001 <= period <= 1e6:
+        raise UsageError(f"clock-strobe: period must be at least 0.001 seconds, got {period!r}")
+
+
+def _check_skew(params: dict[str, Any]) -> None:
+    rate = _number("clock-skew", params, "rate", 2.0)
+    if not 0.01 <= rate <= 100 or rate == 1.0:
+        raise UsageError(
+            f"clock-skew: rate must be between 0.01 and 100 and not 1 (e.g. 1.5 fast, 0.5 slow), got {rate!r}"
+        )
+
+
+def _clocks(ctx: FaultContext, target: str) -> list[Any]:
+    """The clocks of the machine ``target`` names: a broker, the controller, or a client
+    session (a processor's consumer and producer share its machine)."""
+    node = ctx.world.brokers.get(target)
+    if node is None and target == "controller":
+        node = ctx.world.controller
+    if node is not None:
+        return [node.clock]
+    session = ctx.session(target)
+    if session is None:
+        return []
+    nodes = [session.node, getattr(session, "producer", None)]
+    return [n.clock for n in nodes if n is not None and hasattr(n, "clock")]
+
+
+def _reset_clocks(clocks: list[Any]) -> Heal:
+    def heal() -> None:
+        for clock in clocks:
+            clock.reset()
+
+    return heal
+
+
+def _note_clock(ctx: FaultContext, clocks: list[Any]) -> None:
+    if clocks:
+        ctx.notes["clock_offset"] = round(clocks[0].offset, 6)
+        ctx.notes["clock_rate"] = clocks[0].rate
+
+
+@nemesis(
+    "clock-bump",
+    "jump a node's wall clock by delta seconds (params: delta, + forward / - back); healed by resetting it",
+    "coordinator",
+    check_params=_check_bump,
+    in_swarm_pool=False,
+)
+def clock_bump(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    clocks = _clocks(ctx, target)
+    for clock in clocks:
+        clock.bump(_number("clock-bump", params, "delta", 10.0))
+    _note_clock(ctx, clocks)
+    return _reset_clocks(clocks)
+
+
+@nemesis(
+    "clock-strobe",
+    "a node's wall clock jumps delta seconds ahead and back every period seconds (params: delta, period)",
+    "random-broker",
+    check_params=_check_strobe,
+    in_swarm_pool=False,
+)
+def clock_strobe(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    clocks = _clocks(ctx, target)
+    delta = _number("clock-strobe", params, "delta", 5.0)
+    period = _number("clock-strobe", params, "period", 0.2)
+    env = ctx.world.env
+    state = {"on": True, "ahead": False}
+
+    def flip(_ev: object = None) -> None:
+        if not state["on"]:
+            return
+        step = -delta if state["ahead"] else delta
+        state["ahead"] = not state["ahead"]
+        for clock in clocks:
+            clock.bump(step)
+        env.timeout(period).callbacks.append(flip)
+
+    flip()
+    _note_clock(ctx, clocks)
+
+    def heal() -> None:
+        state["on"] = False
+        for clock in clocks:
+            clock.reset()
+
+    return heal
+
+
+@nemesis(
+    "clock-skew",
+    "a node's wall clock runs fast or slow (params: rate, e.g. 1.5 or 0.5); healed by resetting it",
+    "random-broker",
+    check_params=_check_skew,
+    in_swarm_pool=False,
+)
+def clock_skew(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    clocks = _clocks(ctx, target)
+    for clock in clocks:
+        clock.set_rate(_number("clock-skew", params, "rate", 2.0))
+    _note_clock(ctx, clocks)
+    return _reset_clocks(clocks)
 
 
 # --- listing and validation ----------------------------------------------------------------------

@@ -22,6 +22,7 @@ BUGS: dict[str, str] = {
     "offsets-outside-txn": "sendOffsetsToTransaction commits the offsets at once, outside the transaction",
     "lost-marker": "the commit marker is not written to one partition of a transaction",
     "ack-before-flush": "log.flush.interval.messages is honoured after the append returns (next tick), so a batch can be acknowledged before any replica fsynced it",
+    "txn-timeout-aborts-prepared": "the coordinator's timeout scan aborts a transaction whose commit markers are being written (a forward clock jump makes it look expired)",
 }
 
 

@@ -355,6 +355,7 @@ PROTOCOL_COUNTERS = (
     ("txn_aborts", "txn aborts"),
     ("txn_timeouts", "txn timeouts"),
     ("elections", "leader elections"),
+    ("isr_shrinks", "ISR shrinks"),
 )
 
 

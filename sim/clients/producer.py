@@ -106,6 +106,10 @@ class Producer(OrderedConnections):
         self.stats = ProducerStats()
         self.fatal: str | None = None
         self.oos_behavior = cfg.external.get("client.oos", "java") if cfg.external else "java"
+        # linger timers armed on a moved clock: key -> (due on the clock, timer token)
+        self.linger_due: dict[str, tuple[float, int]] = {}
+        self.next_linger_token = 0
+        self.clock.listeners.append(self._on_clock_change)
 
     # --- setup ---------------------------------------------------------------------------
     def init(self) -> Event:
@@ -159,10 +163,20 @@ class Producer(OrderedConnections):
         if self.fatal is not None:
             on_done("fail", None)
             return
-        self.queues.setdefault(key, []).append((value, on_done))
+        queue = self.queues.setdefault(key, [])
+        queue.append((value, on_done))
         if key not in self.drain_scheduled:
             self.drain_scheduled.add(key)
-            self.env.timeout(self.linger).callbacks.append(functools.partial(self._on_linger, key))
+            if self.clock.perfect:
+                self.env.timeout(self.linger).callbacks.append(
+                    functools.partial(self._on_linger, key)
+                )
+            else:
+                self._arm_linger(key, self.clock.now() + self.linger)
+        elif key in self.linger_due and len(queue) >= self.cfg.batch_size:
+            # RecordAccumulator.ready: a full batch is sendable whatever linger.ms says, so a
+            # linger stretched by a backward clock jump holds back only partial batches
+            self._drain(key)
 
     def send_event(self, key: str, value: int) -> Event:
         """``send`` for generator code: an event whose value is (type, offset)."""
@@ -173,6 +187,32 @@ class Producer(OrderedConnections):
     def _on_linger(self, key: str, _ev: object) -> None:
         self._drain(key)
 
+    # linger.ms on the client's wall clock: RecordAccumulator.ready sends a batch once
+    # ProducerBatch.waitedTimeMs(now) = max(0, time.milliseconds() - lastAttemptMs) reaches
+    # linger.ms. Only a moved clock takes this path (the perfect one arms the plain timer above):
+    # a backward jump holds partial batches until the clock is back past their due time.
+    def _arm_linger(self, key: str, due: float) -> None:
+        token = self.next_linger_token
+        self.next_linger_token += 1
+        self.linger_due[key] = (due, token)
+        delay = max(0.0, self.clock.sim_time(due) - self.env.now)
+        self.env.timeout(delay).callbacks.append(functools.partial(self._on_linger_at, key, token))
+
+    def _on_linger_at(self, key: str, token: int, _ev: object) -> None:
+        armed = self.linger_due.get(key)
+        if armed is None or armed[1] != token:
+            return  # re-armed since (the clock moved) or already drained
+        due = armed[0]
+        if not self.clock.perfect and self.clock.sim_time(due) > self.env.now + 1e-9:
+            self._arm_linger(key, due)  # the clock went back while this timer was armed
+            return
+        self._drain(key)
+
+    def _on_clock_change(self) -> None:
+        """A clock jump or a new rate: re-arm every clock-linger timer for its due time."""
+        for key in sorted(self.linger_due):
+            self._arm_linger(key, self.linger_due[key][0])
+
     def _on_backoff(self, batch: Batch, _ev: object) -> None:
         self._send_batch(batch)
 
@@ -181,6 +221,8 @@ class Producer(OrderedConnections):
 
     def _drain(self, key: str) -> None:
         self.drain_scheduled.discard(key)
+        if self.linger_due:
+            self.linger_due.pop(key, None)
         if not self.alive:
             return
         queue = self.queues.get(key)
@@ -197,7 +239,8 @@ class Producer(OrderedConnections):
                 key,
                 [v for v, _ in chunk],
                 [cb for _, cb in chunk],
-                self.env.now,
+                # createdMs: time.milliseconds() (delivery.timeout.ms)
+                self.env.now if self.clock.perfect else self.clock.now(),
                 txn=self.txn_in_progress,
             )
             if self.idempotent:
@@ -244,7 +287,13 @@ class Producer(OrderedConnections):
             self._release(leader)
             self._complete(batch, "ok", None)
             return
-        remaining = batch.created + self.delivery_timeout - self.env.now
+        # ProducerBatch.hasReachedDeliveryTimeout: deliveryTimeoutMs <= now - createdMs, both
+        # read from the client's wall clock
+        clock = self.clock
+        if clock.perfect:  # the same arithmetic as clock.sim_delay/now, without the calls
+            remaining = batch.created + self.delivery_timeout - self.env.now
+        else:
+            remaining = clock.sim_delay(batch.created + self.delivery_timeout - clock.now())
         self.call(
             leader,
             "Produce",
@@ -309,7 +358,7 @@ class Producer(OrderedConnections):
             self._give_up(batch, err)
 
     def _retry_later(self, batch: Batch, err: str) -> None:
-        elapsed = self.env.now - batch.created
+        elapsed = self.clock.now() - batch.created  # the client's wall clock
         if elapsed + self.backoff >= self.delivery_timeout or batch.attempts > self.cfg.retries:
             self._give_up(batch, err)
             return

@@ -207,7 +207,7 @@ class Broker(BaseNode):
         log = self.logs[key]
         log.note_epoch(p["leader_epoch"])
         st = LeaderState(p["leader_epoch"], p["partition_epoch"], list(p["isr"]))
-        now = self.env.now
+        now = self.clock.now()  # lastCaughtUpTimeMs is wall-clock time (Partition.makeLeader)
         for r in p["replicas"]:
             if r != self.name:
                 st.follower_leo[r] = 0
@@ -482,10 +482,13 @@ class Broker(BaseNode):
         log = self.logs[key]
         isr = set(st.isr)
         new_isr = [self.name]
+        # Replica.isCaughtUp compares lastCaughtUpTimeMs with time.milliseconds(): the leader's
+        # wall clock, so a forward jump on the leader makes every follower look out of sync.
+        wall = self.clock.now()
         for r, leo in sorted(st.follower_leo.items()):
             # In sync = fetched up to the leader's log end within replica.lag.time.max.ms;
             # a follower is re-admitted once it is in sync again and has reached the HW.
-            in_sync = now - st.caught_up.get(r, -1e9) <= self.lag_max
+            in_sync = wall - st.caught_up.get(r, -1e9) <= self.lag_max
             if in_sync and (r in isr or leo >= log.hw):
                 new_isr.append(r)
         if set(new_isr) != isr:
@@ -598,10 +601,13 @@ class Broker(BaseNode):
         """Kafka's Replica.updateFetchStateOrThrow: a follower is caught up at this fetch if it
         reached the leader's log end, and as of its *previous* fetch if it reached the log end
         the leader had then. Under steady writes a fetch never equals the current log end, so
-        the second rule is what keeps a healthy but distant follower in the ISR."""
-        now = self.env.now
+        the second rule is what keeps a healthy but distant follower in the ISR. The fetch time
+        is the leader's wall clock (ReplicaManager.fetchMessages: ``time.milliseconds``)."""
+        clock = self.clock
+        now = self.env.now if clock.perfect else clock.now()  # no call on the hot default path
         if offset >= leo:
-            st.caught_up[replica] = now
+            # math.max as in Kafka: after a backward jump the old (later) time is kept
+            st.caught_up[replica] = max(st.caught_up.get(replica, now), now)
         elif offset >= st.last_fetch_leo.get(replica, leo + 1):
             st.caught_up[replica] = max(
                 st.caught_up.get(replica, -1e9), st.last_fetch_time[replica]

@@ -57,6 +57,8 @@ class Controller(BaseNode):
             replicas = [brokers[(i + j) % len(brokers)] for j in range(rf)]
             self.partitions[key] = PartitionState(key, replicas, replicas[0], list(replicas))
         self.elections = 0
+        self.isr_shrinks = 0  # AlterPartition requests that took a replica out of an ISR
+        self.isr_shrinks_by_key: dict[str, int] = {}
         self.handlers = {
             "BrokerHeartbeat": self.on_heartbeat,
             "AlterPartition": self.on_alter_partition,
@@ -142,6 +144,9 @@ class Controller(BaseNode):
         if new_isr == p.isr:
             self.reply(msg, {"state": p.image()})
             return
+        if any(r not in new_isr for r in p.isr):
+            self.isr_shrinks += 1
+            self.isr_shrinks_by_key[p.key] = self.isr_shrinks_by_key.get(p.key, 0) + 1
         p.isr = new_isr
         p.partition_epoch += 1
         self.push([p])

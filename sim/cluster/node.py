@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from simpy import Event
 
+from sim.cluster.clock import Clock
 from sim.cluster.network import Message
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ class BaseNode:
         self._timer_at: float | None = None
         self.handlers: dict[str, Callable[[Message], None]] = {}
         self.paused_until = 0.0
+        # this machine's wall clock (perfect unless a clock nemesis moves it); kept across crashes
+        self.clock = Clock(self.env)
 
     # --- outgoing ------------------------------------------------------------------------
     def call(

@@ -73,6 +73,8 @@ class TxnCoordinator(HostedCoordinator):
         self.v2 = cfg.txn_v2
         self.fencing = "no-epoch-fencing" not in broker.bugs
         self.lost_marker = "lost-marker" in broker.bugs
+        self.abort_prepared = "txn-timeout-aborts-prepared" in broker.bugs
+        self.timed_out_prepared: set[str] = set()  # (bug) commits the scan already aborted
         self.txns: dict[str, TxnMeta] = {}
         self.busy: set[str] = set()  # txn ids with a state write or markers in flight
         self.stats = {
@@ -226,7 +228,9 @@ class TxnCoordinator(HostedCoordinator):
         if meta.state in (EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT):
             meta.state = ONGOING
             meta.partitions, meta.groups = [], []
-            meta.started = self.env.now
+            # txnStartTimestamp = time.milliseconds() on the coordinator's broker (wall clock;
+            # TransactionMetadata.prepareAddPartitions), persisted with the state
+            meta.started = self.broker.clock.now()
             return True
         return False
 
@@ -401,17 +405,35 @@ class TxnCoordinator(HostedCoordinator):
 
     # --- timeouts ------------------------------------------------------------------------
     def tick(self, now: float) -> None:
+        """TransactionCoordinator.abortTimedOutTransactions, run every tick: the scan's period
+        is the scheduler's (monotonic), but TransactionStateManager.timedOutTransactions compares
+        ``txnStartTimestamp + txnTimeoutMs < time.milliseconds()``, the broker's wall clock, so a
+        forward jump of this broker's clock expires transactions that are well within their
+        timeout, and a backward jump keeps expired ones alive."""
         if not self.active:
             return
+        wall = self.broker.clock.now()
         for txn_id in sorted(self.txns):
             meta = self.txns[txn_id]
             if (
                 meta.state == ONGOING
                 and txn_id not in self.busy
-                and now - meta.started > meta.timeout
+                and wall - meta.started > meta.timeout
             ):
                 self.stats["timeouts"] += 1
                 self._note(meta, "timed out (transaction.timeout.ms): abort, fence")
+                self._abort(meta, fence=True)
+            elif (
+                self.abort_prepared
+                and meta.state == PREPARE_COMMIT
+                and wall - meta.started > meta.timeout
+                and txn_id not in self.timed_out_prepared
+            ):
+                # bug txn-timeout-aborts-prepared: the scan skips neither pending transitions nor
+                # Prepare states, so it aborts a commit whose markers are being written
+                self.timed_out_prepared.add(txn_id)
+                self.stats["timeouts"] += 1
+                self._note(meta, "timed out while PrepareCommit (bug): abort, fence")
                 self._abort(meta, fence=True)
 
 

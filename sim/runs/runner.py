@@ -122,6 +122,7 @@ def verdict(world: World, config: Config, seed: int, digest: str) -> dict[str, A
     results["digest"] = digest
     results.setdefault("stats", {})["sim_time"] = round(world.env.now, 6)
     results["stats"]["elections"] = world.controller.elections
+    results["stats"]["isr_shrinks"] = world.controller.isr_shrinks
     results["stats"].update(protocol_counters(world))
     results["processes"] = process_roles(world)
     return dict(sorted(results.items()))

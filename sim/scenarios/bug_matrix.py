@@ -75,6 +75,17 @@ def nothing(seed: int) -> list[dict[str, Any]]:
     return []
 
 
+def markers_held_then_clock_jump(seed: int) -> list[dict[str, Any]]:
+    """The coordinator's first WriteTxnMarkers is held for a second (the commit stays in
+    PrepareCommit), then the coordinator's clock jumps 10 s forward, past every open
+    transaction's transaction.timeout.ms (5 s)."""
+    at = 1.0 + 0.1 * (seed % 7)
+    return [
+        fault(at, "delay-request", 0.1, "coordinator", api="WriteTxnMarkers", delay=1.0, count=1),
+        fault(at + 0.3, "clock-bump", 1.5, "coordinator", delta=10.0),
+    ]
+
+
 TXN: dict[str, Any] = {
     "mode": "transactional",
     "workload": "produce-consume",
@@ -127,6 +138,12 @@ MATRIX: tuple[BugCampaign, ...] = (
         Config(mode="idempotent", log_flush_interval_messages=1, **QUICK),
         whole_cluster_power_loss,
         ("lost-write",),
+    ),
+    BugCampaign(
+        "txn-timeout-aborts-prepared",
+        Config(mode="transactional", external={"client.reinit-on-fenced": True}, **QUICK),
+        markers_held_then_clock_jump,
+        ("lost-write", "fractured-read", "G1a"),
     ),
 )
 

@@ -594,3 +594,147 @@ scenario(
         custom=_lso_blocking,
     )
 )
+
+
+# --- clocks (docs/clocks.md) ---------------------------------------------------------------------
+def coordinator_clock_jump(seed: int) -> list[dict[str, Any]]:
+    return [fault(2.0 + 0.13 * (seed % 5), "clock-bump", 1.5, "coordinator", delta=10.0)]
+
+
+def leader_clock_jump(seed: int) -> list[dict[str, Any]]:
+    return [fault(2.0 + 0.13 * (seed % 5), "clock-bump", 1.5, "leader-of:k0", delta=10.0)]
+
+
+def clock_measures(outcome: Any) -> dict[str, Any]:
+    """What the clock jump did: transactions the coordinator timed out, how long the failed
+    transactions had really been open (true time, from the history), what the producers were
+    told, and the ISR shrinks the controller accepted."""
+    stats = outcome.results.get("stats", {})
+    invoked: dict[Any, float] = {}
+    ages = []
+    errors: dict[str, int] = {}
+    for op in outcome.ops:
+        if op["type"] == "invoke":
+            invoked[op["process"]] = op["time"]
+        elif op["f"] == "txn" and op["type"] in ("fail", "info") and "error" in op:
+            ages.append(op["time"] - invoked.get(op["process"], op["time"]))
+            errors[str(op["error"])] = errors.get(str(op["error"]), 0) + 1
+    return {
+        "txn_timeouts": stats.get("txn_timeouts", 0),
+        "txn_errors": dict(sorted(errors.items())),
+        "longest_failed_txn_s": round(max(ages), 3) if ages else 0.0,
+        "isr_shrinks": stats.get("isr_shrinks", 0),
+        "isr_shrinks_k0": outcome.world.controller.isr_shrinks_by_key.get("k0", 0),
+        "producer_errors": stats.get("producer_errors", {}),
+    }
+
+
+def jump_aborts(ms: list[dict[str, Any]]) -> tuple[bool, str]:
+    timeouts = [m["txn_timeouts"] for m in ms]
+    fenced = sum(m["txn_errors"].get("producer_fenced", 0) for m in ms)
+    longest = max(m["longest_failed_txn_s"] for m in ms)
+    ok = all(t > 0 for t in timeouts) and fenced > 0 and longest < 5.0
+    return ok, (
+        f"timeouts per seed {timeouts}, {fenced} transactions failed with PRODUCER_FENCED, "
+        f"open at most {longest} s of a 5 s timeout"
+    )
+
+
+def no_timeouts(ms: list[dict[str, Any]]) -> tuple[bool, str]:
+    n = sum(m["txn_timeouts"] for m in ms)
+    return n == 0, f"{n} transaction timeouts"
+
+
+CLOCK_TXN = Config(
+    mode="transactional",
+    external={"workload.txn-think-ms": 300.0, "workload.abort-probability": 0.0},
+    **QUICK,
+)
+
+scenario(
+    Scenario(
+        name="clock-jump-aborts-transactions",
+        claim="a 10 s forward jump of the transaction coordinator's clock aborts open transactions well within their 5 s timeout; the producer is fenced, read_committed sees nothing aborted",
+        explanation=(
+            "The coordinator times a transaction out when txnStartTimestamp + transaction.timeout.ms "
+            "is below time.milliseconds(), its broker's wall clock "
+            "(TransactionStateManager.timedOutTransactions). A forward jump makes every transaction "
+            "that was open at that moment look 10 s old: the coordinator bumps the epoch and aborts "
+            "it. The producer, which had its transaction open for well under a second, gets "
+            "PRODUCER_FENCED on its next AddPartitionsToTxn or EndTxn (fatal in the Java client: "
+            "it must close). Safety holds: the abort markers make read_committed skip the data."
+        ),
+        cases=(
+            Case(
+                "jump +10 s on the coordinator",
+                CLOCK_TXN,
+                coordinator_clock_jump,
+                absent=("G1a", "uncommitted-read", "lost-write", "duplicate", "fractured-read"),
+                measure=clock_measures,
+                judge=jump_aborts,
+            ),
+            Case(
+                "no jump",
+                CLOCK_TXN,
+                None,
+                absent=("G1a", "uncommitted-read", "lost-write", "duplicate"),
+                measure=clock_measures,
+                judge=no_timeouts,
+            ),
+        ),
+        tags=("clocks",),
+    )
+)
+
+
+def isr_shrunk(ms: list[dict[str, Any]]) -> tuple[bool, str]:
+    shrinks = [m["isr_shrinks"] for m in ms]
+    k0 = [m["isr_shrinks_k0"] for m in ms]
+    ner = sum(m["producer_errors"].get("not_enough_replicas", 0) for m in ms)
+    return sum(1 for s in shrinks if s) * 2 > len(ms), (
+        f"ISR shrinks per seed {shrinks} (of k0: {k0}); producers got NOT_ENOUGH_REPLICAS "
+        f"{ner} times and retried"
+    )
+
+
+def isr_kept(ms: list[dict[str, Any]]) -> tuple[bool, str]:
+    n = sum(m["isr_shrinks"] for m in ms)
+    return n == 0, f"{n} ISR shrinks"
+
+
+scenario(
+    Scenario(
+        name="clock-jump-shrinks-isr",
+        claim="a 10 s forward jump of a partition leader's clock shrinks its ISRs to itself (in most seeds: when its ISR check runs before the followers fetch again); with acks=all nothing is lost",
+        explanation=(
+            "A leader keeps a follower in the ISR while time.milliseconds() - lastCaughtUpTimeMs is "
+            "within replica.lag.time.max.ms (Replica.isCaughtUp), both read from the leader's wall "
+            "clock. A forward jump makes every follower look 10 s behind, so the leader asks the "
+            "controller to shrink the ISR to itself. With min.insync.replicas = 2, acks=all "
+            "produces are refused (NOT_ENOUGH_REPLICAS) and retried until the followers' next "
+            "fetches put them back; no acknowledged write is lost. The shrink needs the check to "
+            "run before a follower's next fetch restamps it with the jumped clock, so it does not "
+            "happen in every seed (Kafka checks every replica.lag.time.max.ms / 2 and also counts "
+            "a follower at the log end as caught up, so there it is rarer still: docs/clocks.md)."
+        ),
+        cases=(
+            Case(
+                "jump +10 s on the leader of k0",
+                Config(mode="idempotent", acks="all", **QUICK),
+                leader_clock_jump,
+                absent=("lost-write", "duplicate", "inconsistent-offsets"),
+                measure=clock_measures,
+                judge=isr_shrunk,
+            ),
+            Case(
+                "no jump",
+                Config(mode="idempotent", acks="all", **QUICK),
+                None,
+                absent=("lost-write", "duplicate"),
+                measure=clock_measures,
+                judge=isr_kept,
+            ),
+        ),
+        tags=("clocks",),
+    )
+)

@@ -37,3 +37,8 @@ def test_jepsen_style_context_workload_runs(bench) -> None:  # type: ignore[no-u
 def test_rows_have_the_results_format(bench) -> None:  # type: ignore[no-untyped-def]
     r = bench.row("x", 1.23456, "x", "<= 2", True)
     assert r == {"name": "x", "value": 1.235, "unit": "x", "target": "<= 2", "pass": True}
+
+
+def test_clock_cost_row_compares_moved_and_perfect_clocks(bench) -> None:  # type: ignore[no-untyped-def]
+    (r,) = bench.clock_cost(repeats=1, time_limit=2.0)
+    assert r["name"].startswith("sim clocks:") and r["value"] > 0 and r["target"] == "<= 1.5"
