@@ -96,8 +96,9 @@ def test_an_idempotent_producer_with_lost_acks_never_duplicates_under_open_arriv
     batches were acknowledged past a lost one, pushed it out of the broker's five-batch window,
     and its retry after a local epoch bump was appended twice (57 of 60 seeds).
 
-    Kafka: storage ProducerStateEntry (NUM_BATCHES_TO_RETAIN = 5) and ProducerAppendInfo.checkSequence;
-    clients RecordAccumulator.shouldStopDrainBatchesForPartition
+    Kafka: storage/src/main/java/org/apache/kafka/storage/internals/log/ProducerStateEntry.java,
+    NUM_BATCHES_TO_RETAIN = 5 (with ProducerAppendInfo.checkSequence); clients
+    RecordAccumulator.shouldStopDrainBatchesForPartition
     """
     config = from_mapping(
         {"mode": "idempotent", "nemesis": "drop-acks", "workload.arrivals": "open"}
