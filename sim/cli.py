@@ -450,6 +450,12 @@ def _flag_value(value: Any) -> str:
     help="campaign directory (default store/campaign-<mode>-<time>)",
 )
 @click.option("--keep-all", is_flag=True, help="keep full stores of passing seeds too")
+@click.option(
+    "--guided",
+    is_flag=True,
+    help="coverage-guided: as many runs as --seeds names, each mutating the fault schedule of "
+    "a run that reached new protocol behaviour (the first seed seeds the search)",
+)
 @click.option("--json", "as_json", is_flag=True, help="print campaign.json to stdout")
 @click.option("--quiet", "-q", is_flag=True)
 @guarded
@@ -460,6 +466,7 @@ def campaign(
     scheduler: str | None,
     store_root: str | None,
     keep_all: bool,
+    guided: bool,
     as_json: bool,
     quiet: bool,
     **kw: Any,
@@ -471,6 +478,7 @@ def campaign(
       eosim campaign --mode at-least-once --nemesis drop-acks --seeds 0..199
       eosim campaign --mode idempotent --nemesis kill-broker,partition-halves --seeds 0..999 --workers 8
       eosim campaign --mode transactional --seeds 0..99 --backend dask --scheduler tcp://10.0.0.5:8786
+      eosim campaign --mode transactional --set txn.protocol=v1 --guided --seeds 0..299
     """
     import datetime as _dt
     import os
@@ -490,6 +498,11 @@ def campaign(
             Path("store") / f"campaign-{config.mode}-{'+'.join(config.nemesis) or 'none'}-{stamp}"
         )
     Path(store_root).mkdir(parents=True, exist_ok=True)
+    if guided:
+        if backend != "local":
+            raise UsageError("--guided runs on the local backend (its rounds depend on each other)")
+        guided_campaign(config, seeds, workers, store_root, as_json, quiet)
+        return
     console = err if as_json else out
     bar = progress(console, disable=quiet)
     failures = 0
@@ -524,6 +537,58 @@ def campaign(
         render_summary(summary, out, reproduce_args)
         out.print(f"campaign store: {store_root}")
         out.print(f"campaign page: {page}")
+    if summary.interrupted:
+        sys.exit(130)
+    sys.exit(EXIT_ANOMALY if summary.failing else EXIT_VALID)
+
+
+def guided_campaign(
+    config: Any, seeds: list[int], workers: int, store_root: str, as_json: bool, quiet: bool
+) -> None:
+    """``campaign --guided``: len(seeds) runs, seeded by the first seed; prints the coverage
+    reached, which run first reached it, and each failing run with its reproduce line."""
+    from sim.report.campaign_view import progress
+    from sim.runs.guided import run_guided
+
+    bar = progress(err if as_json else out, disable=quiet)
+    failures = 0
+    with bar:
+        task = bar.add_task("guided runs", total=len(seeds), failures=0)
+
+        def on_result(result: dict[str, Any]) -> None:
+            nonlocal failures
+            failures += result["valid"] is False
+            bar.update(task, advance=1, failures=failures)
+
+        with sigterm_as_interrupt():
+            summary = run_guided(
+                config, seeds[0], len(seeds), workers=workers, store=store_root, on_result=on_result
+            )
+    data = summary.to_json()
+    if as_json:
+        click.echo(json.dumps(data, indent=1))
+    elif not quiet:
+        curve = summary.growth()
+        out.print(
+            f"coverage: {len(summary.first_reached)} protocol features over {len(summary.runs)} "
+            f"runs ({curve[len(curve) // 2] if curve else 0} by the halfway run); corpus "
+            f"{len(summary.corpus)} runs",
+            markup=False,
+        )
+        newest = sorted(summary.first_reached.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        for feature, index in newest:
+            out.print(f"  run {index} first reached {feature}", markup=False, soft_wrap=True)
+        for r in summary.failing[:10]:
+            where = f" --faults {r['store']}/faults.json" if r["store"] else ""
+            out.print(
+                f"run {r['index']} (seed {r['seed']}): {', '.join(r['forbidden'])}  ->  "
+                f"eosim run {reproduce_args(config, r['seed'])}{where}",
+                markup=False,
+                soft_wrap=True,
+            )
+        if not summary.failing:
+            out.print("no failing run", markup=False)
+        out.print(f"campaign store: {store_root} (guided.json)", markup=False)
     if summary.interrupted:
         sys.exit(130)
     sys.exit(EXIT_ANOMALY if summary.failing else EXIT_VALID)

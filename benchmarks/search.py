@@ -1,0 +1,147 @@
+"""Search power: how many runs (and wall seconds) until a campaign first fails, per strategy.
+
+    python benchmarks/search.py [--campaigns 10] [--max-runs 500] [--only BUG ...]
+                                [--strategies fixed,swarm,guided] [--clean-runs 0] [--json F]
+
+For every bug switch of the bug matrix (its configuration with the bug on, but none of the
+matrix's hand-aimed schedules) and the real-bug class of a delayed EndTxn on its vulnerable
+protocol (txn.protocol=v1), three strategies search from scratch:
+
+- fixed: a plain campaign with a fixed generic nemesis mix (``FIXED_MIX``), one seed after another;
+- swarm: ``--swarm`` with no nemesis named (kinds, intervals and targets drawn per seed);
+- guided: ``campaign --guided`` (coverage-guided mutation of fault schedules).
+
+Each strategy runs ``--campaigns`` independent campaigns (different seeds) and stops each at its
+first invalid run or after ``--max-runs``; the table gives the median runs and wall seconds to
+the first failure ("-" when fewer than half the campaigns found one). ``--clean-runs N`` also
+runs each strategy N times on the configuration without the bug (the false-positive side:
+every run there must be valid). Run on demand; it takes minutes to hours depending on options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sim.config import Config  # noqa: E402
+
+FIXED_MIX = ("drop-acks", "kill-broker", "partition-halves", "pause-client", "delay-request")
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    config: Config  # with the bug (or the vulnerable release) switched on
+    clean: Config  # the same without it
+
+
+def targets() -> list[Target]:
+    from sim.scenarios.bug_matrix import MATRIX
+
+    out = [
+        Target(e.bug, e.config.replace(bugs=(e.bug,)), e.config.replace(bugs=())) for e in MATRIX
+    ]
+    v1 = Config(mode="transactional", time_limit=6.0, convergence=3.0, txn_protocol="v1")
+    out.append(Target("delayed-endtxn (txn.protocol=v1)", v1, v1.replace(txn_protocol=None)))
+    return out
+
+
+def first_failure_plain(config: Config, first_seed: int, max_runs: int) -> tuple[int | None, float]:
+    from sim.runs.runner import run
+
+    started = time.perf_counter()
+    for i in range(max_runs):
+        if run(config, first_seed + i).results.get("valid") is False:
+            return i + 1, time.perf_counter() - started
+    return None, time.perf_counter() - started
+
+
+def first_failure_guided(
+    config: Config, first_seed: int, max_runs: int
+) -> tuple[int | None, float]:
+    from sim.runs.guided import run_guided
+
+    started = time.perf_counter()
+    summary = run_guided(config, first_seed, max_runs, stop_when=lambda r: r["valid"] is False)
+    found = next((r["index"] + 1 for r in summary.runs if r["valid"] is False), None)
+    return found, time.perf_counter() - started
+
+
+def strategy(name: str, config: Config) -> tuple[Config, Callable[..., tuple[int | None, float]]]:
+    if name == "fixed":
+        return config.replace(nemesis=FIXED_MIX, swarm=False), first_failure_plain
+    if name == "swarm":
+        return config.replace(nemesis=(), swarm=True), first_failure_plain
+    if name == "guided":
+        return config.replace(nemesis=(), swarm=False), first_failure_guided
+    raise SystemExit(f"unknown strategy {name!r} (fixed, swarm, guided)")
+
+
+def median_or_dash(
+    values: list[int | None], seconds: list[float], max_runs: int
+) -> tuple[str, str]:
+    """Medians over the campaigns; a campaign that found nothing counts as more than
+    ``max_runs`` (so the median is "> max" when half of them found nothing)."""
+    found = [(v, s) for v, s in zip(values, seconds, strict=True) if v is not None]
+    if not found:
+        return "-", "-"
+    runs = statistics.median([v if v is not None else max_runs + 1 for v in values])
+    wall = statistics.median(seconds)
+    return (f">{max_runs}" if runs > max_runs else f"{runs:g}"), f"{wall:.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--campaigns", type=int, default=10)
+    parser.add_argument("--max-runs", type=int, default=500)
+    parser.add_argument("--strategies", default="fixed,swarm,guided")
+    parser.add_argument("--only", action="append", default=[])
+    parser.add_argument("--clean-runs", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    names = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    rows: list[dict[str, Any]] = []
+    for target in targets():
+        if args.only and not any(o in target.name for o in args.only):
+            continue
+        row: dict[str, Any] = {"target": target.name}
+        for name in names:
+            config, search = strategy(name, target.config)
+            found, walls = [], []
+            for c in range(args.campaigns):
+                n, wall = search(config, 10_000 * (c + 1), args.max_runs)
+                found.append(n)
+                walls.append(wall)
+            runs, wall = median_or_dash(found, walls, args.max_runs)
+            row[name] = {"median_runs": runs, "median_wall_s": wall, "runs": found}
+            if args.clean_runs:
+                clean, search = strategy(name, target.clean)
+                n, _ = search(clean, 7, args.clean_runs)
+                row[name]["clean_failures"] = 0 if n is None else 1
+            print(
+                f"{target.name:40s} {name:7s} runs {runs:>5s}  wall {wall:>6s} s  {found}",
+                flush=True,
+            )
+        rows.append(row)
+    if args.json is not None:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    print("\n| target | " + " | ".join(f"{n}: runs / s" for n in names) + " |")
+    print("|---|" + "---|" * len(names))
+    for row in rows:
+        cells = [f"{row[n]['median_runs']} / {row[n]['median_wall_s']}" for n in names]
+        print(f"| {row['target']} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

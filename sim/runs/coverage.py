@@ -1,0 +1,109 @@
+"""What protocol behaviour one run reached, as a set of small features (for guided search).
+
+A feature is a string such as ``msg:ProduceResponse:out_of_order_sequence``,
+``decision:txn-state:Ongoing -> PrepareAbort`` or ``stat:isr_shrinks:4+``. Guided campaigns keep
+the runs that reached a feature no earlier run reached and mutate their fault schedules, as
+coverage-guided fuzzers keep inputs that reach new edges. Counts are bucketed (1, 2, 4+, 16+,
+...) the way AFL buckets hit counts, so doing a thing much more often is news, a little more is
+not.
+
+Collected through the message trace's recording hooks (``sim.cluster.trace``): nothing is
+stored per message, and like a trace it draws no randomness and schedules nothing, so a run's
+history is the same with or without it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from sim.cluster.trace import MessageTrace, Sent
+
+_COUNTED_STATS = (
+    "retries",
+    "deduplicated",
+    "fenced",
+    "txn_commits",
+    "txn_aborts",
+    "txn_timeouts",
+    "elections",
+    "isr_shrinks",
+    "sends_info",
+    "sends_fail",
+)
+
+
+def bucket(n: int) -> str:
+    """AFL-style hit-count buckets: 1, 2, 3, 4+, 8+, 16+, 32+, 128+."""
+    for floor in (128, 32, 16, 8, 4):
+        if n >= floor:
+            return f"{floor}+"
+    return str(n)
+
+
+class Coverage(MessageTrace):
+    """A trace that keeps no messages, only what kinds of thing happened and how often."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hits: Counter[str] = Counter()
+
+    @property
+    def live(self) -> bool:  # nodes format their notes only when a trace is live
+        return True
+
+    def _keep(self, entry: Sent) -> None:
+        body = entry.body if isinstance(entry.body, dict) else {}
+        name = f"{entry.api}Response" if entry.response else entry.api
+        error = body.get("error") if entry.response else None
+        self.hits[f"msg:{name}:{error or 'ok'}"] += 1
+        if entry.fate == "dropped":
+            reason = entry.reason.split(" ", 1)[0] if entry.reason else "lost"
+            self.hits[f"dropped:{name}:{reason}"] += 1
+        if entry.delayed:
+            self.hits[f"delayed:{name}"] += 1
+        if entry.duplicate:
+            self.hits[f"duplicated:{name}"] += 1
+        if entry.reordered:
+            self.hits[f"reordered:{name}"] += 1
+
+    def arrived(self, entry: Sent, node_up: bool, node_known: bool) -> None:
+        if not node_up:
+            name = f"{entry.api}Response" if entry.response else entry.api
+            self.hits[f"dropped:{name}:node-down"] += 1
+
+    def note(self, node: str, kind: str, text: str) -> None:
+        words = [w for w in text.split() if not any(c.isdigit() for c in w)]
+        detail = " ".join(words[:4]) if kind not in ("append", "lso-advanced") else ""
+        self.hits[f"decision:{kind}:{detail}" if detail else f"decision:{kind}"] += 1
+
+    def features(self, results: Mapping[str, Any] | None = None) -> set[str]:
+        """Every feature this run reached, with its count bucket; plus the verdict's anomaly
+        types and bucketed protocol counters when ``results`` is given."""
+        out = set(self.hits)
+        # How often counts only where it is news: decisions and error answers. Routine traffic
+        # and drops vary with every schedule; bucketing them would keep nearly every run.
+        out |= {
+            f"{name}#{bucket(n)}"
+            for name, n in self.hits.items()
+            if name.startswith("decision:")
+            or (name.startswith("msg:") and not name.endswith(":ok"))
+        }
+        if results is not None:
+            out |= result_features(results)
+        return out
+
+
+def result_features(results: Mapping[str, Any]) -> set[str]:
+    out = {f"anomaly:{name}" for name in results.get("anomaly_types") or []}
+    stats = results.get("stats") if isinstance(results.get("stats"), dict) else {}
+    assert isinstance(stats, dict)
+    for name in _COUNTED_STATS:
+        value = stats.get(name)
+        if isinstance(value, int) and value > 0:
+            out.add(f"stat:{name}:{bucket(value)}")
+    errors = stats.get("producer_errors")
+    if isinstance(errors, dict):
+        out |= {f"producer-error:{code}" for code in errors}
+    return out

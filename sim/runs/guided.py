@@ -1,0 +1,247 @@
+"""Guided campaigns: spend runs on mutating the fault schedules that reached new behaviour.
+
+A plain campaign draws every seed's faults independently. A guided one keeps a corpus of runs
+that reached a protocol feature no earlier run reached (``sim.runs.coverage``), picks a parent
+weighted towards rare features, mutates its schedule (``faults.mutate``) and runs the child, as
+coverage-guided fuzzers do. Runs go in fixed-size batches whose candidates depend only on the
+corpus before the batch, so the result is the same for any number of workers: one campaign seed,
+one sequence of runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sim.config import Config, from_mapping
+from sim.errors import UsageError
+
+BATCH = 8  # candidates per round, fixed so results do not depend on the number of workers
+FRESH_SEED_OFFSET = 1_000_000  # children that change the workload's seed too draw from here
+
+
+def run_candidate(
+    config_data: dict[str, Any],
+    index: int,
+    seed: int,
+    schedule: list[dict[str, Any]],
+    store_root: str | None,
+) -> dict[str, Any]:
+    """Run one candidate with coverage on (a top-level function, so process pools can ship it)."""
+    from sim.runs.coverage import Coverage
+    from sim.runs.runner import run
+    from sim.runs.store import write_store
+
+    config = from_mapping(config_data)
+    coverage = Coverage()
+    outcome = run(config, seed, schedule, trace=coverage)
+    results = outcome.results
+    store = None
+    if store_root is not None and results.get("valid") is False:
+        directory = Path(store_root) / f"run-{index}"
+        write_store(directory, config, seed, outcome.schedule, outcome.history_text, results)
+        store = str(directory)
+    return {
+        "index": index,
+        "seed": seed,
+        "schedule": outcome.schedule,
+        "features": sorted(coverage.features(results)),
+        "valid": results.get("valid"),
+        "anomaly_types": results.get("anomaly_types", []),
+        "forbidden": sorted(results.get("forbidden", [])),
+        "digest": results.get("digest"),
+        "store": store,
+    }
+
+
+@dataclass
+class GuidedSummary:
+    config: Config
+    campaign_seed: int
+    budget: int
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    first_reached: dict[str, int] = field(default_factory=dict)  # feature -> run index
+    corpus: list[int] = field(default_factory=list)  # run indices kept for new features
+    interrupted: bool = False
+    elapsed: float = 0.0
+    workers: int = 1
+
+    @property
+    def failing(self) -> list[dict[str, Any]]:
+        return [r for r in self.runs if r["valid"] is False]
+
+    def growth(self) -> list[int]:
+        """Features reached after each run: the coverage curve."""
+        seen: set[str] = set()
+        curve = []
+        for r in self.runs:
+            seen.update(r["features"])
+            curve.append(len(seen))
+        return curve
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "strategy": "guided",
+            "mode": self.config.mode,
+            "config": self.config.to_dict(),
+            "campaign_seed": self.campaign_seed,
+            "budget": self.budget,
+            "done": len(self.runs),
+            "interrupted": self.interrupted,
+            "features": len(self.first_reached),
+            "coverage_growth": self.growth(),
+            "corpus": self.corpus,
+            "failing_runs": [
+                {k: r[k] for k in ("index", "seed", "forbidden", "store")} for r in self.failing
+            ],
+            "first_reached": dict(sorted(self.first_reached.items())),
+            "runs": [{k: v for k, v in r.items() if k != "features"} for r in self.runs],
+        }
+
+
+def fault_kinds(config: Config) -> list[str]:
+    """The kinds a guided campaign may add: the ones named, else the whole swarm pool."""
+    from faults.registry import REGISTRY
+
+    if config.nemesis:
+        return list(config.nemesis)
+    return sorted(
+        n
+        for n in REGISTRY
+        if REGISTRY[n].in_swarm_pool
+        and (not REGISTRY[n].needs_transactions or config.transactional)
+    )
+
+
+class _Corpus:
+    def __init__(self, config: Config, campaign_seed: int) -> None:
+        self.config = config
+        self.seed = campaign_seed
+        self.rng = random.Random(f"eosim/guided/{campaign_seed}")
+        self.kinds = fault_kinds(config)
+        self.entries: list[dict[str, Any]] = []
+        self.seen: dict[str, int] = {}  # feature -> how many runs reached it
+
+    def candidates(self, start: int, n: int) -> list[tuple[int, int, list[dict[str, Any]]]]:
+        from faults.mutate import mutate
+        from faults.schedule import plan
+
+        out = []
+        for index in range(start, start + n):
+            if not self.entries:  # the first round: planned schedules, as a swarm would draw
+                seed = self.seed + index
+                planning = self.config if self.config.nemesis else replace(self.config, swarm=True)
+                out.append((index, seed, plan(planning, seed)))
+                continue
+            weights = [self._rarity(e) for e in self.entries]
+            parent = self.rng.choices(self.entries, weights=weights)[0]
+            other = self.entries[self.rng.randrange(len(self.entries))]
+            seed = (
+                parent["seed"] if self.rng.random() < 0.5 else self.seed + FRESH_SEED_OFFSET + index
+            )
+            schedule = mutate(
+                parent["schedule"], self.rng, self.kinds, self.config.time_limit, other["schedule"]
+            )
+            out.append((index, seed, schedule))
+        return out
+
+    def _rarity(self, entry: dict[str, Any]) -> float:
+        return sum(1.0 / self.seen.get(f, 1) for f in entry["features"]) or 1e-6
+
+    def add(self, result: dict[str, Any], summary: GuidedSummary) -> None:
+        new = [f for f in result["features"] if f not in self.seen]
+        for f in result["features"]:
+            self.seen[f] = self.seen.get(f, 0) + 1
+        for f in new:
+            summary.first_reached[f] = result["index"]
+        if new or not self.entries:
+            self.entries.append(result)
+            summary.corpus.append(result["index"])
+
+
+def _pool(workers: int) -> Any:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from sim.runs.campaign import watch_parent
+
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=watch_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+def _run_batch(
+    pool: Any,
+    data: dict[str, Any],
+    batch: list[tuple[int, int, list[dict[str, Any]]]],
+    store: str | None,
+) -> Iterator[dict[str, Any]]:
+    if pool is None:
+        for index, seed, schedule in batch:
+            yield run_candidate(data, index, seed, schedule, store)
+        return
+    futures = [pool.submit(run_candidate, data, i, s, sch, store) for i, s, sch in batch]
+    try:
+        for fut in futures:  # in candidate order: the corpus is updated deterministically
+            yield fut.result()
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        raise
+
+
+def run_guided(
+    config: Config,
+    campaign_seed: int,
+    budget: int,
+    *,
+    workers: int = 1,
+    store: str | None = None,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+    stop_when: Callable[[dict[str, Any]], bool] | None = None,
+) -> GuidedSummary:
+    """Spend ``budget`` runs (fewer once ``stop_when`` accepts a result: the search benchmark
+    stops at the first failure); Ctrl-C stops cleanly and the summary keeps what finished."""
+    if budget < 1:
+        raise UsageError(f"a guided campaign needs at least one run, got {budget}")
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {workers}")
+    config.validate()
+    summary = GuidedSummary(config, campaign_seed, budget, workers=workers)
+    corpus = _Corpus(config, campaign_seed)
+    data = config.to_dict()
+    started = time.perf_counter()
+    pool = _pool(workers) if workers > 1 else None
+    try:
+        index, stop = 0, False
+        while index < budget and not stop:
+            batch = corpus.candidates(index, min(BATCH, budget - index))
+            for result in _run_batch(pool, data, batch, store):
+                summary.runs.append(result)
+                corpus.add(result, summary)
+                if on_result is not None:
+                    on_result(result)
+                if stop_when is not None and stop_when(result):
+                    stop = True
+                    break
+            index += len(batch)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    summary.elapsed = time.perf_counter() - started
+    if store is not None:
+        from sim.runs.store import write_atomic
+
+        write_atomic(Path(store) / "guided.json", json.dumps(summary.to_json(), indent=1) + "\n")
+    return summary
