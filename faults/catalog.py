@@ -686,7 +686,7 @@ def decommission_broker(ctx: FaultContext, target: str, params: dict[str, Any]) 
 
     def gone(offline: list[str]) -> None:
         history.nemesis(
-            "decommission-broker",
+            "broker-shut-down",
             {"phase": "shut-down", "broker": target, "under_replicated": offline},
         )
 
