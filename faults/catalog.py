@@ -504,6 +504,225 @@ def clock_skew(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     return _reset_clocks(clocks)
 
 
+# --- membership and reassignment ----------------------------------------------------------------
+# An operator's admin requests to the controller (AlterPartitionReassignments, ElectLeaders,
+# broker registration and controlled shutdown): sim.cluster.reassign and sim.cluster.membership.
+def _check_known(name: str, params: dict[str, Any], known: tuple[str, ...]) -> None:
+    unknown = sorted(set(params) - {*known, "duration"})
+    if unknown:
+        raise UsageError(
+            f"{name}: unknown parameter {unknown[0]!r}{did_you_mean(str(unknown[0]), known)}"
+            f" (known: {', '.join(known)})"
+        )
+
+
+def _check_partition(name: str, params: dict[str, Any], any_word: str) -> None:
+    key = params.get("partition", any_word)
+    if not isinstance(key, str) or not key:
+        raise UsageError(f"{name}: partition must be a partition name or {any_word!r}, got {key!r}")
+
+
+def _check_reassign(params: dict[str, Any]) -> None:
+    _check_known("reassign", params, ("partition", "replicas"))
+    _check_partition("reassign", params, "random")
+    replicas = params.get("replicas")
+    if replicas is not None and (
+        not isinstance(replicas, list)
+        or not replicas
+        or not all(isinstance(r, str) and r[:1] == "b" and r[1:].isdigit() for r in replicas)
+        or len(set(replicas)) != len(replicas)
+    ):
+        raise UsageError(
+            f"reassign: replicas must be a list of distinct broker names (b0, b1, ...), got {replicas!r}"
+        )
+
+
+def _check_add_broker(params: dict[str, Any]) -> None:
+    _check_known("add-broker", params, ("move",))
+    move = params.get("move", 1)
+    if isinstance(move, bool) or not isinstance(move, int) or not 0 <= move <= 1024:
+        raise UsageError(
+            f"add-broker: move must be a whole number of partitions >= 0, got {move!r}"
+        )
+
+
+def _check_decommission(params: dict[str, Any]) -> None:
+    _check_known("decommission-broker", params, ("drain",))
+    if not isinstance(params.get("drain", True), bool):
+        raise UsageError(
+            f"decommission-broker: drain must be true or false, got {params.get('drain')!r}"
+        )
+
+
+def _check_elect(params: dict[str, Any]) -> None:
+    _check_known("elect-preferred", params, ("partition",))
+    _check_partition("elect-preferred", params, "all")
+
+
+def _record_completions(ctx: FaultContext) -> Any:
+    """The controller's reassignment state, recording each completed move in the history."""
+    from sim.cluster.reassign import reassignments
+
+    state = reassignments(ctx.world.controller)
+    if state.notify is None:
+        history = ctx.world.history
+        state.notify = lambda phase, value: history.nemesis("reassign", {"phase": phase, **value})
+    return state
+
+
+def _skip(ctx: FaultContext, reason: str) -> Heal:
+    ctx.notes["skipped"] = reason
+    return lambda: None
+
+
+@nemesis(
+    "reassign",
+    "move one partition's replicas off a broker to a set drawn from the live brokers, replication "
+    "factor kept (params: partition = name or random, replicas = explicit target list); "
+    "new replicas catch up from offset 0, join the ISR, then the old ones are removed",
+    "random-broker",
+    check_params=_check_reassign,
+    in_swarm_pool=False,
+    swarm_targets=("random-broker", "leader-of:k0"),
+)
+def reassign(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    """``target`` is the broker the move takes a replica off (``leader-of:kN`` with
+    ``partition=kN`` moves a partition away from its leader); the new set is drawn from the
+    nemesis's own stream ``nemesis/reassign``."""
+    from sim.cluster import membership
+
+    _check_reassign(params)
+    world = ctx.world
+    c = world.controller
+    state = _record_completions(ctx)
+    rng = world.rng("nemesis/reassign")
+    key = params.get("partition", "random")
+    if key == "random":
+        hosted = [k for k in world.data_keys if target in c.partitions[k].replicas]
+        hosted = [k for k in hosted if k not in state.ongoing]
+        if not hosted:
+            return _skip(ctx, "no partition to move off this broker")
+        key = hosted[rng.randrange(len(hosted))]
+    if key not in c.partitions:
+        return _skip(ctx, f"unknown partition {key}")
+    ctx.notes["partition"] = key
+    current = list(c.partitions[key].replicas)
+    if "replicas" in params:
+        new = list(params["replicas"])
+    else:
+        spare = [b for b in membership.active_brokers(world) if b != target]
+        rf = (
+            len(current) - len(state.ongoing[key].removing)
+            if key in state.ongoing
+            else len(current)
+        )
+        if len(spare) < rf:
+            return _skip(
+                ctx, "no spare broker: replication.factor brokers besides the target needed"
+            )
+        new = rng.sample(spare, rf)
+    error = state.start(key, new)
+    if error is not None:
+        return _skip(ctx, error)
+    ctx.notes["from"] = current
+    ctx.notes["to"] = new
+    return lambda: None
+
+
+@nemesis(
+    "add-broker",
+    "a new broker joins and registers; move partitions (param move, default 1) from the target "
+    "broker onto it by reassignment (Kafka moves nothing by itself)",
+    "random-broker",
+    check_params=_check_add_broker,
+    in_swarm_pool=False,
+)
+def add_broker(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    from sim.cluster import membership
+
+    _check_add_broker(params)
+    world = ctx.world
+    if len(world.brokers) >= 64:
+        return _skip(ctx, "64 brokers already")
+    state = _record_completions(ctx)
+    rng = world.rng("nemesis/add-broker")
+    name = membership.next_broker_name(world)
+    membership.join(world, name)
+    ctx.notes["added"] = name
+    c = world.controller
+    hosted = [
+        k for k in world.data_keys if target in c.partitions[k].replicas and k not in state.ongoing
+    ]
+    moved: dict[str, list[str]] = {}
+    for _ in range(min(int(params.get("move", 1)), len(hosted))):
+        key = hosted.pop(rng.randrange(len(hosted)))
+        new = membership.replace_in(world, key, target, name, rng)
+        if new is not None and state.start(key, new) is None:
+            moved[key] = new
+    ctx.notes["moved"] = moved
+    return lambda: None
+
+
+@nemesis(
+    "decommission-broker",
+    "take a broker out for good: reassign its partitions away (param drain, default true), then a "
+    "controlled shutdown (leaderships move) and unregistration, at the latest when the window ends",
+    "random-broker",
+    check_params=_check_decommission,
+    in_swarm_pool=False,
+)
+def decommission_broker(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    from sim.cluster import membership
+
+    _check_decommission(params)
+    world = ctx.world
+    broker = world.brokers.get(target)
+    if broker is None or not broker.alive:
+        return _skip(ctx, "broker is down")
+    if len(membership.active_brokers(world)) - 1 < max(1, world.config.min_insync_replicas):
+        return _skip(ctx, "would leave fewer brokers than min.insync.replicas")
+    _record_completions(ctx)
+    history = world.history
+
+    def gone(offline: list[str]) -> None:
+        history.nemesis(
+            "broker-shut-down",
+            {"phase": "shut-down", "broker": target, "under_replicated": offline},
+        )
+
+    if params.get("drain", True):
+        moves, finish = membership.decommission(
+            world, target, world.rng("nemesis/decommission-broker"), gone
+        )
+        ctx.notes["moved"] = moves
+        return finish
+    membership.shut_down(world, target)
+    return lambda: None
+
+
+@nemesis(
+    "elect-preferred",
+    "preferred-leader election (ElectLeaders PREFERRED, as auto.leader.rebalance.enable runs it): "
+    "each partition whose first replica is the target and in the ISR gets it back as leader "
+    "(param partition = name or all)",
+    "brokers",
+    check_params=_check_elect,
+    every_node=True,
+    in_swarm_pool=False,
+)
+def elect_preferred(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    from sim.cluster.reassign import elect_preferred as elect
+
+    _check_elect(params)
+    c = ctx.world.controller
+    key = params.get("partition", "all")
+    keys = [*c.partitions] if key == "all" else [key] if key in c.partitions else []
+    keys = [k for k in keys if c.partitions[k].replicas[0] == target]
+    elected = ctx.notes.setdefault("elected", {})
+    elected.update(elect(c, keys))
+    return lambda: None
+
+
 # --- listing and validation ----------------------------------------------------------------------
 def names() -> list[str]:
     return sorted(REGISTRY)

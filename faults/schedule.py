@@ -78,6 +78,14 @@ def validate_schedule(
         params = op.get("params", {})
         if not isinstance(params, dict):
             raise UsageError(f"{where}: params must be an object")
+        partition = params.get("partition")
+        if (
+            keys is not None
+            and isinstance(partition, str)
+            and partition not in ("random", "all")
+            and partition not in keys
+        ):
+            raise UsageError(f"{where}: params.partition names an unknown partition {partition!r}")
         check = REGISTRY[op["nemesis"]].check_params
         if check is not None:
             try:

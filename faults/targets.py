@@ -65,6 +65,8 @@ def resolve(world: Any, workload: Any, target: str, rng: random.Random) -> list[
             raise UsageError(f"target {target!r} names an unknown partition {key!r}")
         leader = world.controller.leader_of(key)
         return [leader] if leader else []
+    if target in world.departed:
+        return []  # decommissioned: gone for good
     if target in world.net.nodes or target in world.brokers:
         return [target]
     session = next((s for s in workload.sessions if s.name == target), None)

@@ -23,6 +23,8 @@ BUGS: dict[str, str] = {
     "lost-marker": "the commit marker is not written to one partition of a transaction",
     "ack-before-flush": "log.flush.interval.messages is honoured after the append returns (next tick), so a batch can be acknowledged before any replica fsynced it",
     "txn-timeout-aborts-prepared": "the coordinator's timeout scan aborts a transaction whose commit markers are being written (a forward clock jump makes it look expired)",
+    "reassign-drops-before-caught-up": "a partition reassignment removes the old replicas and counts the new ones in the ISR at once, before they have fetched anything, so an empty new replica can be elected leader",
+    "preferred-election-ignores-isr": "a preferred-leader election moves leadership to the first replica even when it is not in the ISR (behind the leader)",
 }
 
 

@@ -191,6 +191,8 @@ class Broker(BaseNode):
                     st.isr = list(p["isr"])
                     st.partition_epoch = p["partition_epoch"]
                     st.alter_pending = -1.0
+                    if len(p["replicas"]) != len(st.follower_leo) + 1:
+                        self._sync_replicas(st, p["replicas"])  # a reassignment moved them
                     self._advance_hw(key)
             elif self.name in p["replicas"] and p["leader"] is not None:
                 fs = self.following.get(key)
@@ -198,6 +200,8 @@ class Broker(BaseNode):
                     self._become_follower(key, p)
             else:
                 self._step_down(key)
+                if self.name not in p["replicas"] and (key in self.following or self.logs[key].leo):
+                    self._delete_replica(key)
         for ext in self.extensions:
             ext.on_metadata()
 
@@ -214,6 +218,25 @@ class Broker(BaseNode):
                 if r in st.isr:
                     st.caught_up[r] = now
         self.leading[key] = st
+
+    def _sync_replicas(self, st: LeaderState, replicas: list[str]) -> None:
+        """The replica set changed under this leader (a reassignment added or removed
+        replicas): a new replica starts at offset 0 and out of sync (Partition.updateAssignmentAndIsr)."""
+        for r in replicas:
+            if r != self.name and r not in st.follower_leo:
+                st.follower_leo[r] = 0
+        for r in [r for r in st.follower_leo if r not in replicas]:
+            del st.follower_leo[r]
+            st.caught_up.pop(r, None)
+            st.last_fetch_leo.pop(r, None)
+            st.last_fetch_time.pop(r, None)
+
+    def _delete_replica(self, key: str) -> None:
+        """No longer a replica (a reassignment removed it): stop fetching and delete the log
+        (ReplicaManager.applyDelta -> stopPartitions with delete = true)."""
+        self.following.pop(key, None)
+        self.kept_divergent.pop(key, None)
+        self.logs[key] = PartitionLog(key, track_producers="dedup-not-replicated" not in self.bugs)
 
     def _become_follower(self, key: str, p: dict[str, Any]) -> None:
         self._step_down(key)
@@ -591,6 +614,9 @@ class Broker(BaseNode):
                 if epoch != b["last_epoch"] or end < b["offset"]:
                     self.reply(msg, {"error": "diverging", "epoch": epoch, "end_offset": end})
                     return
+            if replica not in st.follower_leo:  # not (or no longer) a replica
+                self.reply(msg, {"error": "not_leader_or_follower"})
+                return
             st.follower_leo[replica] = b["offset"]
             self._note_caught_up(st, replica, b["offset"], log.leo)
             self._advance_hw(key)

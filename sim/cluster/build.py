@@ -19,10 +19,17 @@ def build_world(config: Config, seed: int) -> World:
     world.controller = Controller(world, keys, names, config.replication_factor)
     world.net.add_node(world.controller, "controller")
     for name in names:
-        broker = Broker(world, name, keys)
-        GroupCoordinator(broker)
-        world.txn_coordinators[name] = TxnCoordinator(broker)
-        broker.gate = TxnPartitionGate(broker)
-        world.brokers[name] = broker
-        world.net.add_node(broker, "broker")
+        add_broker(world, name)
     return world
+
+
+def add_broker(world: World, name: str) -> Broker:
+    """A broker with its coordinators and transaction gate, on the network (also at run time,
+    when the add-broker nemesis brings a new machine into the cluster)."""
+    broker = Broker(world, name, world.all_keys)
+    GroupCoordinator(broker)
+    world.txn_coordinators[name] = TxnCoordinator(broker)
+    broker.gate = TxnPartitionGate(broker)
+    world.brokers[name] = broker
+    world.net.add_node(broker, "broker")
+    return broker

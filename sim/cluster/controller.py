@@ -57,6 +57,8 @@ class Controller(BaseNode):
             replicas = [brokers[(i + j) % len(brokers)] for j in range(rf)]
             self.partitions[key] = PartitionState(key, replicas, replicas[0], list(replicas))
         self.elections = 0
+        # sim.cluster.reassign.Reassignments, created by the first reassignment (None: no cost)
+        self.reassignments: Any = None
         self.isr_shrinks = 0  # AlterPartition requests that took a replica out of an ISR
         self.isr_shrinks_by_key: dict[str, int] = {}
         self.handlers = {
@@ -148,6 +150,8 @@ class Controller(BaseNode):
             self.isr_shrinks += 1
             self.isr_shrinks_by_key[p.key] = self.isr_shrinks_by_key.get(p.key, 0) + 1
         p.isr = new_isr
+        if self.reassignments is not None:
+            self.reassignments.after_isr_change(p)  # may complete a reassignment
         p.partition_epoch += 1
         self.push([p])
         self.reply(msg, {"state": p.image()})

@@ -50,6 +50,9 @@ class World:
                 self.topics["out"] = [f"out{i}" for i in range(config.partitions)]
             self.data_keys = [k for keys in self.topics.values() for k in keys]
         self.brokers = {}
+        # decommissioned brokers (sim.cluster.membership): shut down and unregistered, no longer
+        # offered to clients or nemeses, kept for their counters
+        self.departed: dict[str, Broker] = {}
         self.txn_coordinators = {}
         self.counters: dict[str, int] = {}
         self.workload: Any = (

@@ -162,7 +162,7 @@ def _stopped_producers(world: World) -> list[dict[str, Any]]:
 def _running_transactions(world: World) -> dict[int, Any]:
     """Producer id -> the active transaction coordinator's metadata of its transaction."""
     for name, coordinator in world.txn_coordinators.items():
-        if world.brokers[name].alive and coordinator.active:
+        if name in world.brokers and world.brokers[name].alive and coordinator.active:
             return {meta.pid: meta for meta in coordinator.txns.values()}
     return {}
 

@@ -86,6 +86,29 @@ def markers_held_then_clock_jump(seed: int) -> list[dict[str, Any]]:
     ]
 
 
+def leader_moves(seed: int) -> list[dict[str, Any]]:
+    """Two partitions are reassigned away from their leaders (five brokers, so each move
+    draws its new replicas from four), the second time by decommissioning a broker."""
+    k = seed % 6
+    return [
+        fault(1.0 + 0.1 * (seed % 5), "reassign", 0.5, f"leader-of:k{k}", partition=f"k{k}"),
+        fault(2.5, "reassign", 0.5, f"leader-of:k{(k + 3) % 6}", partition=f"k{(k + 3) % 6}"),
+    ]
+
+
+def stale_preferred(seed: int) -> list[dict[str, Any]]:
+    """A preferred leader is down longer than broker.session.timeout.ms (leadership moves and
+    writes go on without it), comes back slow (every message delayed 0.3 s, so it has not
+    caught up), and a preferred-leader election runs for it."""
+    b = f"b{seed % 3}"
+    at = 1.0 + 0.1 * (seed % 5)
+    return [
+        fault(at, "kill-broker", 2.0, b),
+        fault(at + 1.9, "delay", 1.0, b, delay=0.3),
+        fault(at + 2.4, "elect-preferred", 0.2, b),
+    ]
+
+
 TXN: dict[str, Any] = {
     "mode": "transactional",
     "workload": "produce-consume",
@@ -144,6 +167,18 @@ MATRIX: tuple[BugCampaign, ...] = (
         Config(mode="transactional", external={"client.reinit-on-fenced": True}, **QUICK),
         markers_held_then_clock_jump,
         ("lost-write", "fractured-read", "G1a"),
+    ),
+    BugCampaign(
+        "reassign-drops-before-caught-up",
+        Config(mode="idempotent", brokers=5, **QUICK),
+        leader_moves,
+        ("lost-write", "inconsistent-offsets"),
+    ),
+    BugCampaign(
+        "preferred-election-ignores-isr",
+        Config(mode="idempotent", **QUICK),
+        stale_preferred,
+        ("lost-write", "inconsistent-offsets"),
     ),
 )
 

@@ -738,3 +738,80 @@ scenario(
         tags=("clocks",),
     )
 )
+
+
+def move_with_failover(seed: int) -> list[dict[str, Any]]:
+    """Partition k<seed % 6> is reassigned away from its leader (five brokers: the new replicas
+    are drawn from the other four) and, 10 ms into the move, before the new replicas have
+    caught up, the cluster splits in two halves for 1.5 s (clients still reach every broker),
+    so in some seeds the leader is cut off from the controller and its followers and
+    leadership fails over; later a second partition moves, undisturbed."""
+    k = seed % 6
+    at = 1.0 + 0.1 * (seed % 5)
+    return [
+        fault(at, "reassign", 1.0, f"leader-of:k{k}", partition=f"k{k}"),
+        fault(at + 0.01, "partition-halves", 1.5, "brokers"),
+        fault(3.8, "reassign", 0.5, "random-broker"),
+    ]
+
+
+def moves_completed(outcome: Any) -> dict[str, Any]:
+    """Reassignments the controller completed (the history's "completed" nemesis ops)."""
+    done = sum(
+        1
+        for op in outcome.ops
+        if op["process"] == "nemesis"
+        and isinstance(op["value"], dict)
+        and op["value"].get("phase") == "completed"
+    )
+    return {"moves_completed": done}
+
+
+def all_moved(ms: list[dict[str, Any]]) -> tuple[bool, str]:
+    done = sum(m["moves_completed"] for m in ms)
+    return done >= len(ms), f"{done} reassignments completed over {len(ms)} seeds"
+
+
+MOVE: dict[str, Any] = {"brokers": 5, "time_limit": 6.0, "convergence": 3.0}
+
+scenario(
+    Scenario(
+        name="reassignment-under-load",
+        claim=(
+            "moving a partition's replicas while producers write loses nothing with acks=all, even "
+            "when leadership fails over mid-move; with acks=1 that failover loses acknowledged writes"
+        ),
+        explanation=(
+            "A reassignment (ReplicationControlManager.alterPartitionReassignments) first adds the "
+            "target replicas: the partition's replicas become target + old, the new replicas fetch "
+            "the log from offset 0, and only once every target replica is in the ISR does the "
+            "controller drop the old ones and, if the leader was among them, elect the first target "
+            "replica in the ISR (PartitionReassignmentReplicas.maybeCompleteReassignment, "
+            "PartitionChangeBuilder). The old replicas stay in the ISR throughout, so an acks=all write "
+            "is on every ISR member, old and new, before it is acknowledged, and a leader crash in the "
+            "middle of the move elects a replica that has it. acks=1 acknowledges what only the leader "
+            "has; when a network split cuts the leader off mid-move it keeps acknowledging writes "
+            "its followers never fetch, the controller elects another ISR member, and the old "
+            "leader's suffix is truncated when it rejoins, or deleted with its log when the "
+            "completed move no longer lists it as a replica."
+        ),
+        cases=(
+            Case(
+                "acks=all",
+                Config(mode="at-least-once", acks="all", **MOVE),
+                move_with_failover,
+                absent=("lost-write", "inconsistent-offsets"),
+                measure=moves_completed,
+                judge=all_moved,
+            ),
+            Case(
+                "acks=1",
+                Config(mode="at-least-once", acks="1", **MOVE),
+                move_with_failover,
+                found=("lost-write",),
+            ),
+        ),
+        seeds=6,
+        tags=("membership",),
+    )
+)
