@@ -7,7 +7,9 @@ Rules:
   delivered one key/offset to that group more than once: redelivery after a crash, rebalance or
   seek. At-least-once consumption allows it; it is reported so runs can be compared.
 - pipeline-duplicate: consume-transform-produce ops carry ``"lineage": [[in_key, in_offset,
-  out_key, out_value], ...]``. One input (per group) with more than one *committed* output:
+  out_key, out_value], ...]`` (a fifth element, when present, numbers the input's outputs: a
+  user transform may give several). One input (per group) with more than one *committed* output
+  (per output number):
   an output sent by an ``ok`` op, or by an op that did not fail and whose output was read.
 - pipeline-loss: the group committed a position P on an input key (``commit-offsets`` completed
   ``ok`` with ``{key: next_offset}``, or an ``ok`` txn carrying ``"offsets"``), so it claimed
@@ -91,7 +93,7 @@ def _output_fate(vis: Visibility, op: dict[str, Any], out_key: str, out_value: A
 
 
 def _lineage(ix: HistoryIndex, vis: Visibility, out: Anomalies) -> None:
-    outputs: dict[tuple[Any, str, int], list[tuple[Any, Any, int]]] = {}
+    outputs: dict[tuple[Any, str, int], list[tuple[Any, Any, int, Any]]] = {}
     unknown: set[tuple[Any, str, int]] = set()
     attempts: dict[tuple[Any, str, int], list[int]] = {}  # inputs whose outputs failed
     committed_pos: dict[tuple[Any, str], tuple[int, int]] = {}
@@ -104,17 +106,18 @@ def _lineage(ix: HistoryIndex, vis: Visibility, out: Anomalies) -> None:
         if isinstance(lineage, list):
             pipeline_groups.add(group)
             for entry in lineage:
-                if not (isinstance(entry, list) and len(entry) == 4):
+                if not (isinstance(entry, list) and len(entry) in (4, 5)):
                     continue
                 # frozen: entries are dict keys and compared with frozen send values
-                in_key, in_off, out_key, out_value = (hashable(x) for x in entry)
+                in_key, in_off, out_key, out_value = (hashable(x) for x in entry[:4])
+                nth = hashable(entry[4]) if len(entry) == 5 else 0  # which of the input's outputs
                 if out_key is None:  # processed, with no output (a user transform's filter)
                     unknown.add((group, in_key, in_off))
                     continue
                 fate = _output_fate(vis, op, out_key, out_value)
                 k = (group, in_key, in_off)
                 if fate == "committed":
-                    outputs.setdefault(k, []).append((out_key, out_value, op["index"]))
+                    outputs.setdefault(k, []).append((out_key, out_value, op["index"], nth))
                 elif fate == "unknown":
                     unknown.add(k)
                 else:
@@ -132,7 +135,10 @@ def _lineage(ix: HistoryIndex, vis: Visibility, out: Anomalies) -> None:
                 if prev is None or pos > prev[0]:
                     committed_pos[(group, key)] = (pos, op["index"])
     for (group, in_key, in_off), outs in sorted(outputs.items(), key=lambda kv: repr(kv[0])):
-        distinct = {(k, v): i for k, v, i in outs}
+        per_output: dict[Any, dict[tuple[Any, Any], int]] = {}
+        for k, v, i, nth in outs:
+            per_output.setdefault(nth, {})[(k, v)] = i
+        distinct = next((d for _, d in sorted(per_output.items(), key=repr) if len(d) > 1), {})
         if len(distinct) < 2:
             continue
         shown = [f"{v} on {k} (op {i})" for (k, v), i in distinct.items()]

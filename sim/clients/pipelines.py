@@ -120,10 +120,10 @@ class Pipelines:
                     n = len(self.user.transform(Record(in_key, offset, value)))
                     if not n:  # filtered out: processed, with no output to look for
                         lineage.append([in_key, offset, None, None])
-                for _ in range(n):
+                for i in range(n):
                     v = self.workload.next_value(out)
                     sends.append(["send", out, v])
-                    lineage.append([in_key, offset, out, v])
+                    lineage.append([in_key, offset, out, v] + ([i] if self.user else []))
         return sends, lineage
 
     # --- consume-transform-produce -------------------------------------------------------

@@ -84,7 +84,14 @@ class PipelineRun:
         return list(self.results.get("user_code", {}).get("nondeterministic_calls", []))
 
     def found(self) -> list[str]:
-        return [a for a in EXACTLY_ONCE if a in self.results.get("anomaly_types", [])]
+        """The exactly-once anomalies found: the pipeline ones, and a duplicate in the output
+        topic (one output value at two offsets: e.g. a resend on timeout)."""
+        types = self.results.get("anomaly_types", [])
+        out = [a for a in EXACTLY_ONCE if a in types]
+        dups = self.results.get("anomalies", {}).get("duplicate", [])
+        if any(str(w.get("key", "")).startswith("out") for w in dups):
+            out.append("duplicate")
+        return out
 
     def reproduce(self) -> str:
         args = [f"seed={self.seed}", f"nemesis={','.join(self.nemesis)!r}"]
@@ -98,7 +105,10 @@ class PipelineRun:
     def problems(self) -> list[str]:
         out = []
         for name in self.found():
-            witness = self.results["anomalies"][name][0]
+            witnesses = self.results["anomalies"][name]
+            witness = witnesses[0]
+            if name == "duplicate":  # the output topic's, not an input producer's
+                witness = next(w for w in witnesses if str(w.get("key", "")).startswith("out"))
             count = self.results.get("counts", {}).get(name, 1)
             out.append(f"{name} ({count}): {witness.get('explanation', witness)}")
         if self.nondeterminism:
