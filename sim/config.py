@@ -420,7 +420,9 @@ EXTERNAL_NUMBERS: dict[str, tuple[float, float, bool]] = {
     "workload.txn-think-ms": (0.0, HOUR_MS, False),
     "os.dirty.expire.ms": (0.0, HOUR_MS, False),  # 0: no writeback
 }
-EXTERNAL_KNOBS = sorted([*EXTERNAL_CHOICES, *EXTERNAL_FLAGS, *EXTERNAL_NUMBERS])
+# Free text: ``user.pipeline`` names the user code a run_pipeline run ran (it cannot be stored).
+EXTERNAL_TEXT = ("user.pipeline",)
+EXTERNAL_KNOBS = sorted([*EXTERNAL_CHOICES, *EXTERNAL_FLAGS, *EXTERNAL_NUMBERS, *EXTERNAL_TEXT])
 
 
 def validate_external(external: dict[str, Any]) -> None:
@@ -434,6 +436,9 @@ def validate_external(external: dict[str, Any]) -> None:
         elif name in EXTERNAL_FLAGS:
             if not isinstance(value, bool):
                 raise UsageError(f"{name} expects true or false, got {value!r}")
+        elif name in EXTERNAL_TEXT:
+            if not isinstance(value, str):
+                raise UsageError(f"{name} expects text, got {value!r}")
         elif name in EXTERNAL_NUMBERS:
             low, high, integer = EXTERNAL_NUMBERS[name]
             kind = "an integer" if integer else "a number"
@@ -450,6 +455,7 @@ EXTERNAL_PREFIXES = (
     "client.",
     "workload.",
     "os.",
+    "user.",
 )  # model knobs beyond Kafka's own, kept in ``external``
 
 

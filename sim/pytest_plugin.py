@@ -9,6 +9,10 @@ installed, so the simulator is imported only when a test asks for the ``eosim`` 
 
     def test_the_gallery_claim_holds(eosim):
         eosim.scenario("two-generals").assert_confirmed()
+
+    def test_my_pipeline_is_exactly_once(eosim):       # your own code inside the simulation
+        pipeline = sim.Pipeline(transform=my_transform, sink=my_sink, commit="transactional")
+        eosim.pipeline(pipeline, seeds=20, nemesis="crash-consumer,drop-acks").assert_exactly_once()
 """
 
 from __future__ import annotations
@@ -132,6 +136,23 @@ class Eosim:
             result.per_seed[seed] = outcome.results
             result.schedules[seed] = outcome.schedule
         return result
+
+    def pipeline(
+        self,
+        pipeline: Any,
+        seeds: int | Iterable[int] = range(20),
+        nemesis: str | Iterable[str] = ("crash-consumer", "drop-acks"),
+        stop_at_first_failure: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Run a user pipeline (``sim.Pipeline``) over ``seeds`` under ``nemesis``; the result's
+        ``assert_exactly_once()`` fails with the witness (the input record, the sink ops) and
+        the ``sim.run_pipeline(...)`` line that reproduces the failing seed. Other keywords go
+        to ``sim.run_pipeline`` (``mode``, ``check_determinism``, knobs such as
+        ``time_limit``)."""
+        from sim.runs.pipeline import run_pipelines
+
+        return run_pipelines(pipeline, seeds, nemesis, stop_at_first_failure, **kwargs)
 
     def scenario(self, name: str, seeds: int | None = None) -> ScenarioResult:
         from sim.scenarios import SCENARIOS, run_scenario

@@ -7,7 +7,7 @@ fetch records). Positions follow Kafka: they move past every record a poll retur
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, cast
 
 from simpy import Event
@@ -48,6 +48,9 @@ class Consumer(BaseNode):
         self.last_auto_commit = 0.0
         self.rebalanced: set[str] = set()
         self.lag: dict[str, int] = {}
+        # called with the new assignment after a rebalance fetched the committed offsets: a
+        # user pipeline that keeps its offsets in its sink seeks there (None: nothing to do)
+        self.on_assigned: Callable[[list[str]], None] | None = None
 
     # --- helpers -------------------------------------------------------------------------
     def any_broker(self) -> str:
@@ -108,6 +111,8 @@ class Consumer(BaseNode):
         self.positions = {}
         self.position_epochs = {}
         yield from self.fetch_committed(self.assignment)
+        if self.on_assigned is not None:
+            self.on_assigned(list(self.assignment))
 
     def fetch_committed(self, keys: list[str]) -> Generator[Event, Any, None]:
         while True:

@@ -22,6 +22,7 @@ class Driver(Protocol):
     world: World
     sessions: list[Session]
     end_at: float
+    user: Any  # a sim.clients.user.Pipeline run by sim.run_pipeline, else None
 
     def client_name(self) -> str: ...
 

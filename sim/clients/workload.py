@@ -41,6 +41,7 @@ class Workload:
         self.threads = int(self.cfg.external.get("workload.threads", THREADS_PER_PRODUCER))
         self.open_loop = self.cfg.external.get("workload.arrivals", "closed") == "open"
         self.sticky = self.cfg.external.get("workload.partitioner", "random") == "sticky"
+        self.user: Any = None  # a user pipeline (sim.run_pipeline), set before start()
 
     # --- values --------------------------------------------------------------------------
     def next_value(self, key: str) -> int:

@@ -41,22 +41,26 @@ def simulate(
     schedule: list[dict[str, Any]] | None = None,
     progress: Progress | None = None,
     trace: MessageTrace | None = None,
+    user: Any = None,
 ) -> tuple[World, Workload, list[dict[str, Any]]]:
     """Build the world, run the workload and the fault schedule, and close pending ops.
 
     ``progress`` is told the simulated time now and then; the ticks are events of their own that
     touch nothing in the model, so the history is the same with or without them. ``trace``
     (a ``MessageTrace``) records the messages and decisions of its window; it draws no
-    randomness and schedules nothing, so the history is the same with or without it too."""
+    randomness and schedules nothing, so the history is the same with or without it too.
+    ``user``: a user pipeline (``sim.run_pipeline``) whose callables the processors run."""
     from faults.catalog import validate_names
     from faults.schedule import install, plan, validate_schedule
 
     config.validate()
     validate_names(config.nemesis)  # the Python API gets the CLI's "did you mean", not a KeyError
+    refuse_user_code(config, user)
     world = build_world(config, seed)
     if trace is not None:
         world.net.attach_trace(trace)
     workload = Workload(world)
+    workload.user = user
     world.workload = workload
     workload.start()
     if schedule is None:
@@ -69,9 +73,25 @@ def simulate(
     with gc_paused():  # ~20% faster: the model allocates many short-lived, acyclic objects
         world.env.run(until=world.env.any_of([workload.final_done, world.env.timeout(hard_stop)]))
     close_pending(world)
+    if user is not None:
+        workload.pipelines.finish()
     if trace is not None:
         _finish_trace(trace, world, workload)
     return world, workload, schedule
+
+
+def refuse_user_code(config: Config, user: Any) -> None:
+    """A run of user code (``sim.run_pipeline``) stores the names of its callables, not the
+    code: a store or TOML file naming them cannot be re-run from here (replay, shrink, report
+    --messages, run --config) and says so in one line."""
+    names = config.external.get("user.pipeline")
+    if names and user is None:
+        raise UsageError(
+            f"this run ran user code ({names}); eosim cannot rebuild user code from a store: "
+            "re-run it from Python with sim.run_pipeline(<your pipeline>, seed=<its seed>)"
+        )
+    if user is not None and not names:
+        raise UsageError("a user pipeline needs its names in the config (use sim.run_pipeline)")
 
 
 def _finish_trace(trace: MessageTrace, world: World, workload: Workload) -> None:
@@ -105,8 +125,9 @@ def run(
     schedule: list[dict[str, Any]] | None = None,
     progress: Progress | None = None,
     trace: MessageTrace | None = None,
+    user: Any = None,
 ) -> Outcome:
-    world, workload, schedule = simulate(config, seed, schedule, progress, trace)
+    world, workload, schedule = simulate(config, seed, schedule, progress, trace, user)
     text = world.history.text()
     digest = world.history.digest()
     results = verdict(world, config, seed, digest)
