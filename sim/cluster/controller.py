@@ -45,8 +45,10 @@ class PartitionState:
 
 
 class Controller(BaseNode):
-    def __init__(self, world: Context, keys: list[str], brokers: list[str], rf: int) -> None:
-        super().__init__(world, CONTROLLER)
+    def __init__(
+        self, world: Context, keys: list[str], brokers: list[str], rf: int, name: str = CONTROLLER
+    ) -> None:
+        super().__init__(world, name)
         self.brokers = brokers
         self.unclean = world.config.unclean_leader_election_enable
         self.session_timeout = world.config.broker_session_timeout_ms / 1000.0
@@ -150,7 +152,12 @@ class Controller(BaseNode):
         p.isr = new_isr
         p.partition_epoch += 1
         self.push([p])
-        self.reply(msg, {"state": p.image()})
+        self.answer_after_commit(msg, {"state": p.image()})
+
+    def answer_after_commit(self, msg: Message, body: dict[str, Any]) -> None:
+        """Answer a request whose effect was just recorded. The single controller's decisions
+        are final at once; a KRaft quorum's only once the metadata record commits."""
+        self.reply(msg, body)
 
     # --- metadata ------------------------------------------------------------------------
     def image(self) -> list[dict[str, Any]]:
