@@ -196,8 +196,6 @@ class Voter(Controller):
         if b["epoch"] > self.epoch:
             self._become_follower(b["epoch"], None)
         up_to_date = (b["last_epoch"], b["end"]) >= self._last()
-        if "kraft-vote-without-log-check" in self.bugs:
-            up_to_date = True
         granted = (
             b["epoch"] == self.epoch
             and self.voted_for in (None, msg.src)
@@ -253,8 +251,6 @@ class Voter(Controller):
     def _advance_hw(self) -> None:
         ends = sorted([len(self.log), *self.match.values()], reverse=True)
         hw = ends[self.majority - 1]
-        if "kraft-commit-alone" in self.bugs:
-            hw = len(self.log)
         if hw > self.hw and hw > self.epoch_start:
             self._commit(hw)
 
@@ -299,7 +295,7 @@ class Voter(Controller):
     def _leader_tick(self, now: float) -> None:
         # check quorum: resign when a majority has not fetched within 1.5 x fetch timeout
         recent = sorted([now, *self.fetched_at.values()], reverse=True)[self.majority - 1]
-        if now - recent > 1.5 * self.fetch_timeout and "kraft-no-check-quorum" not in self.bugs:
+        if now - recent > 1.5 * self.fetch_timeout:
             self._become_follower(self.epoch, None)
             return
         if self.parked:
