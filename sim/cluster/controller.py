@@ -1,9 +1,12 @@
 """The controller: broker liveness, leader election, ISR changes, metadata propagation.
 
-It stands for a healthy KRaft quorum, so it never crashes itself, but it talks to brokers over
+By default (``controller.quorum.voters`` = 1) it stands for a healthy KRaft quorum, so it never
+crashes itself, but it talks to brokers over
 the network and can be cut off from them like anything else. Brokers heartbeat; a broker silent
 for ``broker.session.timeout.ms`` is fenced and loses its leaderships; every heartbeat response
-carries the metadata image, so a broker that missed a push catches up.
+carries the metadata image, so a broker that missed a push catches up. With more voters each
+KRaft controller is a ``sim.cluster.quorum.Voter``: this class's decisions, made as records of a
+Raft-replicated metadata log and published once committed.
 """
 
 from __future__ import annotations
