@@ -436,8 +436,9 @@ EXTERNAL_NUMBERS: dict[str, tuple[float, float, bool]] = {
     "controller.quorum.fetch.timeout.ms": (1.0, HOUR_MS, False),
     "controller.quorum.election.backoff.max.ms": (1.0, HOUR_MS, False),
 }
-# Kafka's defaults (QuorumConfig) are 1000 / 2000 / 1000 ms against broker.session.timeout.ms
-# 9000; scaled here like broker.session.timeout.ms (9000 -> 1000) and rounded.
+# Kafka's defaults (RaftConfig.DEFAULT_QUORUM_*, 3.5-3.7; QuorumConfig later) are 1000 / 2000 /
+# 1000 ms against broker.session.timeout.ms 9000; scaled down here about as much as
+# broker.session.timeout.ms (9000 -> 1000), rounded up (1/9 would be 111 / 222 / 111).
 QUORUM_DEFAULTS_MS = {
     "controller.quorum.election.timeout.ms": 150.0,
     "controller.quorum.fetch.timeout.ms": 300.0,

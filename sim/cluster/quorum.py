@@ -14,8 +14,9 @@ records in a replicated metadata log, after Kafka's KRaft:
   its last epoch in the leader's log (as KIP-279 for partitions). The high watermark is the
   offset a majority has fetched, and advances only once it covers the leader's own epoch start
   (LeaderState.maybeUpdateHighWatermark).
-- **Check quorum** (LeaderState.timeUntilCheckQuorumExpires, KAFKA-15489, 3.7): a leader that
-  has not been fetched from by a majority for 1.5 x fetch timeout resigns.
+- **Check quorum** (LeaderState.timeUntilCheckQuorumExpires, KAFKA-15489, 3.7.0; with
+  ``kafka.version`` 3.5/3.6 a cut-off leader stays leader until it hears a higher epoch): a
+  leader that has not been fetched from by a majority for 1.5 x fetch timeout resigns.
 - **The active controller** (QuorumController): a new leader becomes active once its epoch's
   first record (LeaderChange) commits, replays its log, and starts every broker's session afresh
   (BrokerHeartbeatManager is in memory only). Its decisions (fencing, leader elections, ISR
@@ -85,6 +86,8 @@ class Voter(Controller):
         self.fetch_timeout = cfg.quorum_ms("controller.quorum.fetch.timeout.ms")
         self.backoff_max = cfg.quorum_ms("controller.quorum.election.backoff.max.ms")
         self.bugs = world.bugs
+        # check quorum arrived with KAFKA-15489 in 3.7.0 (LeaderState.CHECK_QUORUM_TIMEOUT_FACTOR)
+        self.check_quorum = cfg.release >= (3, 7)
         # durable Raft state (the log and the quorum-state file)
         self.epoch = 0
         self.voted_for: str | None = None
@@ -295,7 +298,7 @@ class Voter(Controller):
     def _leader_tick(self, now: float) -> None:
         # check quorum: resign when a majority has not fetched within 1.5 x fetch timeout
         recent = sorted([now, *self.fetched_at.values()], reverse=True)[self.majority - 1]
-        if now - recent > 1.5 * self.fetch_timeout:
+        if self.check_quorum and now - recent > 1.5 * self.fetch_timeout:
             self._become_follower(self.epoch, None)
             return
         if self.parked:
