@@ -163,6 +163,7 @@ def bench_sim(quick: bool) -> list[Row]:
             )
         )
     rows += flush_cost(sim_seconds, repeats)
+    rows += quorum_cost(sim_seconds, repeats)
     rows += trace_cost(repeats, time_limit=10.0 if quick else 30.0)
     rows += clock_cost(repeats, time_limit=10.0 if quick else 30.0)
     return rows
@@ -194,6 +195,28 @@ def flush_cost(sim_seconds: float, repeats: int, mode: str = "idempotent") -> li
             "report",
             None,
         ),
+    ]
+
+
+def quorum_cost(sim_seconds: float, repeats: int, mode: str = "idempotent") -> list[Row]:
+    """controller.quorum.voters=3 (the KRaft Raft model) against the default single controller,
+    on the standard workload without faults, measured in one run: the voters' fetch long-polls
+    and the committed-metadata bookkeeping cost per delivered message."""
+    quorum = {
+        **STANDARD,
+        "external": {**STANDARD.get("external", {}), "controller.quorum.voters": 3},
+    }
+    default = best_ratio(mode, sim_seconds, STANDARD, repeats)
+    voted = best_ratio(mode, sim_seconds, quorum, repeats)
+    ratio = voted["ratio"] / default["ratio"]
+    return [
+        row(
+            f"sim {mode}: controller.quorum.voters=3 / 1, cost per delivered message",
+            ratio,
+            "x",
+            "<= 1.3",
+            ratio <= 1.3,
+        )
     ]
 
 

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from faults import partitions
 from faults.registry import REGISTRY, Heal, nemesis
+from faults.targets import resolve, validate_target
 from sim.cluster.network import REQUEST_APIS, Message, Rule
 from sim.config import did_you_mean
 from sim.errors import UsageError
@@ -33,7 +34,7 @@ class FaultContext:
         return self.world.net
 
     def cluster_nodes(self) -> list[str]:
-        return [*self.world.broker_names(), "controller"]
+        return [*self.world.broker_names(), *self.world.controller_names()]
 
     def session(self, name: str) -> Any:
         return next((s for s in self.workload.sessions if s.name == name), None)
@@ -230,11 +231,58 @@ def partition_one_way(ctx: FaultContext, target: str, params: dict[str, Any]) ->
 
 @nemesis(
     "partition-controller",
-    "cut a broker off from the controller only (it keeps serving clients)",
+    "cut a broker off from the controller only (it keeps serving clients); with a KRaft "
+    "quorum, from every controller",
     "random-broker",
 )
 def partition_controller(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
-    return _partition(ctx, partitions.between(["controller"], [target]))
+    return _partition(ctx, partitions.between(ctx.world.controller_names(), [target]))
+
+
+QUORUM_HINT = "set controller.quorum.voters=3 (or 5)"
+
+
+def _check_partition_controller_leader(params: dict[str, Any]) -> None:
+    unknown = sorted(set(params) - {"with", "duration"})
+    if unknown:
+        raise UsageError(
+            f"partition-controller-leader: unknown parameter {unknown[0]!r} (known: with)"
+        )
+    with_ = params.get("with")
+    if with_ is not None:
+        if not isinstance(with_, str):
+            raise UsageError(
+                f"partition-controller-leader: with must be a target such as leader-of:k0, got {with_!r}"
+            )
+        try:
+            validate_target(with_)
+        except UsageError as exc:
+            raise UsageError(f"partition-controller-leader: with: {exc}") from None
+
+
+@nemesis(
+    "partition-controller-leader",
+    "isolate the active KRaft controller from the other voters and every broker (params: "
+    "with=ROLE keeps that broker on its side, e.g. with=leader-of:k0); needs "
+    "controller.quorum.voters >= 3",
+    "controller-leader",
+    check_params=_check_partition_controller_leader,
+    in_swarm_pool=False,
+    needs_quorum=True,
+)
+def partition_controller_leader(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    """The quorum leader and (``with``) one broker on one side, every other voter and broker
+    on the other; clients reach both sides, so a deposed partition leader keeps serving."""
+    side = [target]
+    if params.get("with"):
+        side += [
+            n
+            for n in resolve(ctx.world, ctx.workload, str(params["with"]), ctx.rng)
+            if n in ctx.world.brokers
+        ][:1]
+        ctx.notes["with"] = side[1:]
+    others = [n for n in ctx.cluster_nodes() if n not in side]
+    return _partition(ctx, partitions.between(side, others))
 
 
 # --- crashes and pauses --------------------------------------------------------------------------
@@ -332,6 +380,30 @@ def power_loss(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     if torn:
         ctx.notes.setdefault("torn", {})[target] = torn
     return broker.restart
+
+
+def _check_kill_controller(params: dict[str, Any]) -> None:
+    unknown = sorted(set(params) - {"duration"})
+    if unknown:
+        raise UsageError(f"kill-controller: unknown parameter {unknown[0]!r} (it takes none)")
+
+
+@nemesis(
+    "kill-controller",
+    "crash the active KRaft controller (the quorum elects another); it restarts with its log "
+    "later; needs controller.quorum.voters >= 3",
+    "controller-leader",
+    check_params=_check_kill_controller,
+    in_swarm_pool=False,
+    needs_quorum=True,
+)
+def kill_controller(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
+    quorum = ctx.world.quorum
+    voter = next((v for v in quorum.voters if v.name == target), None) if quorum else None
+    if voter is None or not voter.alive:
+        return lambda: None
+    voter.crash()
+    return voter.restart
 
 
 @nemesis("kill-coordinator", "crash the broker hosting the transaction coordinator", "coordinator")
@@ -726,6 +798,19 @@ def elect_preferred(ctx: FaultContext, target: str, params: dict[str, Any]) -> H
 # --- listing and validation ----------------------------------------------------------------------
 def names() -> list[str]:
     return sorted(REGISTRY)
+
+
+def check_quorum(config: Any, kinds: list[str]) -> None:
+    """A nemesis of the KRaft quorum model needs it switched on (one line, exit 2)."""
+    if config.quorum_voters > 1:
+        return
+    for kind in kinds:
+        spec = REGISTRY.get(kind)
+        if spec is not None and spec.needs_quorum:
+            raise UsageError(
+                f"{kind} needs the KRaft controller quorum: {QUORUM_HINT} "
+                "(controller.quorum.voters is 1, one always-healthy controller)"
+            )
 
 
 def validate_names(selected: tuple[str, ...] | list[str]) -> None:

@@ -29,6 +29,8 @@ class NemesisSpec:
     in_swarm_pool: bool = True
     # the targets ``--swarm`` draws from for this kind (its default target when empty)
     swarm_targets: tuple[str, ...] = ()
+    # True: needs the KRaft quorum model (controller.quorum.voters > 1)
+    needs_quorum: bool = False
 
 
 REGISTRY: dict[str, NemesisSpec] = {}
@@ -43,6 +45,7 @@ def nemesis(
     every_node: bool = False,
     in_swarm_pool: bool = True,
     swarm_targets: tuple[str, ...] = (),
+    needs_quorum: bool = False,
 ) -> Callable[[Start], Start]:
     def mark(fn: Start) -> Start:
         REGISTRY[name] = NemesisSpec(
@@ -55,6 +58,7 @@ def nemesis(
             every_node,
             in_swarm_pool,
             swarm_targets,
+            needs_quorum,
         )
         return fn
 

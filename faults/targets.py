@@ -17,6 +17,8 @@ ROLES = (
     "brokers",
     "majority-brokers",
     "controller",
+    "controller-leader",
+    "controller-follower",
     "coordinator",
     "group-coordinator",
     "leader-of:<key>",
@@ -51,8 +53,19 @@ def resolve(world: Any, workload: Any, target: str, rng: random.Random) -> list[
         names = world.broker_names()
         chosen = set(rng.sample(names, len(names) // 2 + 1))
         return [n for n in names if n in chosen]
-    if target == "controller":
-        return ["controller"]
+    if target in ("controller", "controller-leader"):
+        quorum = getattr(world, "quorum", None)
+        if quorum is None:
+            return ["controller"]
+        leader = quorum.leader()  # the active KRaft controller, if there is one now
+        return [leader] if leader else []
+    if target == "controller-follower":
+        quorum = getattr(world, "quorum", None)
+        if quorum is None:
+            return []
+        leader = quorum.leader()
+        names = [v.name for v in quorum.voters if v.name != leader and v.alive]
+        return [names[rng.randrange(len(names))]] if names else []
     if target == "coordinator":
         leader = world.controller.leader_of("__transaction_state")
         return [leader] if leader else []
@@ -80,5 +93,7 @@ def validate_target(target: str) -> None:
     if target in fixed or target.startswith("leader-of:"):
         return
     if target[:1] in ("b", "c") and target[1:].isdigit():
+        return
+    if target.startswith("ctrl") and target[4:].isdigit():  # a KRaft voter
         return
     raise UsageError(f"unknown fault target {target!r} (expected one of: {', '.join(ROLES)})")

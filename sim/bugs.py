@@ -22,6 +22,8 @@ BUGS: dict[str, str] = {
     "offsets-outside-txn": "sendOffsetsToTransaction commits the offsets at once, outside the transaction",
     "lost-marker": "the commit marker is not written to one partition of a transaction",
     "ack-before-flush": "log.flush.interval.messages is honoured after the append returns (next tick), so a batch can be acknowledged before any replica fsynced it",
+    "kraft-ack-before-commit": "the KRaft controller answers AlterPartition before the ISR change commits in the metadata log (a controller cut off from the quorum still lets a partition leader shrink its ISR to itself)",
+    "kraft-duplicate-registration": "the KRaft controller accepts a restarted broker's registration while its old session is live (no DuplicateBrokerRegistrationException, no fencing first), so it resumes its leaderships with the log it came back with",
     "txn-timeout-aborts-prepared": "the coordinator's timeout scan aborts a transaction whose commit markers are being written (a forward clock jump makes it look expired)",
     "reassign-drops-before-caught-up": "a partition reassignment removes the old replicas and counts the new ones in the ISR at once, before they have fetched anything, so an empty new replica can be elected leader",
     "preferred-election-ignores-isr": "a preferred-leader election moves leadership to the first replica even when it is not in the ISR (behind the leader)",

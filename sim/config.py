@@ -120,6 +120,15 @@ class Config:
         return self.release >= (3, 7)
 
     @property
+    def quorum_voters(self) -> int:
+        """controller.quorum.voters (a count): 1 = the single healthy controller."""
+        return int(self.external.get("controller.quorum.voters", 1))
+
+    def quorum_ms(self, name: str) -> float:
+        """A controller.quorum.*.ms knob, in seconds of simulated time."""
+        return float(self.external.get(name, QUORUM_DEFAULTS_MS[name])) / 1000.0
+
+    @property
     def keys(self) -> list[str]:
         return [f"k{i}" for i in range(self.partitions)]
 
@@ -419,6 +428,21 @@ EXTERNAL_NUMBERS: dict[str, tuple[float, float, bool]] = {
     "workload.threads": (1, 64, True),
     "workload.txn-think-ms": (0.0, HOUR_MS, False),
     "os.dirty.expire.ms": (0.0, HOUR_MS, False),  # 0: no writeback
+    # The KRaft controller quorum (sim/cluster/quorum.py). controller.quorum.voters is a list of
+    # id@host:port in Kafka; here its length. 1 (the default) is one always-healthy controller
+    # that stands for a healthy quorum; 3 or 5 run the Raft model.
+    "controller.quorum.voters": (1, 7, True),
+    "controller.quorum.election.timeout.ms": (1.0, HOUR_MS, False),
+    "controller.quorum.fetch.timeout.ms": (1.0, HOUR_MS, False),
+    "controller.quorum.election.backoff.max.ms": (1.0, HOUR_MS, False),
+}
+# Kafka's defaults (RaftConfig.DEFAULT_QUORUM_*, 3.5-3.7; QuorumConfig later) are 1000 / 2000 /
+# 1000 ms against broker.session.timeout.ms 9000; scaled down here about as much as
+# broker.session.timeout.ms (9000 -> 1000), rounded up (1/9 would be 111 / 222 / 111).
+QUORUM_DEFAULTS_MS = {
+    "controller.quorum.election.timeout.ms": 150.0,
+    "controller.quorum.fetch.timeout.ms": 300.0,
+    "controller.quorum.election.backoff.max.ms": 150.0,
 }
 # Free text: ``user.pipeline`` names the user code a run_pipeline run ran (it cannot be stored).
 EXTERNAL_TEXT = ("user.pipeline",)
@@ -456,6 +480,7 @@ EXTERNAL_PREFIXES = (
     "workload.",
     "os.",
     "user.",
+    "controller.quorum.",
 )  # model knobs beyond Kafka's own, kept in ``external``
 
 

@@ -82,6 +82,11 @@ class Broker(BaseNode):
         # After a restart that lost data: register anew before taking any metadata (KRaft
         # BrokerLifecycleManager), so the shortened log never resumes its old leaderships.
         self.registering = False
+        # KRaft controller quorum (controller.quorum.voters > 1): the voters, the one this broker
+        # believes active, and this incarnation's broker epoch (BrokerLifecycleManager)
+        self.voters: list[str] = list(getattr(world, "voter_names", ()))
+        self.controller = self.voters[0] if self.voters else CONTROLLER
+        self.broker_epoch = -1
         self.meta: dict[str, dict[str, Any]] = {}
         self.leading: dict[str, LeaderState] = {}
         self.following: dict[str, FollowerState] = {}
@@ -138,6 +143,10 @@ class Broker(BaseNode):
     def restart(self) -> None:
         for log in self.logs.values():
             log.hw = min(log.hw, log.leo)
+        if self.voters:
+            # every broker process registers with the quorum when it starts and gets a new
+            # broker epoch (BrokerLifecycleManager.sendBrokerRegistration)
+            self.registering = True
         self.start()
 
     def _ticker(self, incarnation: int) -> Generator[Event, Any, None]:
@@ -146,8 +155,15 @@ class Broker(BaseNode):
             now = self.env.now
             if now >= next_heartbeat:
                 next_heartbeat = now + HEARTBEAT_EVERY
-                body = {"register": True} if self.registering else {}
-                self.call(CONTROLLER, "BrokerHeartbeat", body, 0.5, self._on_heartbeat_reply)
+                if self.voters:
+                    body = (
+                        {"register": True}
+                        if self.registering
+                        else {"broker_epoch": self.broker_epoch}
+                    )
+                else:
+                    body = {"register": True} if self.registering else {}
+                self.call(self.controller, "BrokerHeartbeat", body, 0.5, self._on_heartbeat_reply)
             for key, st in self.leading.items():
                 self._leader_tick(key, st, now)
             for key, fs in self.following.items():
@@ -158,7 +174,30 @@ class Broker(BaseNode):
                 ext.tick(now)
             yield self.env.timeout(TICK)
 
+    def _next_controller(self, body: dict[str, Any]) -> bool:
+        """KRaft: find the active controller (NOT_CONTROLLER carries a hint when the voter
+        knows it; otherwise, or after a timeout, try the next voter). True if redirected."""
+        err = body.get("error")
+        if not self.voters or err not in ("not_controller", "request_timed_out"):
+            return False
+        hint = body.get("leader")
+        if hint in self.voters:
+            self.controller = hint
+        else:
+            self.controller = self.voters[
+                (self.voters.index(self.controller) + 1) % len(self.voters)
+            ]
+        return True
+
     def _on_heartbeat_reply(self, body: dict[str, Any]) -> None:
+        if self._next_controller(body):
+            return
+        if self.voters:
+            if body.get("error") == "stale_broker_epoch":
+                self.registering = True
+                return
+            if "broker_epoch" in body:
+                self.broker_epoch = body["broker_epoch"]
         if self.registering:
             if "image" not in body:
                 return  # refused (the old session is still valid) or timed out: retry
@@ -523,7 +562,7 @@ class Broker(BaseNode):
                 "partition_epoch": st.partition_epoch,
             }
             self.call(
-                CONTROLLER,
+                self.controller,
                 "AlterPartition",
                 body,
                 0.5,
@@ -531,6 +570,7 @@ class Broker(BaseNode):
             )
 
     def _on_alter_reply(self, key: str, body: dict[str, Any]) -> None:
+        self._next_controller(body)
         st = self.leading.get(key)
         if st is not None:
             st.alter_pending = -1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sim.cluster.broker import Broker
 from sim.cluster.controller import Controller
 from sim.cluster.group import GroupCoordinator
+from sim.cluster.quorum import Quorum, Voter, voter_names
 from sim.cluster.txn import TxnCoordinator, TxnPartitionGate
 from sim.cluster.world import World
 from sim.config import Config
@@ -16,8 +17,26 @@ def build_world(config: Config, seed: int) -> World:
     world = World(config, seed)
     names = [f"b{i}" for i in range(config.brokers)]
     keys = world.all_keys
-    world.controller = Controller(world, keys, names, config.replication_factor)
-    world.net.add_node(world.controller, "controller")
+    if config.quorum_voters > 1:
+        world.voter_names = voter_names(config.quorum_voters)
+        voters = [
+            Voter(
+                world,
+                v,
+                world.voter_names,
+                keys,
+                names,
+                config.replication_factor,
+                world.rng(f"quorum/{v}"),
+            )
+            for v in world.voter_names
+        ]
+        world.quorum = Quorum(voters)
+        for voter in voters:
+            world.net.add_node(voter, "controller")
+    else:
+        world.controller = Controller(world, keys, names, config.replication_factor)
+        world.net.add_node(world.controller, "controller")
     for name in names:
         add_broker(world, name)
     return world

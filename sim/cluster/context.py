@@ -21,6 +21,7 @@ class Context(Protocol):
     net: Network
     config: Config
     bugs: frozenset[str]
+    voter_names: list[str]  # the KRaft voters when controller.quorum.voters > 1, else empty
 
     def next_id(self, name: str) -> int:
         """A cluster-wide counter (producer ids, process numbers): deterministic, never reused."""

@@ -1,9 +1,12 @@
 """The controller: broker liveness, leader election, ISR changes, metadata propagation.
 
-It stands for a healthy KRaft quorum, so it never crashes itself, but it talks to brokers over
+By default (``controller.quorum.voters`` = 1) it stands for a healthy KRaft quorum, so it never
+crashes itself, but it talks to brokers over
 the network and can be cut off from them like anything else. Brokers heartbeat; a broker silent
 for ``broker.session.timeout.ms`` is fenced and loses its leaderships; every heartbeat response
-carries the metadata image, so a broker that missed a push catches up.
+carries the metadata image, so a broker that missed a push catches up. With more voters each
+KRaft controller is a ``sim.cluster.quorum.Voter``: this class's decisions, made as records of a
+Raft-replicated metadata log and published once committed.
 """
 
 from __future__ import annotations
@@ -45,8 +48,10 @@ class PartitionState:
 
 
 class Controller(BaseNode):
-    def __init__(self, world: Context, keys: list[str], brokers: list[str], rf: int) -> None:
-        super().__init__(world, CONTROLLER)
+    def __init__(
+        self, world: Context, keys: list[str], brokers: list[str], rf: int, name: str = CONTROLLER
+    ) -> None:
+        super().__init__(world, name)
         self.brokers = brokers
         self.unclean = world.config.unclean_leader_election_enable
         self.session_timeout = world.config.broker_session_timeout_ms / 1000.0
@@ -154,7 +159,12 @@ class Controller(BaseNode):
             self.reassignments.after_isr_change(p)  # may complete a reassignment
         p.partition_epoch += 1
         self.push([p])
-        self.reply(msg, {"state": p.image()})
+        self.answer_after_commit(msg, {"state": p.image()})
+
+    def answer_after_commit(self, msg: Message, body: dict[str, Any]) -> None:
+        """Answer a request whose effect was just recorded. The single controller's decisions
+        are final at once; a KRaft quorum's only once the metadata record commits."""
+        self.reply(msg, body)
 
     # --- metadata ------------------------------------------------------------------------
     def image(self) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from sim.rand import Streams
 if TYPE_CHECKING:
     from sim.cluster.broker import Broker
     from sim.cluster.controller import Controller
+    from sim.cluster.quorum import Quorum
     from sim.cluster.txn import TxnCoordinator
 
 CONSUMER_OFFSETS = "__consumer_offsets"
@@ -29,7 +30,6 @@ INTERNAL_KEYS = (CONSUMER_OFFSETS, TRANSACTION_STATE)
 class World:
     """Satisfies ``sim.cluster.context.Context`` for the nodes it holds."""
 
-    controller: Controller
     brokers: dict[str, Broker]
     # Every broker hosts one; the active one is on the leader of __transaction_state.
     txn_coordinators: dict[str, TxnCoordinator]
@@ -54,11 +54,32 @@ class World:
         # offered to clients or nemeses, kept for their counters
         self.departed: dict[str, Broker] = {}
         self.txn_coordinators = {}
+        self._controller: Controller | None = None
+        # controller.quorum.voters > 1: the KRaft voters (sim.cluster.quorum), else none
+        self.quorum: Quorum | None = None
+        self.voter_names: list[str] = []
         self.counters: dict[str, int] = {}
         self.workload: Any = (
             None  # set by the runner; faults and scenarios reach sessions through it
         )
         self.stats: dict[str, Any] = {}
+
+    @property
+    def controller(self) -> Controller:
+        """The metadata the layers above read (targets, liveness, statistics): the single
+        controller, or with a quorum the active controller's (else the most advanced voter's)."""
+        if self.quorum is not None:
+            return self.quorum.view()
+        assert self._controller is not None
+        return self._controller
+
+    @controller.setter
+    def controller(self, value: Controller) -> None:
+        self._controller = value
+
+    def controller_names(self) -> list[str]:
+        """The controller nodes on the network: ``controller``, or the quorum's voters."""
+        return list(self.voter_names) if self.quorum is not None else ["controller"]
 
     @property
     def all_keys(self) -> list[str]:

@@ -50,12 +50,15 @@ def simulate(
     (a ``MessageTrace``) records the messages and decisions of its window; it draws no
     randomness and schedules nothing, so the history is the same with or without it too.
     ``user``: a user pipeline (``sim.run_pipeline``) whose callables the processors run."""
-    from faults.catalog import validate_names
+    from faults.catalog import check_quorum, validate_names
     from faults.schedule import install, plan, validate_schedule
 
     config.validate()
     validate_names(config.nemesis)  # the Python API gets the CLI's "did you mean", not a KeyError
     refuse_user_code(config, user)
+    check_quorum(config, list(config.nemesis))
+    if schedule is not None:
+        check_quorum(config, [str(op.get("nemesis")) for op in schedule if isinstance(op, dict)])
     world = build_world(config, seed)
     if trace is not None:
         world.net.attach_trace(trace)
@@ -142,8 +145,13 @@ def verdict(world: World, config: Config, seed: int, digest: str) -> dict[str, A
     results["seed"] = seed
     results["digest"] = digest
     results.setdefault("stats", {})["sim_time"] = round(world.env.now, 6)
-    results["stats"]["elections"] = world.controller.elections
-    results["stats"]["isr_shrinks"] = world.controller.isr_shrinks
+    if world.quorum is not None:
+        results["stats"]["elections"] = world.quorum.elections
+        results["stats"]["isr_shrinks"] = world.quorum.isr_shrinks
+        results["stats"]["controller_epochs"] = world.quorum.quorum_elections
+    else:
+        results["stats"]["elections"] = world.controller.elections
+        results["stats"]["isr_shrinks"] = world.controller.isr_shrinks
     results["stats"].update(protocol_counters(world))
     results["processes"] = process_roles(world)
     return dict(sorted(results.items()))

@@ -109,6 +109,38 @@ def stale_preferred(seed: int) -> list[dict[str, Any]]:
     ]
 
 
+def controller_leader_cut_with_partition_leader(seed: int) -> list[dict[str, Any]]:
+    """The active KRaft controller is cut off together with one partition's leader; the other
+    voters elect a new controller, which fences that broker and moves its leaderships, while
+    the deposed leader (still reaching clients) asks its old controller to shrink its ISR."""
+    return [
+        fault(
+            1.0 + 0.1 * (seed % 5),
+            "partition-controller-leader",
+            2.5,
+            "controller-leader",
+            **{"with": f"leader-of:k{seed % 6}"},
+        )
+    ]
+
+
+def controller_killed_then_quick_broker_restart(seed: int) -> list[dict[str, Any]]:
+    """The active controller dies (the quorum fails over), then a partition leader crashes
+    losing its unflushed suffix and restarts within broker.session.timeout.ms."""
+    return [
+        fault(1.0 + 0.05 * (seed % 4), "kill-controller", 1.0, "controller-leader"),
+        fault(
+            2.2 + 0.1 * (seed % 5),
+            "kill-broker",
+            0.3,
+            f"leader-of:k{seed % 6}",
+            **{"lose-unflushed": True},
+        ),
+    ]
+
+
+QUORUM = {"controller.quorum.voters": 3}
+
 TXN: dict[str, Any] = {
     "mode": "transactional",
     "workload": "produce-consume",
@@ -161,6 +193,27 @@ MATRIX: tuple[BugCampaign, ...] = (
         Config(mode="idempotent", log_flush_interval_messages=1, **QUICK),
         whole_cluster_power_loss,
         ("lost-write",),
+    ),
+    BugCampaign(
+        "kraft-ack-before-commit",
+        # min.insync.replicas 1: only the controller's commit rule keeps a deposed leader from
+        # acknowledging acks=all alone; replica.lag.time.max.ms 200 lets it ask before its
+        # controller resigns (check quorum after 1.5 x controller.quorum.fetch.timeout.ms)
+        Config(
+            mode="idempotent",
+            min_insync_replicas=1,
+            replica_lag_time_max_ms=200.0,
+            external=QUORUM,
+            **QUICK,
+        ),
+        controller_leader_cut_with_partition_leader,
+        ("lost-write", "inconsistent-offsets"),
+    ),
+    BugCampaign(
+        "kraft-duplicate-registration",
+        Config(mode="idempotent", external=QUORUM, **QUICK),
+        controller_killed_then_quick_broker_restart,
+        ("lost-write", "inconsistent-offsets"),
     ),
     BugCampaign(
         "txn-timeout-aborts-prepared",

@@ -813,5 +813,65 @@ scenario(
         ),
         seeds=6,
         tags=("membership",),
+# --- the KRaft controller quorum (sim/cluster/quorum.py) -----------------------------------------
+KRAFT = {"controller.quorum.voters": 3}
+
+
+def controller_leader_cut_with(seed: int) -> list[dict[str, Any]]:
+    return [
+        fault(
+            1.0 + 0.1 * (seed % 5),
+            "partition-controller-leader",
+            2.5,
+            "controller-leader",
+            **{"with": "leader-of:k0"},
+        )
+    ]
+
+
+def controller_failovers(seed: int) -> list[dict[str, Any]]:
+    return [
+        fault(1.0 + 0.1 * (seed % 5), "kill-controller", 1.0, "controller-leader"),
+        fault(3.0 + 0.1 * (seed % 3), "kill-controller", 1.0, "controller-leader"),
+    ]
+
+
+scenario(
+    Scenario(
+        name="deposed-leader-kraft",
+        claim="a partition leader cut off with the active KRaft controller keeps accepting acks=1 writes after the new controller replaced it (lost); acks=all writes are refused (nothing lost); controller failovers under acks=all lose nothing",
+        explanation=(
+            "With controller.quorum.voters = 3 the controllers are a Raft group. The nemesis cuts "
+            "the active controller off together with the leader of k0 (clients still reach it). "
+            "The other two voters elect a new controller, which fences the silent broker and "
+            "moves its leaderships. The deposed leader learns of this only from the metadata log "
+            "(a broker's MetadataLoader applies committed records it fetched), which it cannot "
+            "reach, so it keeps acting as leader: acks=1 writes are acknowledged and then "
+            "truncated when it rejoins as a follower. An acks=all write needs the ISR: its "
+            "followers now fetch from the new leader, and its ISR shrink goes to its old "
+            "controller, which cannot commit it (and resigns after 1.5 x "
+            "controller.quorum.fetch.timeout.ms), so nothing is acknowledged and nothing lost."
+        ),
+        cases=(
+            Case(
+                "acks=1, controller leader cut off with the leader of k0",
+                Config(mode="at-least-once", acks="1", external=KRAFT, **QUICK),
+                controller_leader_cut_with,
+                found=("lost-write",),
+            ),
+            Case(
+                "acks=all, same fault",
+                Config(mode="at-least-once", acks="all", external=KRAFT, **QUICK),
+                controller_leader_cut_with,
+                absent=("lost-write", "inconsistent-offsets"),
+            ),
+            Case(
+                "acks=all, the active controller killed twice under load",
+                Config(mode="idempotent", external=KRAFT, **QUICK),
+                controller_failovers,
+                absent=("lost-write", "duplicate", "inconsistent-offsets"),
+            ),
+        ),
+        tags=("kraft",),
     )
 )
