@@ -813,6 +813,10 @@ scenario(
         ),
         seeds=6,
         tags=("membership",),
+    )
+)
+
+
 # --- the KRaft controller quorum (sim/cluster/quorum.py) -----------------------------------------
 KRAFT = {"controller.quorum.voters": 3}
 
