@@ -110,6 +110,20 @@ def _client_nodes(ctx: FaultContext, target: str) -> frozenset[str]:
     return frozenset(nodes)
 
 
+# What --swarm may hold back with delay-request: the client requests whose late arrival the
+# protocol must tolerate (a delayed EndTxn, produce or offset commit is the KAFKA-17754 family).
+SWARM_REQUESTS = (
+    "AddOffsetsToTxn",
+    "AddPartitionsToTxn",
+    "EndTxn",
+    "InitProducerId",
+    "InitTxnProducerId",
+    "OffsetCommit",
+    "Produce",
+    "TxnOffsetCommit",
+)
+
+
 def _check_delay_request(params: dict[str, Any]) -> None:
     api = params.get("api", "EndTxn")
     if api not in REQUEST_APIS:
@@ -132,6 +146,11 @@ def _check_delay_request(params: dict[str, Any]) -> None:
     "hold back one request type (any: EndTxn, Produce, TxnOffsetCommit, ...) from a node",
     "clients",
     check_params=_check_delay_request,
+    swarm_params=lambda rng: {
+        "api": rng.choice(SWARM_REQUESTS),
+        "delay": round(rng.uniform(0.2, 2.5), 3),
+        "count": rng.randint(1, 3),
+    },
 )
 def delay_request(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     api = str(params.get("api", "EndTxn"))
@@ -267,7 +286,6 @@ def _check_partition_controller_leader(params: dict[str, Any]) -> None:
     "controller.quorum.voters >= 3",
     "controller-leader",
     check_params=_check_partition_controller_leader,
-    in_swarm_pool=False,
     needs_quorum=True,
 )
 def partition_controller_leader(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
@@ -394,7 +412,6 @@ def _check_kill_controller(params: dict[str, Any]) -> None:
     "later; needs controller.quorum.voters >= 3",
     "controller-leader",
     check_params=_check_kill_controller,
-    in_swarm_pool=False,
     needs_quorum=True,
 )
 def kill_controller(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
@@ -517,7 +534,7 @@ def _note_clock(ctx: FaultContext, clocks: list[Any]) -> None:
     "jump a node's wall clock by delta seconds (params: delta, + forward / - back); healed by resetting it",
     "coordinator",
     check_params=_check_bump,
-    in_swarm_pool=False,
+    swarm_params=lambda rng: {"delta": rng.choice((-1, 1)) * round(rng.uniform(0.5, 15.0), 3)},
 )
 def clock_bump(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     clocks = _clocks(ctx, target)
@@ -532,7 +549,10 @@ def clock_bump(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     "a node's wall clock jumps delta seconds ahead and back every period seconds (params: delta, period)",
     "random-broker",
     check_params=_check_strobe,
-    in_swarm_pool=False,
+    swarm_params=lambda rng: {
+        "delta": round(rng.uniform(0.5, 10.0), 3),
+        "period": round(rng.uniform(0.05, 0.5), 3),
+    },
 )
 def clock_strobe(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     clocks = _clocks(ctx, target)
@@ -566,7 +586,7 @@ def clock_strobe(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal
     "a node's wall clock runs fast or slow (params: rate, e.g. 1.5 or 0.5); healed by resetting it",
     "random-broker",
     check_params=_check_skew,
-    in_swarm_pool=False,
+    swarm_params=lambda rng: {"rate": rng.choice((0.25, 0.5, 0.8, 1.25, 2.0, 4.0))},
 )
 def clock_skew(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     clocks = _clocks(ctx, target)
@@ -654,7 +674,6 @@ def _skip(ctx: FaultContext, reason: str) -> Heal:
     "new replicas catch up from offset 0, join the ISR, then the old ones are removed",
     "random-broker",
     check_params=_check_reassign,
-    in_swarm_pool=False,
     swarm_targets=("random-broker", "leader-of:k0"),
 )
 def reassign(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
@@ -707,7 +726,6 @@ def reassign(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     "broker onto it by reassignment (Kafka moves nothing by itself)",
     "random-broker",
     check_params=_check_add_broker,
-    in_swarm_pool=False,
 )
 def add_broker(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     from sim.cluster import membership
@@ -780,7 +798,6 @@ def decommission_broker(ctx: FaultContext, target: str, params: dict[str, Any]) 
     "brokers",
     check_params=_check_elect,
     every_node=True,
-    in_swarm_pool=False,
 )
 def elect_preferred(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     from sim.cluster.reassign import elect_preferred as elect

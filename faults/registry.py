@@ -12,6 +12,8 @@ from typing import Any
 Heal = Callable[[], None]
 Start = Callable[[Any, str, dict[str, Any]], Heal]
 ParamsCheck = Callable[[dict[str, Any]], None]  # raises UsageError naming the bad parameter
+# draws one fault's parameters for --swarm from the stream it is given
+ParamsDraw = Callable[[Any], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class NemesisSpec:
     swarm_targets: tuple[str, ...] = ()
     # True: needs the KRaft quorum model (controller.quorum.voters > 1)
     needs_quorum: bool = False
+    # how --swarm draws this kind's parameters (its defaults when None)
+    swarm_params: ParamsDraw | None = None
 
 
 REGISTRY: dict[str, NemesisSpec] = {}
@@ -46,6 +50,7 @@ def nemesis(
     in_swarm_pool: bool = True,
     swarm_targets: tuple[str, ...] = (),
     needs_quorum: bool = False,
+    swarm_params: ParamsDraw | None = None,
 ) -> Callable[[Start], Start]:
     def mark(fn: Start) -> Start:
         REGISTRY[name] = NemesisSpec(
@@ -59,6 +64,7 @@ def nemesis(
             in_swarm_pool,
             swarm_targets,
             needs_quorum,
+            swarm_params,
         )
         return fn
 

@@ -138,6 +138,7 @@ def plan(config: Any, seed: int) -> list[dict[str, Any]]:
             for n in REGISTRY
             if (not REGISTRY[n].needs_transactions or config.transactional)
             and REGISTRY[n].in_swarm_pool
+            and (not REGISTRY[n].needs_quorum or config.quorum_voters > 1)
         )
         kinds = [k for k in pool if rng.random() < 0.5] or [pool[rng.randrange(len(pool))]]
         interval = interval * rng.uniform(0.5, 2.0)
@@ -158,7 +159,7 @@ def plan(config: Any, seed: int) -> list[dict[str, Any]]:
                 "nemesis": kind,
                 "duration": duration,
                 "target": swarm_target(kind, config, seed, len(schedule)),
-                "params": {},
+                "params": swarm_params(kind, config, seed, len(schedule)),
             }
         )
         t = at + duration + rng.expovariate(1.0 / interval)
@@ -175,6 +176,18 @@ def swarm_target(kind: str, config: Any, seed: int, i: int) -> str:
 
     rng = random.Random(derive_seed(seed, f"faults/plan/{kind}/{i}"))
     return choices[rng.randrange(len(choices))]
+
+
+def swarm_params(kind: str, config: Any, seed: int, i: int) -> dict[str, Any]:
+    """No parameters (the kind's defaults), except that ``--swarm`` draws them for kinds that
+    say how (``swarm_params``), from a stream of their own: a delayed request of any type, a
+    clock jump of any size and direction."""
+    draw = REGISTRY[kind].swarm_params
+    if not config.swarm or draw is None:
+        return {}
+    import random
+
+    return draw(random.Random(derive_seed(seed, f"faults/plan/{kind}/{i}/params")))
 
 
 def default_target(kind: str, config: Any) -> str:
