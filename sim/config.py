@@ -414,6 +414,9 @@ EXTERNAL_CHOICES: dict[str, tuple[str, ...]] = {
     "workload.partitioner": ("random", "sticky"),
 }
 EXTERNAL_FLAGS = (
+    # BUGGIFY (sim/cluster/buggify.py): rare legal paths; "all" sites with sim.buggify-all
+    "sim.buggify",
+    "sim.buggify-all",
     "client.ignore-fenced",
     "client.new-txn-id-on-restart",
     "client.offsets-via-auto-commit",
@@ -481,6 +484,7 @@ EXTERNAL_PREFIXES = (
     "os.",
     "user.",
     "controller.quorum.",
+    "sim.",
 )  # model knobs beyond Kafka's own, kept in ``external``
 
 

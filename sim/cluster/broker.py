@@ -23,6 +23,13 @@ from sim.cluster.network import Message
 from sim.cluster.node import BaseNode
 from sim.cluster.storage import Disk, power_loss
 
+# Client requests a BUGGIFY'd broker may answer late (never replication or controller traffic).
+SLOW_APIS = frozenset(
+    {"Produce", "Fetch", "EndTxn", "AddPartitionsToTxn", "AddOffsetsToTxn", "TxnOffsetCommit",
+     "OffsetCommit", "InitProducerId", "InitTxnProducerId", "FindCoordinator", "JoinGroup",
+     "SyncGroup", "Heartbeat", "OffsetFetch"}
+)  # fmt: skip
+
 if TYPE_CHECKING:
     import random
 
@@ -74,6 +81,7 @@ class Broker(BaseNode):
         self.hw_needs_min_isr = cfg.hw_needs_min_isr
         self.lag_max = cfg.replica_lag_time_max_ms / 1000.0
         self.bugs = world.bugs
+        self.buggify = world.buggify  # rare legal paths (sim.cluster.buggify), usually None
         self.logs: dict[str, PartitionLog] = {
             k: PartitionLog(k, track_producers="dedup-not-replicated" not in self.bugs)
             for k in keys
@@ -322,6 +330,22 @@ class Broker(BaseNode):
         self.wait_for_hw(key, end, done)
 
     # --- produce -------------------------------------------------------------------------
+    def reply(self, msg: Message, body: dict[str, Any]) -> None:
+        """Answer a request; with BUGGIFY's slow-response site a client's answer may leave late,
+        up to just before the client's request timeout (a broker stalled by a long GC pause)."""
+        bug = self.buggify
+        if bug is None or msg.api not in SLOW_APIS or msg.body.get("replica") is not None:
+            super().reply(msg, body)
+            return
+        if not bug("slow-response"):
+            super().reply(msg, body)
+            return
+        late = bug.uniform("slow-response", 0.3, 0.95) * self.world.config.request_timeout_ms / 1000
+        response = Message(self.name, msg.src, msg.api, body, msg.corr, is_response=True)
+        self.env.timeout(late).callbacks.append(
+            functools.partial(self._later, self.transmit, response)
+        )
+
     def on_produce(self, msg: Message) -> None:
         b = msg.body
         key = b["key"]
@@ -698,6 +722,21 @@ class Broker(BaseNode):
             committed = False
         if offset > log.leo:
             self.reply(msg, {"error": "offset_out_of_range", "hw": log.hw, "lso": log.lso})
+            return True
+        bug = self.buggify
+        if bug is not None and offset < end and bug("empty-fetch"):
+            # BUGGIFY: an empty answer although records are there (a legal fetch response)
+            self.reply(
+                msg,
+                {
+                    "records": [],
+                    "next": offset,
+                    "epoch": log.records[offset - 1].leader_epoch if offset else -1,
+                    "hw": log.hw,
+                    "lso": log.lso,
+                    "leo": log.leo,
+                },
+            )
             return True
         recs, next_offset = log.read(offset, end, committed)
         if recs or force or next_offset > offset:

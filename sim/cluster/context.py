@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from simpy import Environment
 
+    from sim.cluster.buggify import Buggify
     from sim.cluster.network import Network
     from sim.config import Config
 
@@ -22,6 +23,7 @@ class Context(Protocol):
     config: Config
     bugs: frozenset[str]
     voter_names: list[str]  # the KRaft voters when controller.quorum.voters > 1, else empty
+    buggify: Buggify | None  # rare legal paths (sim.buggify), None in ordinary runs
 
     def next_id(self, name: str) -> int:
         """A cluster-wide counter (producer ids, process numbers): deterministic, never reused."""

@@ -246,7 +246,10 @@ class TxnCoordinator(HostedCoordinator):
         meta = self._guard(msg)
         if not isinstance(meta, TxnMeta):
             return
-        if not self._begin_if_needed(meta):
+        bug = self.broker.buggify
+        if not self._begin_if_needed(meta) or (
+            bug is not None and field_name == "partitions" and bug("concurrent-transactions")
+        ):
             self.broker.reply(msg, {"error": "concurrent_transactions"})
             return
         participants: list[str] = getattr(meta, field_name)

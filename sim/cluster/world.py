@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from sim.cluster.buggify import Buggify
 from sim.cluster.network import LinkProfile, Network
 from sim.config import Config
 from sim.history import History
@@ -63,6 +64,12 @@ class World:
             None  # set by the runner; faults and scenarios reach sessions through it
         )
         self.stats: dict[str, Any] = {}
+        ext = config.external
+        self.buggify: Buggify | None = (
+            Buggify(self.rng, all_sites=bool(ext.get("sim.buggify-all")))
+            if ext.get("sim.buggify") or ext.get("sim.buggify-all")
+            else None
+        )
 
     @property
     def controller(self) -> Controller:

@@ -154,6 +154,11 @@ def verdict(world: World, config: Config, seed: int, digest: str) -> dict[str, A
         results["stats"]["isr_shrinks"] = world.controller.isr_shrinks
     results["stats"].update(protocol_counters(world))
     results["processes"] = process_roles(world)
+    if world.buggify is not None:
+        results["stats"]["buggify"] = {
+            site: world.buggify.fired[site] if on else None
+            for site, on in sorted(world.buggify.enabled.items())
+        }  # None: the site was not enabled in this run
     return dict(sorted(results.items()))
 
 
