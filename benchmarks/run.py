@@ -30,8 +30,9 @@ def row(name: str, value: float, unit: str, target: str, ok: bool | None) -> Row
 
 
 # --- 1 and 2: simulator cost -------------------------------------------------------------------
-def bare_simpy_event_cost(n: int = 200_000) -> float:
-    """Seconds per bare simpy timeout event, best of three, measured in this process."""
+def bare_simpy_event_cost(n: int = 200_000, clock: Any = time.perf_counter) -> float:
+    """Seconds per bare simpy timeout event, best of three, measured in this process (``clock``:
+    wall by default; the default-path rows pass ``time.process_time``)."""
     import simpy
 
     best = float("inf")
@@ -43,9 +44,9 @@ def bare_simpy_event_cost(n: int = 200_000) -> float:
                 yield env.timeout(0.001)
 
         env.process(loop())
-        t = time.perf_counter()
+        t = clock()
         env.run()
-        best = min(best, (time.perf_counter() - t) / n)
+        best = min(best, (clock() - t) / n)
     return best
 
 
@@ -68,7 +69,8 @@ STANDARD = {
     # A transactional producer runs one transaction at a time, so the open loop is for the others.
     "external": {"workload.partitioner": "sticky", "workload.arrivals": "open"},
 }
-# For context, not a target: the default Jepsen-style clients (closed loop, 3 threads per producer,
+# The Jepsen-style clients on the standard cluster (a test runs it; the default path itself is
+# measured as ``eosim run`` runs it, in ``bench_default``): closed loop (closed loop, 3 threads per producer,
 # random partitions, linger.ms=5), whose batches hold about one record each.
 JEPSEN_STYLE = {
     **STANDARD,
@@ -152,21 +154,152 @@ def bench_sim(quick: bool) -> list[Row]:
                 speedup >= 20,
             )
         )
-        context = best_ratio(mode, sim_seconds / 4, JEPSEN_STYLE, 1)
-        rows.append(
-            row(
-                f"sim {mode}, Jepsen-style clients (context): cost per message / bare event",
-                context["ratio"],
-                "x",
-                "report",
-                None,
-            )
-        )
+    rows += bench_default(quick)
     rows += flush_cost(sim_seconds, repeats)
     rows += quorum_cost(sim_seconds, repeats)
     rows += trace_cost(repeats, time_limit=10.0 if quick else 30.0)
     rows += clock_cost(repeats, time_limit=10.0 if quick else 30.0)
     return rows
+
+
+# --- 2b: the default path ----------------------------------------------------------------------
+# What users run: ``eosim run`` with no flags (idempotent, the default Jepsen-style closed-loop
+# clients, 10 s + 5 s convergence), campaigns and scenarios. Not batched: a batch holds ~1 record.
+DEFAULT_MODES = ("at-least-once", "idempotent", "transactional")
+
+
+def default_counts(mode: str, seed: int = 0) -> dict[str, float]:
+    """One default run of ``mode`` (no report, nothing written): CPU seconds of the simulation
+    (build, run, close pending ops; no check), and its deterministic counts: simpy events
+    scheduled, network messages sent, sends delivered (acknowledged ok, or in a committed txn)."""
+    import gc
+
+    from sim.config import Config
+    from sim.runs.runner import simulate
+
+    gc.collect()
+    t = time.process_time()
+    world, _, _ = simulate(Config(mode=mode), seed)
+    cpu = time.process_time() - t
+    delivered = sum(
+        1
+        for op in world.history.ops
+        if op["type"] == "ok" and op["f"] in ("send", "txn")
+        for m in op["value"]
+        if m[0] == "send"
+    )
+    return {
+        "cpu": cpu,
+        "events": float(next(world.env._eid)),  # simpy numbers every event it schedules
+        "messages": float(world.net.sent),
+        "delivered": float(delivered),
+    }
+
+
+def cli_run(args: list[str]) -> None:
+    """``eosim run ARGS`` in this process (its exit code is the verdict, not an error)."""
+    from sim.cli import main as eosim
+
+    try:
+        eosim(["run", *args])
+    except SystemExit as exc:
+        if exc.code not in (0, 1):
+            raise RuntimeError(f"eosim run {' '.join(args)} exited {exc.code}") from None
+
+
+def bench_default(quick: bool) -> list[Row]:
+    """The default path, next to the batched rows above: cost per delivered message of a default
+    run in each mode (CPU over a bare simpy event's CPU, and simpy events / network messages per
+    delivered message, which no noise moves), one default ``eosim run`` seed in this process with
+    and without the report, a one-shot ``eosim run`` in a fresh interpreter (imports included),
+    and default campaign seeds per second per worker."""
+    repeats = 2 if quick else 3
+    rows: list[Row] = []
+    for mode in DEFAULT_MODES:
+        default_counts(mode)  # warm up: imports and caches
+        best = min((default_counts(mode) for _ in range(repeats)), key=lambda c: c["cpu"])
+        bare = bare_simpy_event_cost(clock=time.process_time)
+        per = max(best["delivered"], 1.0)
+        rows += [
+            row(f"default {mode}: cost per delivered message / bare simpy event (CPU)",
+                best["cpu"] / per / bare, "x", "report", None),
+            row(f"default {mode}: simpy events per delivered message",
+                best["events"] / per, "events", "report", None),
+            row(f"default {mode}: network messages per delivered message",
+                best["messages"] / per, "messages", "report", None),
+        ]  # fmt: skip
+    rows += default_run_cost(repeats)
+    rows += default_campaign_cost(quick)
+    return rows
+
+
+def default_run_cost(repeats: int) -> list[Row]:
+    """Seconds of one default ``eosim run --seed N --store DIR -q``, in this process after a
+    warm-up (best of ``repeats``, wall and CPU), with and without the report; and CPU seconds of
+    the same command as a one-shot process (fresh interpreter: imports included)."""
+    import gc
+    import resource
+
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        n = iter(range(1_000_000))
+        cli_run(["--seed", "0", "--store", f"{tmp}/warm", "-q"])  # imports, matplotlib, fonts
+        for label, extra in (("with the report", []), ("without the report", ["--no-report"])):
+            wall = cpu = float("inf")
+            for _ in range(repeats):
+                gc.collect()
+                w, c = time.perf_counter(), time.process_time()
+                cli_run(["--seed", "0", "--store", f"{tmp}/r{next(n)}", "-q", *extra])
+                wall = min(wall, time.perf_counter() - w)
+                cpu = min(cpu, time.process_time() - c)
+            rows += [
+                row(f"default eosim run, one seed in-process {label}: wall", wall, "s",
+                    "report", None),
+                row(f"default eosim run, one seed in-process {label}: CPU", cpu, "s",
+                    "report", None),
+            ]  # fmt: skip
+        best = float("inf")
+        for _ in range(repeats):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run(
+                [sys.executable, "-c", "from sim.cli import main; main()", "run", "--seed", "0",
+                 "--store", f"{tmp}/c{next(n)}", "-q"],
+                cwd=ROOT, check=False, capture_output=True,
+            )  # fmt: skip
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            used = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+            best = min(best, used)
+        rows.append(
+            row("default eosim run, one-shot process (imports included): CPU", best, "s",
+                "report", None)
+        )  # fmt: skip
+    return rows
+
+
+def default_campaign_cost(quick: bool) -> list[Row]:
+    """Default seeds per second per worker: ``eosim campaign`` of the default config (local
+    backend, results written to a store): on 1 worker (in this process) per CPU second, and on
+    2 (a process pool, its start-up included) per wall second and worker, which other jobs on
+    the machine move."""
+    from sim.config import Config
+    from sim.runs.campaign import run_campaign
+
+    seeds = list(range(12 if quick else 40))
+    config = Config().validate()
+    with tempfile.TemporaryDirectory() as tmp:
+        run_campaign(config, seeds[:1], workers=1, backend="local", store=f"{tmp}/warm")
+        t = time.process_time()
+        run_campaign(config, seeds, workers=1, backend="local", store=f"{tmp}/one")
+        cpu = time.process_time() - t
+        t = time.perf_counter()
+        run_campaign(config, seeds, workers=2, backend="local", store=f"{tmp}/two")
+        wall = time.perf_counter() - t
+    return [
+        row(f"default campaign {len(seeds)} seeds, local, 1 worker: seeds per CPU second",
+            len(seeds) / cpu, "seeds/s", "report", None),
+        row(f"default campaign {len(seeds)} seeds, local, 2 workers: seeds per wall second "
+            "per worker", len(seeds) / wall / 2, "seeds/s", "report", None),
+    ]  # fmt: skip
 
 
 def flush_cost(sim_seconds: float, repeats: int, mode: str = "idempotent") -> list[Row]:
@@ -459,6 +592,15 @@ def profile_sim(mode: str) -> int:
     return 0
 
 
+# The row-name prefixes each --only part writes (sim runs the default-path rows too).
+PREFIXES = {
+    "sim": ("sim", "default"),
+    "default": ("default",),
+    "checker": ("checker",),
+    "campaign": ("campaign",),
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -466,7 +608,12 @@ def main() -> int:
     parser.add_argument(
         "--quick", action="store_true", help="smaller sizes; finishes in under 2 minutes on 2 cores"
     )
-    parser.add_argument("--only", choices=["sim", "checker", "campaign"], default=None)
+    parser.add_argument(
+        "--only",
+        choices=["sim", "default", "checker", "campaign"],
+        default=None,
+        help="refresh one part (sim includes the default-path rows)",
+    )
     parser.add_argument(
         "--profile",
         choices=["at-least-once", "idempotent", "transactional"],
@@ -488,13 +635,16 @@ def main() -> int:
         return 2
     rows: list[Row] = []
     parts = {"sim": bench_sim, "checker": bench_checker, "campaign": bench_campaign}
+    if args.only == "default":
+        rows += bench_default(args.quick)
     for name, fn in parts.items():
         if args.only in (None, name):
             rows += fn(args.quick)
     out = Path(__file__).with_name("results.json")
     if args.only and out.is_file():
         # Keep the other parts' figures: --only refreshes one part of the table.
-        kept = [r for r in json.loads(out.read_text()) if not r["name"].startswith(args.only)]
+        owned = PREFIXES[args.only]
+        kept = [r for r in json.loads(out.read_text()) if not r["name"].startswith(owned)]
         rows = kept + rows
     out.write_text(json.dumps(rows, indent=1) + "\n")
     table = Table(

@@ -23,13 +23,18 @@ first; one cycle is searched in each non-trivial component.
 
 from __future__ import annotations
 
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from checkers.index import HistoryIndex
 from checkers.micro import has_reads, is_client_completion, mops, reads_by_key, writes
 from checkers.witness import Anomalies, add, who, witness
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+# The graph as plain data, in the order networkx is given it: nodes, and per ordered pair the
+# edge's attributes ({"types": {...}, kind: (key, a's value, b's value)}).
+Parts = tuple[list[int], dict[tuple[int, int], dict[str, Any]]]
 
 _GRAPH_FS = frozenset({"send", "poll", "txn"})
 
@@ -43,7 +48,45 @@ def _candidate(ix: HistoryIndex, op: dict[str, Any]) -> bool:
 
 
 def build_graph(ix: HistoryIndex) -> nx.DiGraph:
+    return _to_networkx(_graph_parts(ix))
+
+
+def _to_networkx(parts: Parts) -> nx.DiGraph:
+    import networkx as nx
+
+    nodes, edges = parts
     g = nx.DiGraph()
+    g.add_nodes_from(nodes)
+    for (a, b), data in edges.items():
+        g.add_edge(a, b, **data)
+    return g
+
+
+def _has_cycle(parts: Parts) -> bool:
+    """Whether the graph has a cycle (Kahn's algorithm; there are no self-loops). Without one
+    every strongly connected component is a single op and there is no G0 or G1c to find, so
+    networkx (a tenth of a second to import) is not needed."""
+    nodes, edges = parts
+    indegree = dict.fromkeys(nodes, 0)
+    succ: dict[int, list[int]] = {}
+    for a, b in edges:
+        indegree[b] += 1
+        succ.setdefault(a, []).append(b)
+    ready = [n for n, d in indegree.items() if d == 0]
+    seen = 0
+    while ready:
+        n = ready.pop()
+        seen += 1
+        for m in succ.get(n, ()):
+            indegree[m] -= 1
+            if indegree[m] == 0:
+                ready.append(m)
+    return seen < len(indegree)
+
+
+def _graph_parts(ix: HistoryIndex) -> Parts:
+    nodes: list[int] = []
+    edges: dict[tuple[int, int], dict[str, Any]] = {}
     cands = [op for op in ix.history if _candidate(ix, op)]  # committed ops are writers
     writing_readers = [(op, reads_by_key(op)) for op in cands if has_reads(op)]
     readers = {op["index"] for op, _ in writing_readers}
@@ -62,7 +105,7 @@ def build_graph(ix: HistoryIndex) -> nx.DiGraph:
         ):
             continue
         kept.add(idx)
-        g.add_node(idx)
+        nodes.append(idx)
         for key, off, v in sent:
             p = off if off is not None else ix.position(key, v)
             if p is not None:
@@ -71,34 +114,45 @@ def build_graph(ix: HistoryIndex) -> nx.DiGraph:
         entries.sort(key=lambda e: e[0])
         for (_, a, va), (_, b, vb) in zip(entries, entries[1:], strict=False):
             if a != b:
-                _edge(g, a, b, "ww", key, va, vb)
+                _edge(edges, a, b, "ww", key, va, vb)
     for op, rk in writing_readers:
         idx = op["index"]
         for key, pairs in rk.items():
             for _, v in pairs:
                 for w in ix.writer_ops(key, v):
                     if w["index"] in kept and w["index"] != idx:
-                        _edge(g, w["index"], idx, "wr", key, v, v)
-    return g
+                        _edge(edges, w["index"], idx, "wr", key, v, v)
+    return nodes, edges
 
 
-def _edge(g: nx.DiGraph, a: int, b: int, kind: str, key: str, va: Any, vb: Any) -> None:
+def _edge(
+    edges: dict[tuple[int, int], dict[str, Any]],
+    a: int,
+    b: int,
+    kind: str,
+    key: str,
+    va: Any,
+    vb: Any,
+) -> None:
     """One edge per ordered pair; the first reason of each kind is kept for the witness:
     (key, a's value, b's value)."""
-    if g.has_edge(a, b):
-        data = g[a][b]
+    data = edges.get((a, b))
+    if data is not None:
         data["types"].add(kind)
         data.setdefault(kind, (key, va, vb))
     else:
-        g.add_edge(a, b, types={kind}, **{kind: (key, va, vb)})
+        edges[(a, b)] = {"types": {kind}, kind: (key, va, vb)}
 
 
 def check_cycles(ix: HistoryIndex) -> Anomalies:
     """G0 and G1c witnesses, one cycle per strongly connected component."""
     out: Anomalies = {}
-    g = build_graph(ix)
-    if g.number_of_edges() == 0:
+    parts = _graph_parts(ix)
+    if not parts[1] or not _has_cycle(parts):
         return out
+    import networkx as nx
+
+    g = _to_networkx(parts)
     ww = g.edge_subgraph([(a, b) for a, b, d in g.edges(data=True) if "ww" in d["types"]])
     for cycle in _one_cycle_per_scc(ww):
         add(out, "G0", _cycle_witness(ix, g, cycle, "ww", "G0"))
@@ -120,6 +174,8 @@ def check_cycles(ix: HistoryIndex) -> Anomalies:
 
 
 def _one_cycle_per_scc(g: nx.DiGraph) -> list[list[int]]:
+    import networkx as nx
+
     cycles = []
     for comp in sorted(nx.strongly_connected_components(g), key=min):
         if len(comp) < 2:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import itertools
 import random
+from typing import TYPE_CHECKING
 
-import networkx as nx
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def cut_for_allowed(nodes: list[str], allowed: nx.Graph) -> list[tuple[str, str]]:
     """Directed edges to cut: every pair of ``nodes`` not joined in ``allowed``."""
+    import networkx as nx  # only when a partition fires: a run without one never imports it
+
     full = nx.Graph()
     full.add_nodes_from(nodes)
     full.add_edges_from(allowed.edges)
@@ -21,6 +25,8 @@ def cut_for_allowed(nodes: list[str], allowed: nx.Graph) -> list[tuple[str, str]
 
 
 def groups_allowed(groups: list[list[str]]) -> nx.Graph:
+    import networkx as nx
+
     g = nx.Graph()
     for group in groups:
         g.add_nodes_from(group)
@@ -47,6 +53,8 @@ def majorities_ring(nodes: list[str], rng: random.Random) -> list[tuple[str, str
     rng.shuffle(ring)
     n = len(ring)
     reach = -(-(n // 2) // 2)  # each side of the window: ceil((majority - 1) / 2)
+    import networkx as nx
+
     allowed = nx.Graph()
     allowed.add_nodes_from(ring)
     for i, node in enumerate(ring):

@@ -297,7 +297,7 @@ def run(
     if not store_dir:
         link_latest(root, directory)
     if not no_report:
-        write_report_quietly(directory)
+        write_report_quietly(directory, outcome.ops, outcome.results)
     refresh_store_index(directory)
     if as_json:
         click.echo(json.dumps(outcome.results, indent=1))
@@ -371,11 +371,17 @@ def protocol_line(stats: dict[str, Any]) -> str:
     return ", ".join(parts) or "no retries, fencings, aborts or elections"
 
 
-def write_report_quietly(directory: Path) -> None:
+def write_report_quietly(
+    directory: Path,
+    history: list[dict[str, Any]] | None = None,
+    results: dict[str, Any] | None = None,
+) -> None:
+    """The store's report; a run passes the ops and results it has just written, so the report
+    does not read history.jsonl and results.json back."""
     try:
         from sim.report import write_report
 
-        write_report(directory)
+        write_report(directory, history=history, results=results)
     except ImportError:
         pass
 

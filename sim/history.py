@@ -74,7 +74,14 @@ class History:
         return [json.dumps(op, sort_keys=False) for op in self.ops]
 
     def text(self) -> str:
-        return "".join(line + "\n" for line in self.lines())
+        """The history file's text: one JSON line per op, each ending in a newline."""
+        lines = self.lines()
+        return "\n".join(lines) + "\n" if lines else ""
 
     def digest(self) -> str:
-        return hashlib.sha256(self.text().encode()).hexdigest()
+        return digest_of(self.text())
+
+
+def digest_of(text: str) -> str:
+    """A run's digest: the sha256 of its history file (``text``, as ``History.text`` wrote it)."""
+    return hashlib.sha256(text.encode()).hexdigest()

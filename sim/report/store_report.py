@@ -32,18 +32,28 @@ WIDE_WITNESS_S = 1.5  # a witness spanning longer is drawn around its first op (
 
 
 def write_report(
-    store_dir: str | Path, max_ops: int = MAX_TIMELINE_OPS, diagrams: bool = True
+    store_dir: str | Path,
+    max_ops: int = MAX_TIMELINE_OPS,
+    diagrams: bool = True,
+    *,
+    history: Sequence[Mapping[str, Any]] | None = None,
+    results: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Write timeline.html, latency.png and throughput.png into ``store_dir``; return their paths
     (message diagrams, when written, are linked from the timeline and not returned).
 
     Reads history.jsonl (required) and results.json (optional: without it there are no
-    witnesses and the verdict is taken from config.toml where possible).
+    witnesses and the verdict is taken from config.toml where possible). A run that has just
+    written the store passes its ``history`` ops and ``results`` instead, which are what those
+    files hold, and the report does not read them back.
     """
     store = Path(store_dir)
-    history = load_history(store / "history.jsonl")
+    if history is None:
+        history = load_history(store / "history.jsonl")
     config = load_config(store / "config.toml")
-    results = load_results(store / "results.json") or _verdict_from_config(config)
+    if results is None:
+        results = load_results(store / "results.json")
+    results = results or _verdict_from_config(config)
     ops = pair_ops(history)
     windows = nemesis_windows(history)
     wits = witnesses(results)

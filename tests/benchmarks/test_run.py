@@ -42,3 +42,13 @@ def test_rows_have_the_results_format(bench) -> None:  # type: ignore[no-untyped
 def test_clock_cost_row_compares_moved_and_perfect_clocks(bench) -> None:  # type: ignore[no-untyped-def]
     (r,) = bench.clock_cost(repeats=1, time_limit=2.0)
     assert r["name"].startswith("sim clocks:") and r["value"] > 0 and r["target"] == "<= 1.5"
+
+
+def test_default_path_counts_are_deterministic(bench) -> None:  # type: ignore[no-untyped-def]
+    a, b = bench.default_counts("idempotent"), bench.default_counts("idempotent")
+    assert a["delivered"] > 0 and a["events"] > a["messages"] > a["delivered"]
+    assert {k: v for k, v in a.items() if k != "cpu"} == {k: v for k, v in b.items() if k != "cpu"}
+
+
+def test_only_default_owns_the_default_rows(bench) -> None:  # type: ignore[no-untyped-def]
+    assert "default" in bench.PREFIXES["sim"] and bench.PREFIXES["default"] == ("default",)
