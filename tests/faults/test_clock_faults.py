@@ -122,9 +122,11 @@ def test_bad_clock_params_are_one_line_exit_2(
     one_line_error(eosim("run", "--faults", str(faults), cwd=tmp_path), "fault #0", needle)
 
 
-def test_swarm_draws_clock_nemeses_when_named_and_keeps_its_old_pool_otherwise() -> None:
+def test_swarm_draws_clock_nemeses_named_or_not_with_their_parameters() -> None:
     named = Config(time_limit=20, swarm=True, nemesis=(*CLOCKS, "kill-broker"))
     drawn = {op["nemesis"] for s in range(10) for op in plan(named, s)}
     assert set(CLOCKS) <= drawn
     default = Config(time_limit=20, swarm=True)
-    assert not {op["nemesis"] for s in range(30) for op in plan(default, s)} & set(CLOCKS)
+    faults = [op for s in range(30) for op in plan(default, s)]
+    assert {op["nemesis"] for op in faults} >= set(CLOCKS)
+    assert all(op["params"] for op in faults if op["nemesis"] in CLOCKS)

@@ -54,7 +54,9 @@ def test_planned_faults_are_valid_sequential_and_heal_before_the_time_limit(
         end = op["at"] + op["duration"]
         assert end < config.time_limit
         assert op["duration"] > 0
-        assert op["target"] == REGISTRY[op["nemesis"]].default_target
+        spec = REGISTRY[op["nemesis"]]
+        allowed = {spec.default_target, *(spec.swarm_targets if config.swarm else ())}
+        assert op["target"] in allowed
         if config.nemesis:
             assert op["nemesis"] in config.nemesis
         if not config.transactional:

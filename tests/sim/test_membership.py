@@ -150,12 +150,13 @@ def test_decommission_without_drain_leaves_partitions_under_replicated() -> None
     assert outcome.results["valid"] is True
 
 
-def test_new_nemeses_are_listed_and_left_out_of_the_default_swarm_pool() -> None:
+def test_new_nemeses_are_listed_and_all_but_decommission_are_in_the_swarm_pool() -> None:
     for name in NEW:
-        assert name in REGISTRY and not REGISTRY[name].in_swarm_pool
+        assert name in REGISTRY
+        assert REGISTRY[name].in_swarm_pool == (name != "decommission-broker")
     cfg = Config(mode="idempotent", time_limit=30.0, swarm=True)
     drawn = {op["nemesis"] for seed in range(40) for op in plan(cfg, seed)}
-    assert not drawn & set(NEW)
+    assert drawn & set(NEW) == set(NEW) - {"decommission-broker"}
     named = cfg.replace(nemesis=NEW)
     drawn = {op["nemesis"] for seed in range(10) for op in plan(named, seed)}
     assert drawn == set(NEW)

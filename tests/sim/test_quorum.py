@@ -12,7 +12,7 @@ from faults.registry import REGISTRY
 from faults.schedule import plan, validate_schedule
 from sim.cluster.controller import Controller
 from sim.cluster.quorum import Voter
-from sim.config import Config
+from sim.config import Config, from_mapping
 from sim.errors import UsageError
 from sim.runs.runner import run, simulate
 from sim.scenarios import SCENARIOS
@@ -130,14 +130,16 @@ def test_the_new_nemeses_are_listed_and_say_what_they_do() -> None:
     for name in (*NEW, "partition-controller"):
         assert name in out
     assert REGISTRY["kill-controller"].default_target == "controller-leader"
-    assert all(REGISTRY[n].needs_quorum and not REGISTRY[n].in_swarm_pool for n in NEW)
+    assert all(REGISTRY[n].needs_quorum and REGISTRY[n].in_swarm_pool for n in NEW)
 
 
-def test_swarm_draws_them_only_when_named() -> None:
+def test_swarm_draws_them_only_with_a_quorum() -> None:
     named = Config(time_limit=20, swarm=True, nemesis=(*NEW, "kill-broker"))
     assert set(NEW) <= {op["nemesis"] for s in range(10) for op in plan(named, s)}
     default = Config(time_limit=20, swarm=True)
     assert not {op["nemesis"] for s in range(30) for op in plan(default, s)} & set(NEW)
+    quorum = from_mapping({"time-limit": 20, "swarm": True, "controller.quorum.voters": 3})
+    assert set(NEW) <= {op["nemesis"] for s in range(30) for op in plan(quorum, s)}
 
 
 def test_fault_windows_in_the_history_and_replay_from_faults_json(tmp_path: Path) -> None:
