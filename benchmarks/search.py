@@ -108,7 +108,12 @@ def main() -> None:
     parser.add_argument("--strategies", default="fixed,swarm,guided")
     parser.add_argument("--only", action="append", default=[])
     parser.add_argument("--clean-runs", type=int, default=0)
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=Path(__file__).with_name("search.json"),
+        help="where to write the rows (python -m sim.docs puts them in the README)",
+    )
     args = parser.parse_args()
     names = [s.strip() for s in args.strategies.split(",") if s.strip()]
     rows: list[dict[str, Any]] = []
@@ -134,8 +139,10 @@ def main() -> None:
                 flush=True,
             )
         rows.append(row)
-    if args.json is not None:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    args.json.write_text(
+        json.dumps({"campaigns": args.campaigns, "max_runs": args.max_runs, "rows": rows}, indent=1)
+        + "\n"
+    )
     print("\n| target | " + " | ".join(f"{n}: runs / s" for n in names) + " |")
     print("|---|" + "---|" * len(names))
     for row in rows:

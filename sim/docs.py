@@ -117,6 +117,27 @@ def bench_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+def search_table() -> str:
+    """benchmarks/search.py's medians: runs (and wall seconds) to the first failure."""
+    path = ROOT / "benchmarks" / "search.json"
+    if not path.is_file():
+        return "Run `python benchmarks/search.py` to measure.\n"
+    data = json.loads(path.read_text())
+    names = [n for n in ("fixed", "swarm", "guided") if n in (data["rows"] or [{}])[0]]
+    head = " | ".join(f"{n}: runs / s" for n in names)
+    lines = [
+        f"Median over {data['campaigns']} campaigns of at most {data['max_runs']} runs each "
+        "(`>N`: fewer than half found it; `-`: none did).",
+        "",
+        f"| target | {head} |",
+        "|---|" + "---|" * len(names),
+    ]
+    for row in data["rows"]:
+        cells = [f"{row[n]['median_runs']} / {row[n]['median_wall_s']}" for n in names]
+        lines.append(f"| {row['target']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -133,6 +154,7 @@ def main() -> None:
         if not args.skip_bugs:
             blocks["bugs"] = bug_table(args.clean_seeds)
         blocks["bench"] = bench_table()
+        blocks["search"] = search_table()
     readme = ROOT / "README.md"  # read only now: the measurements above take minutes
     text = readme.read_text()
     for name, body in blocks.items():
