@@ -726,32 +726,11 @@ class Broker(BaseNode):
         bug = self.buggify
         if bug is not None and offset < end and bug("empty-fetch"):
             # BUGGIFY: an empty answer although records are there (a legal fetch response)
-            self.reply(
-                msg,
-                {
-                    "records": [],
-                    "next": offset,
-                    "epoch": log.records[offset - 1].leader_epoch if offset else -1,
-                    "hw": log.hw,
-                    "lso": log.lso,
-                    "leo": log.leo,
-                },
-            )
+            self.reply(msg, _consumer_fetch_answer(log, [], offset))
             return True
         recs, next_offset = log.read(offset, end, committed)
         if recs or force or next_offset > offset:
-            self.reply(
-                msg,
-                {
-                    "records": [(r.offset, r.value) for r in recs],
-                    "next": next_offset,
-                    # the leader epoch of the last record up to ``next`` (the position's epoch)
-                    "epoch": log.records[next_offset - 1].leader_epoch if next_offset else -1,
-                    "hw": log.hw,
-                    "lso": log.lso,
-                    "leo": log.leo,
-                },
-            )
+            self.reply(msg, _consumer_fetch_answer(log, recs, next_offset))
             return True
         return False
 
@@ -773,3 +752,17 @@ class Broker(BaseNode):
         for msg, deadline in parked:
             if not self._answer_fetch(msg, key, st, force=False):
                 st.parked.append((msg, deadline))
+
+
+def _consumer_fetch_answer(
+    log: PartitionLog, recs: list[Record], next_offset: int
+) -> dict[str, Any]:
+    return {
+        "records": [(r.offset, r.value) for r in recs],
+        "next": next_offset,
+        # the leader epoch of the last record up to ``next`` (the position's epoch)
+        "epoch": log.records[next_offset - 1].leader_epoch if next_offset else -1,
+        "hw": log.hw,
+        "lso": log.lso,
+        "leo": log.leo,
+    }

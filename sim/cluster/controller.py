@@ -119,18 +119,24 @@ class Controller(BaseNode):
             self.reply(msg, {"error": "duplicate_broker_registration"})
             return
         self.last_heartbeat[b] = self.env.now
-        if b in self.fenced:
-            self.fenced.discard(b)
-            changed = []
-            for p in self.partitions.values():
-                if p.leader is None and b in p.replicas and (b in p.isr or self.unclean):
-                    if b not in p.isr:
-                        p.isr = [b]
-                    self._elect(p)
-                    p.partition_epoch += 1
-                    changed.append(p)
-            self.push(changed)
+        self.unfence(b)
         self.reply(msg, {"image": self.image(), "fenced": b in self.fenced})
+
+    def unfence(self, b: str) -> None:
+        """A fenced broker heard from again: partitions left leaderless get it as leader when
+        it is in their ISR (or any replica, with unclean.leader.election.enable)."""
+        if b not in self.fenced:
+            return
+        self.fenced.discard(b)
+        changed = []
+        for p in self.partitions.values():
+            if p.leader is None and b in p.replicas and (b in p.isr or self.unclean):
+                if b not in p.isr:
+                    p.isr = [b]
+                self._elect(p)
+                p.partition_epoch += 1
+                changed.append(p)
+        self.push(changed)
 
     # --- ISR changes (proposed by leaders) ------------------------------------------------
     def on_alter_partition(self, msg: Message) -> None:

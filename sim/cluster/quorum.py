@@ -501,17 +501,7 @@ class Voter(Controller):
             self.reply(msg, {"error": "stale_broker_epoch"})
             return
         self.last_heartbeat[b] = self.env.now
-        if b in self.fenced:
-            self.fenced.discard(b)
-            changed = []
-            for p in self.partitions.values():
-                if p.leader is None and b in p.replicas and (b in p.isr or self.unclean):
-                    if b not in p.isr:
-                        p.isr = [b]
-                    self._elect(p)
-                    p.partition_epoch += 1
-                    changed.append(p)
-            self.push(changed)
+        self.unfence(b)
         self.reply(msg, {"image": self.committed_image(), "fenced": b in self.committed_fenced})
 
 

@@ -113,13 +113,17 @@ def controller_leader_cut_with_partition_leader(seed: int) -> list[dict[str, Any
     """The active KRaft controller is cut off together with one partition's leader; the other
     voters elect a new controller, which fences that broker and moves its leaderships, while
     the deposed leader (still reaching clients) asks its old controller to shrink its ISR."""
+    return cut_controller_leader_with(seed, f"k{seed % 6}")
+
+
+def cut_controller_leader_with(seed: int, key: str) -> list[dict[str, Any]]:
     return [
         fault(
             1.0 + 0.1 * (seed % 5),
             "partition-controller-leader",
             2.5,
             "controller-leader",
-            **{"with": f"leader-of:k{seed % 6}"},
+            **{"with": f"leader-of:{key}"},
         )
     ]
 

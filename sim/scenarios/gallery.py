@@ -822,15 +822,9 @@ KRAFT = {"controller.quorum.voters": 3}
 
 
 def controller_leader_cut_with(seed: int) -> list[dict[str, Any]]:
-    return [
-        fault(
-            1.0 + 0.1 * (seed % 5),
-            "partition-controller-leader",
-            2.5,
-            "controller-leader",
-            **{"with": "leader-of:k0"},
-        )
-    ]
+    from sim.scenarios.bug_matrix import cut_controller_leader_with
+
+    return cut_controller_leader_with(seed, "k0")
 
 
 def controller_failovers(seed: int) -> list[dict[str, Any]]:

@@ -4,9 +4,6 @@ elect-preferred nemeses, the controller's reassignment protocol, and the brokers
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +12,7 @@ from faults.registry import REGISTRY
 from faults.schedule import plan
 from sim.config import Config
 from sim.runs.runner import run, simulate
+from tests.cli.test_bad_input import eosim
 from tests.faults.faultkit import Stepper, fault, nemesis_ops
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,18 +176,6 @@ def test_fault_windows_name_their_targets_and_replay_byte_identically() -> None:
             [op["f"] for op in ops], key=[s["nemesis"] for s in schedule].index
         )
         assert all(op["value"]["target"] for op in ops)
-
-
-def eosim(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run(
-        [sys.executable, "-m", "sim.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-        env=env,
-    )
 
 
 @pytest.mark.parametrize(
