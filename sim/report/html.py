@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from checkers.meanings import meaning
-from sim.report.model import Lane, Op, Window, Witness, short_json
+from sim.report.model import WIDE_WITNESS_S, Lane, Op, Window, Witness, short_json
 from sim.report.timeline import CSS as TIMELINE_CSS
 from sim.report.timeline import Timeline, fmt_t, lane_lookup
 
@@ -262,7 +262,7 @@ class _Summary:
         ops = [self.by_index[i] for i in w.ops if i in self.by_index]
         if not ops:
             return None
-        if max(o.end or o.start for o in ops) - min(o.start for o in ops) > 1.5:
+        if max(o.end or o.start for o in ops) - min(o.start for o in ops) > WIDE_WITNESS_S:
             ops = ops[:1]
         start = max(0.0, min(o.start for o in ops) - 0.05)
         return start, max(o.end or o.start for o in ops) + 0.05

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 NEMESIS = "nemesis"
+# A witness spanning longer than this (a write and a much later read) gets its message diagram
+# drawn around its first op, the write: the whole span would be too many messages to read.
+WIDE_WITNESS_S = 1.5
 COMPLETIONS = ("ok", "fail", "info")
 
 # Affixes that mark a nemesis op's phase when it has no explicit "phase" field.

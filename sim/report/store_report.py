@@ -14,6 +14,7 @@ from sim.errors import UsageError
 from sim.report.html import render_timeline
 from sim.report.marks import anomaly_marks, convergence_from_config
 from sim.report.model import (
+    WIDE_WITNESS_S,
     Witness,
     anomaly_counts,
     load_config,
@@ -28,7 +29,6 @@ from sim.report.plots import MAX_TIMELINE_OPS, latency_plot, throughput_plot
 from sim.runs.store import write_atomic
 
 DIAGRAMS_PER_RUN = 3  # each diagram re-runs the simulation once (traces are never stored)
-WIDE_WITNESS_S = 1.5  # a witness spanning longer is drawn around its first op (the write)
 
 
 def write_report(
