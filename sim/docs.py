@@ -138,6 +138,31 @@ def search_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def verdicts_table() -> str:
+    """benchmarks/verdicts.py: the verdict rates of every scenario case before and after a
+    change that moved trajectories, and whether any moved beyond noise."""
+    path = ROOT / "benchmarks" / "verdicts.json"
+    if not path.is_file():
+        return "Run `python benchmarks/verdicts.py --base REF` to measure.\n"
+    data = json.loads(path.read_text())
+    rows = data["rows"]
+    drift = [r for r in rows if r["drift"]]
+    lines = [
+        f"Seeds (of {data['seeds']}) showing each anomaly, before (`{data['base']}`) and after; "
+        f"drift = Fisher's exact test p < {data['alpha']:g}. "
+        f"{len(rows)} rates compared, {len(drift)} beyond noise.",
+        "",
+        "| scenario / case | anomaly | before | after | p | drift |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        mark = "**yes**" if r["drift"] else ""
+        lines.append(
+            f"| {r['case']} | {r['anomaly']} | {r['base']} | {r['new']} | {r['p']:.2g} | {mark} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -146,15 +171,23 @@ def main() -> None:
     parser.add_argument("--skip-bugs", action="store_true")
     parser.add_argument("--skip-scenarios", action="store_true")
     parser.add_argument("--only-fidelity", action="store_true")
+    parser.add_argument(
+        "--only-measured",
+        action="store_true",
+        help="refresh only the blocks read from benchmarks/*.json (bench, search, verdicts)",
+    )
     args = parser.parse_args()
     blocks: dict[str, str] = {"fidelity": fidelity_table()}
-    if not args.only_fidelity:
+    if args.only_measured:
+        blocks = {"bench": bench_table(), "search": search_table(), "verdicts": verdicts_table()}
+    elif not args.only_fidelity:
         if not args.skip_scenarios:
             blocks["scenarios"], blocks["realbugs"] = scenario_tables()
         if not args.skip_bugs:
             blocks["bugs"] = bug_table(args.clean_seeds)
         blocks["bench"] = bench_table()
         blocks["search"] = search_table()
+        blocks["verdicts"] = verdicts_table()
     readme = ROOT / "README.md"  # read only now: the measurements above take minutes
     text = readme.read_text()
     for name, body in blocks.items():

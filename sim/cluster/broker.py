@@ -711,7 +711,10 @@ class Broker(BaseNode):
         log = self.logs[key]
         offset = b["offset"]
         if b.get("replica") is not None:
-            if offset < log.leo or b["hw"] < log.hw or force:
+            # Follower fetches read to the log end (FetchIsolation.LOG_END): a newer HW alone
+            # does not complete a parked one (DelayedFetch.tryComplete); the follower learns
+            # the HW from the next answer that carries records, or when the wait expires.
+            if offset < log.leo or force:
                 recs = log.records[offset : offset + 500]
                 self.reply(msg, {"records": recs, "hw": log.hw})
                 return True

@@ -88,3 +88,28 @@ def test_truncation_drops_an_empty_leader_epoch_so_the_follower_converges() -> N
     follower.truncate_to(min(end, follower.end_offset_for_epoch(epoch)[1]))
     assert follower.leo == 19 and follower.last_epoch == 0
     assert leader.end_offset_for_epoch(follower.last_epoch) == (0, 19)  # no longer diverging
+
+
+def test_a_follower_learns_a_new_high_watermark_from_the_next_records_not_at_once() -> None:
+    """A follower's fetch reads to the leader's log end, so a parked follower fetch completes
+    only when records arrive past its offset (or its wait expires), never because the high
+    watermark moved: a caught-up follower's HW lags the leader's until the next answer. The
+    leader's HW (and so acks=all and consumers) does not wait for that.
+
+    Kafka: core/src/main/scala/kafka/server/DelayedFetch.scala, DelayedFetch.tryComplete
+    (FetchIsolation.LOG_END for followers; Case G counts bytes past the fetch offset only)
+    """
+    world, client = settled()
+    leader = world.controller.partitions["k0"].leader
+    followers = [b for b in world.controller.partitions["k0"].replicas if b != leader]
+    run_for(world, 1.0)  # every follower caught up, its fetch parked on an empty log
+    client.produce(leader, "k0", [7])
+    run_for(world, 0.05)  # records to the followers, their next fetches raise the leader's HW
+    assert client.replies == [{"offset": 0, "duplicate": False}]
+    assert world.brokers[leader].logs["k0"].hw == 1
+    assert [world.brokers[f].logs["k0"].leo for f in followers] == [1, 1]
+    assert [world.brokers[f].logs["k0"].hw for f in followers] == [0, 0], (
+        "a parked follower fetch was answered for a HW change alone"
+    )
+    run_for(world, 0.6)  # the parked fetches expire (replica.fetch.wait.max.ms) with the HW
+    assert [world.brokers[f].logs["k0"].hw for f in followers] == [1, 1]

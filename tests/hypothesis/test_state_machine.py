@@ -244,12 +244,12 @@ def drive(machine: ClusterMachine, seed: int, script: list[tuple[Any, ...]]) -> 
     [
         (
             "no-dedup",
-            [("send_more",), ("drop_acks", 1.2), ("kill_broker", "b0", 1.2), ("heal",)],
+            [("send_more",), ("drop_acks", 1.2), ("kill_broker", "b1", 1.2), ("heal",)],
             r"twice in|^duplicate: ",
         ),
         (
             "dedup-not-replicated",
-            [("send_more",), ("drop_acks", 1.2), ("kill_broker", "b0", 1.2), ("heal",)],
+            [("send_more",), ("drop_acks", 1.2), ("kill_broker", "b1", 1.2), ("heal",)],
             r"twice in|^duplicate: ",
         ),
         (
