@@ -83,17 +83,24 @@ def collect(keys: list[str], seeds: int, workers: int) -> Counts:
 
 
 def collect_at(ref: str, keys: list[str], seeds: int, workers: int) -> Counts:
-    """``collect`` on the code of git ref ``ref``, in a child process on an exported tree."""
+    """``collect`` on the code of git ref ``ref``, exported to a temporary directory."""
     with tempfile.TemporaryDirectory() as tmp:
         archive = subprocess.run(
             ["git", "archive", ref], cwd=ROOT, check=True, capture_output=True
         ).stdout
         subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        return collect_in(Path(tmp), keys, seeds, workers)
+
+
+def collect_in(tree: Path, keys: list[str], seeds: int, workers: int) -> Counts:
+    """``collect`` in a child process whose ``sim`` package is the one in ``tree`` (an
+    installed editable eosim would otherwise win over the tree being measured)."""
+    with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "counts.json"
         subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--collect", str(out),
              "--seeds", str(seeds), "--workers", str(workers), *sum((["--key", k] for k in keys), [])],
-            cwd=tmp, check=True, env={"PYTHONPATH": tmp, "PATH": "/usr/bin:/bin"},
+            cwd=tree, check=True, env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"},
         )  # fmt: skip
         result: Counts = json.loads(out.read_text())
         return result
@@ -154,9 +161,10 @@ def main() -> None:
         return
     if not args.base:
         parser.error("--base REF is required (the code to compare the working tree with)")
+    sys.path.insert(0, str(ROOT))  # the scenario list of the tree being measured
     keys = case_keys(args.only)
     base = collect_at(args.base, keys, args.seeds, args.workers)
-    new = collect(keys, args.seeds, args.workers)
+    new = collect_in(ROOT, keys, args.seeds, args.workers)
     rows = compare(base, new, args.seeds, args.alpha)
     head = subprocess.run(
         ["git", "rev-parse", "--short", args.base], cwd=ROOT, capture_output=True, text=True
