@@ -4,8 +4,9 @@
                                 [--strategies fixed,swarm,guided] [--clean-runs 0] [--json F]
 
 For every bug switch of the bug matrix (its configuration with the bug on, but none of the
-matrix's hand-aimed schedules) and the real-bug class of a delayed EndTxn on its vulnerable
-protocol (txn.protocol=v1), three strategies search from scratch:
+matrix's hand-aimed schedules) and every real-bug class (each ticketed scenario's vulnerable
+release or client policy with its workload, but not its hand-aimed schedule), three strategies
+search from scratch:
 
 - fixed: a plain campaign with a fixed generic nemesis mix (``FIXED_MIX``), one seed after another;
 - swarm: ``--swarm`` with no nemesis named (kinds, intervals and targets drawn per seed);
@@ -50,9 +51,38 @@ def targets() -> list[Target]:
     out = [
         Target(e.bug, e.config.replace(bugs=(e.bug,)), e.config.replace(bugs=())) for e in MATRIX
     ]
-    v1 = Config(mode="transactional", time_limit=6.0, convergence=3.0, txn_protocol="v1")
-    out.append(Target("delayed-endtxn (txn.protocol=v1)", v1, v1.replace(txn_protocol=None)))
-    return out
+    return out + real_bug_targets()
+
+
+def real_bug_targets() -> list[Target]:
+    """Every real-bug class (the scenarios with a ticket): its vulnerable case's configuration
+    (release, client policy and workload) without its hand-aimed schedule, against the fixed
+    case's. Classes that share one configuration (a hanging transaction and an abort marker
+    written before an in-flight batch are both pre-KIP-890 v1 with the same workload) are one
+    target: the search cannot tell which of them it is looking for."""
+    from sim.scenarios import SCENARIOS
+
+    by_config: dict[str, Target] = {}
+    for name, s in SCENARIOS.items():
+        if not s.ticket:
+            continue
+        bad = next((c for c in s.cases if c.found or c.found_any), None)
+        if bad is None:
+            continue  # the fixed half of a pair (delayed-endtxn-v2 ...): its clean side below
+        fixed = [c for c in s.cases if c.absent and not (c.found or c.found_any)]
+        twin = SCENARIOS.get(name.removesuffix("-v1") + "-v2") if name.endswith("-v1") else None
+        if not fixed and twin is not None:
+            fixed = [c for c in twin.cases if c.absent]
+        if not fixed:
+            continue
+        key = repr(sorted(bad.config.to_dict().items()))
+        label = f"{name} ({bad.label})"
+        if key in by_config:
+            old = by_config[key]
+            by_config[key] = Target(f"{old.name} / {label}", old.config, old.clean)
+        else:
+            by_config[key] = Target(label, bad.config, fixed[-1].config)
+    return list(by_config.values())
 
 
 def first_failure_plain(config: Config, first_seed: int, max_runs: int) -> tuple[int | None, float]:
