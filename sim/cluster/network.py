@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from simpy import Environment
+from simpy.events import NORMAL
 
 if TYPE_CHECKING:
     from sim.cluster.trace import MessageTrace, Sent
@@ -51,6 +52,20 @@ class Node(Protocol):
     alive: bool
 
     def receive(self, msg: Message) -> None: ...
+
+
+class Arrival:
+    """A message's delivery, as the smallest object simpy's ``Environment.step`` can process:
+    scheduled with ``Environment.schedule`` at the same (time, priority, id) a ``Timeout``
+    would get, so the order of events is unchanged, without a Timeout's construction cost (a
+    default run delivers ~16k messages)."""
+
+    __slots__ = ("callbacks", "_ok", "_value")
+
+    def __init__(self, msg: Message, callback: Callable[[Arrival], None]) -> None:
+        self.callbacks: list[Callable[[Arrival], None]] | None = [callback]
+        self._ok = True
+        self._value = msg
 
 
 class Message:
@@ -315,15 +330,15 @@ class Network:
                 at = last
             self._last_delivery[link] = at
         if entry is None:
-            env.timeout(at - now, msg).callbacks.append(self._arrive)
+            env.schedule(Arrival(msg, self._arrive), NORMAL, at - now)  # type: ignore[arg-type]
             return
         assert self.trace is not None
         self.trace.scheduled(entry, at)
         env.timeout(at - now, (msg, entry)).callbacks.append(self._arrive_traced)
 
-    def _arrive(self, ev: Any) -> None:
-        """The callback of a message's delivery timeout: the message is the event's value."""
-        self._deliver(ev.value)
+    def _arrive(self, ev: Arrival) -> None:
+        """The callback of a message's delivery event: the message is the event's value."""
+        self._deliver(ev._value)
 
     def _arrive_traced(self, ev: Any) -> None:
         """``_arrive`` for a traced run: the same delivery, with its fate and the message being
