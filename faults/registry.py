@@ -35,6 +35,18 @@ class NemesisSpec:
     needs_quorum: bool = False
     # how --swarm draws this kind's parameters (its defaults when None)
     swarm_params: ParamsDraw | None = None
+    # in the ``--swarm`` pool only for configurations whose promise covers this fault (None:
+    # always); e.g. power loss, which only an fsync-every-write configuration promises to survive
+    swarm_if: Callable[[Any], bool] | None = None
+
+    def in_pool_for(self, config: Any) -> bool:
+        """Whether ``--swarm`` with no nemesis named may draw this kind for ``config``."""
+        return (
+            self.in_swarm_pool
+            and (not self.needs_transactions or config.transactional)
+            and (not self.needs_quorum or config.quorum_voters > 1)
+            and (self.swarm_if is None or bool(self.swarm_if(config)))
+        )
 
 
 REGISTRY: dict[str, NemesisSpec] = {}
@@ -51,6 +63,7 @@ def nemesis(
     swarm_targets: tuple[str, ...] = (),
     needs_quorum: bool = False,
     swarm_params: ParamsDraw | None = None,
+    swarm_if: Callable[[Any], bool] | None = None,
 ) -> Callable[[Start], Start]:
     def mark(fn: Start) -> Start:
         REGISTRY[name] = NemesisSpec(
@@ -65,6 +78,7 @@ def nemesis(
             swarm_targets,
             needs_quorum,
             swarm_params,
+            swarm_if,
         )
         return fn
 

@@ -124,26 +124,42 @@ def load_schedule(path: str | Path) -> list[dict[str, Any]]:
     return validate_schedule(data)
 
 
+# --swarm runs this many extra fault lanes beside the first, each its own Jepsen-style sequence,
+# so faults overlap (a partition holding markers while a clock jumps; a kill during a pause), as
+# FoundationDB's swarm runs several fault workloads at once. Half the seeds stay one lane.
+SWARM_EXTRA_LANES = (0, 0, 1, 2)
+
+
 def plan(config: Any, seed: int) -> list[dict[str, Any]]:
     """Jepsen-style generator: faults at exponential intervals, kinds drawn from the selection;
-    with ``--swarm`` the kinds and intervals themselves come from the seed."""
+    with ``--swarm`` the kinds, intervals, targets, parameters and the number of overlapping
+    lanes come from the seed too."""
     import random
 
     rng = random.Random(derive_seed(seed, "faults/plan"))
     kinds = list(config.nemesis)
     interval = config.nemesis_interval
     if config.swarm:
-        pool = kinds or sorted(
-            n
-            for n in REGISTRY
-            if (not REGISTRY[n].needs_transactions or config.transactional)
-            and REGISTRY[n].in_swarm_pool
-            and (not REGISTRY[n].needs_quorum or config.quorum_voters > 1)
-        )
+        pool = kinds or sorted(n for n in REGISTRY if REGISTRY[n].in_pool_for(config))
         kinds = [k for k in pool if rng.random() < 0.5] or [pool[rng.randrange(len(pool))]]
         interval = interval * rng.uniform(0.5, 2.0)
     if not kinds:
         return []
+    schedule = _lane(rng, kinds, interval, config, seed, "faults/plan")
+    if config.swarm:
+        lanes = random.Random(derive_seed(seed, "faults/plan/lanes"))
+        for j in range(1, 1 + lanes.choice(SWARM_EXTRA_LANES)):
+            stream = f"faults/plan/lane{j}"
+            schedule += _lane(random.Random(derive_seed(seed, stream)), kinds, interval, config,
+                              seed, stream)  # fmt: skip
+        schedule.sort(key=lambda op: op["at"])  # stable: lane order breaks ties
+    return schedule
+
+
+def _lane(
+    rng: Any, kinds: list[str], interval: float, config: Any, seed: int, stream: str
+) -> list[dict[str, Any]]:
+    """One sequence of faults, each healed before the next starts."""
     schedule: list[dict[str, Any]] = []
     t = rng.uniform(0.2, 1.0) * interval
     limit = config.time_limit
@@ -158,15 +174,15 @@ def plan(config: Any, seed: int) -> list[dict[str, Any]]:
                 "at": at,
                 "nemesis": kind,
                 "duration": duration,
-                "target": swarm_target(kind, config, seed, len(schedule)),
-                "params": swarm_params(kind, config, seed, len(schedule)),
+                "target": swarm_target(kind, config, seed, len(schedule), stream),
+                "params": swarm_params(kind, config, seed, len(schedule), stream),
             }
         )
         t = at + duration + rng.expovariate(1.0 / interval)
     return schedule
 
 
-def swarm_target(kind: str, config: Any, seed: int, i: int) -> str:
+def swarm_target(kind: str, config: Any, seed: int, i: int, stream: str = "faults/plan") -> str:
     """The default target, except that ``--swarm`` draws one of a kind's ``swarm_targets``
     from a stream of its own (so kinds without them draw nothing and keep their schedules)."""
     choices = REGISTRY[kind].swarm_targets
@@ -174,11 +190,13 @@ def swarm_target(kind: str, config: Any, seed: int, i: int) -> str:
         return default_target(kind, config)
     import random
 
-    rng = random.Random(derive_seed(seed, f"faults/plan/{kind}/{i}"))
+    rng = random.Random(derive_seed(seed, f"{stream}/{kind}/{i}"))
     return choices[rng.randrange(len(choices))]
 
 
-def swarm_params(kind: str, config: Any, seed: int, i: int) -> dict[str, Any]:
+def swarm_params(
+    kind: str, config: Any, seed: int, i: int, stream: str = "faults/plan"
+) -> dict[str, Any]:
     """No parameters (the kind's defaults), except that ``--swarm`` draws them for kinds that
     say how (``swarm_params``), from a stream of their own: a delayed request of any type, a
     clock jump of any size and direction."""
@@ -187,7 +205,7 @@ def swarm_params(kind: str, config: Any, seed: int, i: int) -> dict[str, Any]:
         return {}
     import random
 
-    return draw(random.Random(derive_seed(seed, f"faults/plan/{kind}/{i}/params")))
+    return draw(random.Random(derive_seed(seed, f"{stream}/{kind}/{i}/params")))
 
 
 def default_target(kind: str, config: Any) -> str:

@@ -111,12 +111,7 @@ def fault_kinds(config: Config) -> list[str]:
 
     if config.nemesis:
         return list(config.nemesis)
-    return sorted(
-        n
-        for n in REGISTRY
-        if REGISTRY[n].in_swarm_pool
-        and (not REGISTRY[n].needs_transactions or config.transactional)
-    )
+    return sorted(n for n in REGISTRY if REGISTRY[n].in_pool_for(config))
 
 
 class _Corpus:

@@ -50,7 +50,8 @@ def test_planned_faults_are_valid_sequential_and_heal_before_the_time_limit(
     assert validate_schedule(schedule, time_limit=config.time_limit) == schedule
     end = 0.0
     for op in schedule:
-        assert op["at"] >= end, "faults of one plan do not overlap"
+        if not config.swarm:  # --swarm overlaps lanes (test_swarm_pool)
+            assert op["at"] >= end, "faults of one plan do not overlap"
         end = op["at"] + op["duration"]
         assert end < config.time_limit
         assert op["duration"] > 0
