@@ -111,7 +111,8 @@ def _client_nodes(ctx: FaultContext, target: str) -> frozenset[str]:
 
 
 # What --swarm may hold back with delay-request: the client requests whose late arrival the
-# protocol must tolerate (a delayed EndTxn, produce or offset commit is the KAFKA-17754 family).
+# protocol must tolerate (a delayed EndTxn, produce or offset commit is the KAFKA-17754 family),
+# and the coordinator's transaction markers (a commit held in PrepareCommit).
 SWARM_REQUESTS = (
     "AddOffsetsToTxn",
     "AddPartitionsToTxn",
@@ -121,7 +122,11 @@ SWARM_REQUESTS = (
     "OffsetCommit",
     "Produce",
     "TxnOffsetCommit",
+    "WriteTxnMarkers",
 )
+# Requests only brokers send: aimed at a client target (swarm draws the target and the request
+# type apart), delay-request holds them back from whichever broker sends them.
+INTER_BROKER_REQUESTS = frozenset({"AlterPartition", "BrokerHeartbeat", "WriteTxnMarkers"})
 
 
 def _check_delay_request(params: dict[str, Any]) -> None:
@@ -158,12 +163,13 @@ def delay_request(ctx: FaultContext, target: str, params: dict[str, Any]) -> Hea
     count = int(params.get("count", 1))
     state = {"left": count}
     nodes = _client_nodes(ctx, target)
+    anyone = target == "*" or (api in INTER_BROKER_REQUESTS and not nodes & _brokers(ctx))
 
     def match(m: Message) -> bool:
         if (
             m.is_response
             or m.api != api
-            or (target != "*" and m.src not in nodes)
+            or (not anyone and m.src not in nodes)
             or state["left"] <= 0
         ):
             return False

@@ -243,6 +243,21 @@ def test_delay_request_holds_back_one_end_txn(seed: int) -> None:
     assert others and all(c["time"] - inv["time"] < 0.5 for inv, c in others)
 
 
+def test_delay_request_of_markers_aimed_at_clients_holds_them_back_from_the_coordinator() -> None:
+    """--swarm draws delay-request's target and request type apart: a broker-only request
+    (WriteTxnMarkers) aimed at the clients is held back from whichever broker sends it."""
+    cfg = Config(mode="transactional", workload="produce", time_limit=4, convergence=2)
+    schedule = [fault(1.0, "delay-request", 2.0, "clients", api="WriteTxnMarkers", delay=1.0)]
+    st = Stepper(cfg, 0, schedule)
+    deliveries = DeliveryLog(st.world)
+    st.finish()
+    late = [d for d in deliveries.delivered if d[4] - d[3] >= 1.0]
+    assert len(late) == 1, late
+    api, is_response, (src, _), _, _ = late[0]
+    assert (api, is_response) == ("WriteTxnMarkers", False)
+    assert src in st.world.brokers
+
+
 @pytest.mark.parametrize("seed", range(2))
 def test_delivery_timeout_bounds_the_time_a_send_takes(seed: int) -> None:
     cfg = Config(
