@@ -1,4 +1,5 @@
-"""A Kafka client's connections: one per broker, answered in order, closed on a timeout.
+"""A Kafka client's connections: one per broker, answered in order, closed on a timeout or a
+reset.
 
 The model's network delivers each message on its own, so a later response could reach a client
 before an earlier one whose copy was lost. A real client cannot see that: it talks to a broker
@@ -8,6 +9,11 @@ request still in flight on it (NetworkClient.handleTimedOutRequests ->
 processTimeoutDisconnection -> cancelInFlightRequests). An idempotent producer depends on this:
 no batch is acknowledged while an earlier one to the same broker is unanswered, so every
 unacknowledged batch stays inside the broker's five-batch dedup window.
+
+A connection belongs to the broker process that accepted it: after that broker restarts, a
+request on it is answered with a reset (``sim.cluster.network.Connection``), which closes it as
+a timeout does (NetworkClient.processDisconnection), so the requests that were in flight are
+retried in order on a new connection instead of a later one being processed first.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from sim.cluster.network import Message
+from sim.cluster.network import CONNECTION_RESET, Connection, Message
 from sim.cluster.node import TIMEOUT, BaseNode
 
 # What a request cancelled by the disconnect sees: like a timeout, its outcome is unknown.
@@ -31,6 +37,8 @@ class OrderedConnections(BaseNode):
         super().__init__(*args, **kwargs)
         self._open: dict[str, list[int]] = {}  # broker -> correlation ids in flight, in order
         self._early: dict[str, dict[int, Message]] = {}  # broker -> answers waiting their turn
+        self._conns: dict[str, Connection] = {}  # broker -> the open connection
+        self.conns = self._conns  # BaseNode.call sends each request on its broker's connection
 
     def call(
         self,
@@ -41,6 +49,8 @@ class OrderedConnections(BaseNode):
         on_reply: Callable[[dict[str, Any]], Any],
     ) -> int:
         wrapped = functools.partial(self._on_conn_reply, dst, on_reply)
+        if dst not in self._conns:
+            self._conns[dst] = Connection()
         corr = super().call(dst, api, body, timeout, wrapped)
         self._open.setdefault(dst, []).append(corr)
         return corr
@@ -61,6 +71,7 @@ class OrderedConnections(BaseNode):
 
     def _close(self, broker: str) -> list[Callable[[dict[str, Any]], Any]]:
         self._early.pop(broker, None)
+        self._conns.pop(broker, None)
         callbacks = []
         for corr in self._open.pop(broker, []):
             self._deadlines.pop(corr, None)
@@ -72,6 +83,11 @@ class OrderedConnections(BaseNode):
     def receive(self, msg: Message) -> None:
         if not msg.is_response or self.env.now < self.paused_until:
             super().receive(msg)  # requests, and a paused client's deferred handling
+            return
+        if msg.body is CONNECTION_RESET:
+            if self._conns.get(msg.src) is msg.conn:  # not an older connection's late reset
+                for callback in self._close(msg.src):
+                    callback(dict(DISCONNECTED))
             return
         in_flight = self._open.get(msg.src)
         if not in_flight or msg.corr not in in_flight:
@@ -92,3 +108,4 @@ class OrderedConnections(BaseNode):
         super().crash()
         self._open.clear()
         self._early.clear()
+        self._conns.clear()

@@ -54,6 +54,25 @@ class Node(Protocol):
     def receive(self, msg: Message) -> None: ...
 
 
+class Connection:
+    """A client's TCP connection to one broker. It is bound to the broker process that accepted
+    it (``peer``: that process's incarnation, set when its first request arrives); a restarted
+    broker never accepted it, so a request on it after the restart is answered with a reset
+    (``CONNECTION_RESET``) instead of being processed, as a TCP stack answers a segment for a
+    connection it does not know with RST. Without this a request sent before a broker crash
+    could vanish while a later one on the "same" connection is processed, an order TCP never
+    allows."""
+
+    __slots__ = ("peer",)
+
+    def __init__(self) -> None:
+        self.peer: int | None = None
+
+
+# The answer to a request on a connection its broker never accepted (see Connection).
+CONNECTION_RESET: dict[str, Any] = {"error": "network_exception", "reset": True}
+
+
 class Arrival:
     """A message's delivery, as the smallest object simpy's ``Environment.step`` can process:
     scheduled with ``Environment.schedule`` at the same (time, priority, id) a ``Timeout``
@@ -71,10 +90,17 @@ class Arrival:
 class Message:
     """One request or response in flight. ``api`` is Kafka's request name (Produce, EndTxn...)."""
 
-    __slots__ = ("src", "dst", "api", "body", "corr", "is_response")
+    __slots__ = ("src", "dst", "api", "body", "corr", "is_response", "conn")
 
     def __init__(
-        self, src: str, dst: str, api: str, body: Any, corr: int = 0, is_response: bool = False
+        self,
+        src: str,
+        dst: str,
+        api: str,
+        body: Any,
+        corr: int = 0,
+        is_response: bool = False,
+        conn: Connection | None = None,
     ) -> None:
         self.src = src
         self.dst = dst
@@ -82,6 +108,7 @@ class Message:
         self.body = body
         self.corr = corr
         self.is_response = is_response
+        self.conn = conn  # the client's TCP connection a request travels on (None: not modelled)
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         kind = "resp" if self.is_response else "req"

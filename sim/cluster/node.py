@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from simpy import Event
 
 from sim.cluster.clock import Clock
-from sim.cluster.network import Message
+from sim.cluster.network import CONNECTION_RESET, Connection, Message
 
 if TYPE_CHECKING:
     from sim.cluster.context import Context
@@ -39,6 +39,8 @@ class BaseNode:
         self.paused_until = 0.0
         # this machine's wall clock (perfect unless a clock nemesis moves it); kept across crashes
         self.clock = Clock(self.env)
+        # a client's connections, one per broker (sim.clients.connections); None: not modelled
+        self.conns: dict[str, Connection] | None = None
 
     # --- outgoing ------------------------------------------------------------------------
     def call(
@@ -55,7 +57,8 @@ class BaseNode:
         deadline = self.env.now + timeout
         self._waiting[corr] = on_reply
         self._deadlines[corr] = deadline
-        self.transmit(Message(self.name, dst, api, body, corr))
+        conn = None if self.conns is None else self.conns.get(dst)
+        self.transmit(Message(self.name, dst, api, body, corr, False, conn))
         if self._timer_at is None or deadline < self._timer_at:
             self._arm(deadline)
         return corr
@@ -125,6 +128,14 @@ class BaseNode:
             if cb is not None:
                 cb(msg.body)
             return
+        conn = msg.conn
+        if conn is not None and conn.peer != self.incarnation:
+            if conn.peer is not None:  # accepted by an earlier incarnation of this node: RST
+                self.transmit(
+                    Message(self.name, msg.src, msg.api, CONNECTION_RESET, msg.corr, True, conn)
+                )
+                return
+            conn.peer = self.incarnation  # the first request on it: this process accepted it
         handler = self.handlers.get(msg.api)
         if handler is not None:
             handler(msg)

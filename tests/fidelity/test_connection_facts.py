@@ -110,3 +110,120 @@ def test_an_idempotent_producer_with_lost_acks_never_duplicates_under_open_arriv
             results["anomalies"].get("duplicate"),
         )
         assert results["stats"]["deduplicated"] > 0  # the faults did force retries
+
+
+def test_a_connection_does_not_survive_its_broker_restarting() -> None:
+    """A request sent to a crashed broker is lost with it; once the broker is back, a later
+    request on the same connection must not be processed ahead of the lost one (TCP delivers a
+    connection's bytes in order or not at all). The restarted process never accepted that
+    connection, so its stack answers with a reset: the client disconnects, every request in
+    flight on the connection fails as disconnected (outcome unknown, retried), and the next
+    request opens a new connection to the new process.
+
+    Kafka: clients/src/main/java/org/apache/kafka/clients/NetworkClient.java,
+    processDisconnection -> cancelInFlightRequests (a reset closes the channel as a timeout does)
+    """
+    world, client = cluster()
+    broker = world.net.nodes["b0"]
+    handled: list[str] = []
+    original = broker.on_request
+
+    def counting(msg: Message) -> None:
+        handled.append(msg.body["kind"])
+        original(msg)
+
+    broker.handlers["Api"] = counting
+    seen: dict[str, Any] = {}
+    client.call("b0", "Api", {"kind": "first"}, 5.0, lambda r: seen.setdefault("first", r))
+    world.env.run(until=0.1)  # answered: the connection is bound to this broker process
+    broker.crash()
+    client.call("b0", "Api", {"kind": "lost"}, 5.0, lambda r: seen.setdefault("lost", r))
+    world.env.run(until=0.2)  # reached a dead broker: gone
+    broker.alive = True  # the broker process restarts (a new incarnation)
+    client.call("b0", "Api", {"kind": "after"}, 5.0, lambda r: seen.setdefault("after", r))
+    world.env.run(until=0.5)
+    assert handled == ["first"], "a request on the old connection was processed by the new process"
+    assert seen["lost"].get("disconnected") and seen["after"].get("disconnected")
+    client.call("b0", "Api", {"kind": "retry"}, 5.0, lambda r: seen.setdefault("retry", r))
+    world.env.run(until=1.0)
+    assert handled == ["first", "retry"] and seen["retry"] == {"ok": "retry"}
+
+
+def test_a_broker_restart_mid_flight_does_not_duplicate_an_idempotent_send() -> None:
+    """Found by a swarm campaign (seed 1063 of idempotent + BUGGIFY, overlapping lanes): a
+    producer's first batch to a partition went to its leader just as the leader's process was
+    killed; after the restart the second batch, on the same connection, was appended first.
+    The leader knew no state for the producer, so it took sequence 1; the retried sequence 0
+    then met OutOfOrderSequence, the producer bumped its epoch and renumbered both batches, and
+    the one already in the log was appended again. With connections bound to the process that
+    accepted them the second batch is reset instead, and both are retried in order.
+
+    Kafka: clients/src/main/java/org/apache/kafka/clients/NetworkClient.java,
+    processDisconnection; clients TransactionManager.canRetry (OUT_OF_ORDER_SEQUENCE_NUMBER:
+    idempotent epoch bump and startSequencesAtBeginning)
+    """
+    from faults.schedule import validate_schedule
+
+    schedule = validate_schedule(
+        [
+            {
+                "at": 1.161,
+                "nemesis": "partition-ring",
+                "duration": 1.584,
+                "target": "brokers",
+                "params": {},
+            },
+            {
+                "at": 1.207,
+                "nemesis": "kill-broker",
+                "duration": 0.923,
+                "target": "random-broker",
+                "params": {},
+            },
+            {
+                "at": 3.295,
+                "nemesis": "partition-ring",
+                "duration": 1.592,
+                "target": "brokers",
+                "params": {},
+            },
+            {
+                "at": 5.826,
+                "nemesis": "crash-producer",
+                "duration": 0.515,
+                "target": "producers",
+                "params": {},
+            },
+            {
+                "at": 5.956,
+                "nemesis": "partition-one-way",
+                "duration": 1.362,
+                "target": "random-broker",
+                "params": {},
+            },
+            {
+                "at": 6.859,
+                "nemesis": "kill-coordinator",
+                "duration": 0.595,
+                "target": "coordinator",
+                "params": {},
+            },
+            {
+                "at": 7.603,
+                "nemesis": "partition-ring",
+                "duration": 1.59,
+                "target": "brokers",
+                "params": {},
+            },
+            {
+                "at": 7.929,
+                "nemesis": "partition-one-way",
+                "duration": 1.069,
+                "target": "random-broker",
+                "params": {},
+            },
+        ]
+    )
+    config = from_mapping({"mode": "idempotent", "sim.buggify": True})
+    results = run(config, 1063, schedule).results
+    assert results["valid"] is True, results["forbidden"]
