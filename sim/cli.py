@@ -243,7 +243,7 @@ def cli() -> None:
     default=None,
     help="run this fault schedule (faults.json format, or TOML) instead of planning one",
 )
-@click.option("--no-report", is_flag=True, help="skip timeline.html and plots")
+@click.option("--no-report", is_flag=True, help="skip timeline.html and its plots")
 @click.option("--json", "as_json", is_flag=True, help="print results.json to stdout")
 @click.option("--quiet", "-q", is_flag=True)
 @guarded
@@ -882,7 +882,7 @@ def replay(store_dir: str, quiet: bool) -> None:
     help="anomaly type to preserve (default: the forbidden ones found)",
 )
 @click.option("--max-runs", type=int, default=150, show_default=True, help="simulation budget")
-@click.option("--no-report", is_flag=True, help="skip timeline.html and plots")
+@click.option("--no-report", is_flag=True, help="skip timeline.html and its plots")
 @click.option(
     "--json",
     "as_json",
@@ -1027,8 +1027,9 @@ def report(
     nodes: str | None,
     all_messages: bool,
 ) -> None:
-    """Write timeline.html, latency.png and throughput.png for a stored run; with --messages,
-    a message diagram (messages-FROM-TO.html) of one window of it, re-run with tracing.
+    """Write timeline.html (its plots drawn in the browser), latency.png and throughput.png
+    (matplotlib) for a stored run; with --messages, a message diagram (messages-FROM-TO.html)
+    of one window of it, re-run with tracing.
 
     \b
     Examples:
@@ -1048,12 +1049,12 @@ def report(
 
         focus = [n.strip() for n in nodes.split(",") if n.strip()] if nodes else None
         path = write_messages(directory, start, end, focus_nodes=focus, background=all_messages)
-        out.print(f"wrote {path}")
+        out.print(f"wrote {path}", markup=False, soft_wrap=True)
         return
     from sim.report import write_report
 
-    for path in write_report(directory):
-        out.print(f"wrote {path}")
+    for path in write_report(directory, pngs=True):
+        out.print(f"wrote {path}", markup=False, soft_wrap=True)
 
 
 def refresh_store_index(directory: Path) -> None:
