@@ -1,4 +1,5 @@
-"""What ``eosim run`` pays for its report: no matplotlib (the plots are drawn in the browser)."""
+"""What ``eosim run`` pays for its report: no matplotlib (the plots are drawn in the browser), and
+as a one-shot process no interpreter teardown, with every file and line of output still there."""
 
 from __future__ import annotations
 
@@ -48,3 +49,54 @@ def test_run_with_its_report_never_imports_matplotlib_and_report_does(tmp_path: 
     out = in_fresh_interpreter("report", str(store))
     assert "exit 0" in out and "matplotlib loaded: True" in out, out
     assert (store / "latency.png").is_file() and (store / "throughput.png").is_file()
+
+
+# The console script's entry point, with an atexit handler and an object whose finaliser
+# only runs when the interpreter tears itself down.
+CONSOLE = """
+import atexit, sys
+class Finalised:
+    def __del__(self):
+        print("teardown ran", flush=True)
+keep = Finalised()
+atexit.register(lambda: print("atexit ran", flush=True))
+from sim.cli import console_main
+sys.argv = ["eosim", *sys.argv[1:]]
+console_main()
+"""
+
+
+def console(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", CONSOLE, *args],
+        capture_output=True, text=True, timeout=300, cwd=cwd, env=ENV,
+    )  # fmt: skip
+
+
+def test_one_shot_run_skips_teardown_but_keeps_output_files_and_exit_code(tmp_path: Path) -> None:
+    store = tmp_path / "run"
+    proc = console(*FAILING_RUN, str(store), *BROKEN, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == "atexit ran", proc.stdout  # handlers ran, after everything printed
+    assert "teardown ran" not in proc.stdout  # and no teardown followed them
+    assert any(line.startswith("reproduce: eosim run") for line in lines)
+    for name in ("history.jsonl", "results.json", "timeline.html"):
+        assert (store / name).is_file(), name
+    assert (store / "timeline.html").read_text().endswith("</body></html>\n")
+
+
+def test_other_commands_exit_the_ordinary_way(tmp_path: Path) -> None:
+    """Only ``run`` skips teardown; ``check`` (like campaign, with its Dask client) does not."""
+    store = tmp_path / "run"
+    ran = console(*FAILING_RUN, str(store), *BROKEN, "-q", "--no-report", cwd=tmp_path)
+    assert ran.returncode == 1 and ran.stdout.splitlines() == ["atexit ran"], ran.stdout
+    proc = console("check", str(store / "history.jsonl"), "-q", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.splitlines()[-2:] == ["atexit ran", "teardown ran"], proc.stdout
+
+
+def test_in_process_callers_of_main_keep_their_interpreter(tmp_path: Path) -> None:
+    """``main`` (what tests, benchmarks and the pytest plugin call) only raises SystemExit."""
+    out = in_fresh_interpreter(*FAILING_RUN, str(tmp_path / "run"), *BROKEN, "-q", "--no-report")
+    assert out.splitlines()[0] == "exit 1" and out.splitlines()[-1].startswith("matplotlib")
