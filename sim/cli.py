@@ -243,7 +243,7 @@ def cli() -> None:
     default=None,
     help="run this fault schedule (faults.json format, or TOML) instead of planning one",
 )
-@click.option("--no-report", is_flag=True, help="skip timeline.html and plots")
+@click.option("--no-report", is_flag=True, help="skip timeline.html and its plots")
 @click.option("--json", "as_json", is_flag=True, help="print results.json to stdout")
 @click.option("--quiet", "-q", is_flag=True)
 @guarded
@@ -324,6 +324,7 @@ def run(
             markup=False,
             soft_wrap=True,
         )
+    teardown_skippable()  # every store file is written (atomically) and closed
     sys.exit(exit_for(outcome.results))
 
 
@@ -882,7 +883,7 @@ def replay(store_dir: str, quiet: bool) -> None:
     help="anomaly type to preserve (default: the forbidden ones found)",
 )
 @click.option("--max-runs", type=int, default=150, show_default=True, help="simulation budget")
-@click.option("--no-report", is_flag=True, help="skip timeline.html and plots")
+@click.option("--no-report", is_flag=True, help="skip timeline.html and its plots")
 @click.option(
     "--json",
     "as_json",
@@ -1027,8 +1028,9 @@ def report(
     nodes: str | None,
     all_messages: bool,
 ) -> None:
-    """Write timeline.html, latency.png and throughput.png for a stored run; with --messages,
-    a message diagram (messages-FROM-TO.html) of one window of it, re-run with tracing.
+    """Write timeline.html (its plots drawn in the browser), latency.png and throughput.png
+    (matplotlib) for a stored run; with --messages, a message diagram (messages-FROM-TO.html)
+    of one window of it, re-run with tracing.
 
     \b
     Examples:
@@ -1048,12 +1050,12 @@ def report(
 
         focus = [n.strip() for n in nodes.split(",") if n.strip()] if nodes else None
         path = write_messages(directory, start, end, focus_nodes=focus, background=all_messages)
-        out.print(f"wrote {path}")
+        out.print(f"wrote {path}", markup=False, soft_wrap=True)
         return
     from sim.report import write_report
 
-    for path in write_report(directory):
-        out.print(f"wrote {path}")
+    for path in write_report(directory, pngs=True):
+        out.print(f"wrote {path}", markup=False, soft_wrap=True)
 
 
 def refresh_store_index(directory: Path) -> None:
@@ -1118,8 +1120,16 @@ def serve(store_root: str, port: int, no_browser: bool, once: bool) -> None:
         server.serve_forever()
 
 
+# Set by ``run`` once every file it writes is closed and only its exit code is left; read by
+# ``console_main`` (a one-shot process), never by in-process callers of ``main``.
+_teardown_skippable = False
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: click's usage errors become one line and exit 2."""
+    """The command line, for in-process callers too: click's usage errors become one line and
+    exit 2; every outcome is a SystemExit."""
+    global _teardown_skippable
+    _teardown_skippable = False
     try:
         cli.main(args=argv, prog_name="eosim", standalone_mode=False)
     except click.exceptions.Abort:
@@ -1130,5 +1140,50 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(0)
 
 
+def teardown_skippable() -> None:
+    """Called by a command whose files are all written and closed, just before its exit."""
+    global _teardown_skippable
+    _teardown_skippable = True
+
+
+def console_main() -> None:
+    """The ``eosim`` console script and ``python -m sim.cli``: ``main``, and after ``eosim run``
+    no interpreter teardown. A big run leaves millions of objects (its history, the report's
+    ops) that the interpreter would free one by one on the way out; the process ends instead
+    with ``os._exit`` once stdout and stderr are flushed and the atexit handlers have run.
+
+    Only when it is safe: the ``run`` command said its files are written (it writes each one
+    atomically, closed before the rename), no other thread is alive, and the exit code is an
+    int; anything else (other commands, such as a campaign with its Dask client, or a flush
+    that fails) exits the ordinary way."""
+    try:
+        main()
+    except SystemExit as exc:
+        if _teardown_skippable and isinstance(exc.code, int) and _only_thread():
+            _exit_now(exc.code)
+        raise
+
+
+def _only_thread() -> bool:
+    import threading
+
+    return threading.active_count() == 1
+
+
+def _exit_now(code: int) -> None:
+    """Flush, run the atexit handlers, and end the process without tearing it down; returns
+    only if stdout or stderr cannot be flushed (the caller then exits the ordinary way)."""
+    import atexit
+    import os
+
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    console_main()

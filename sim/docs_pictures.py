@@ -31,7 +31,7 @@ def stored_run(directory: Path, knobs: dict[str, object], seed: int) -> Path:
     config = from_mapping(knobs)
     outcome = run(config, seed)
     write_store(directory, config, seed, outcome.schedule, outcome.history_text, outcome.results)
-    write_report(directory)
+    write_report(directory, pngs=True)
     return directory
 
 

@@ -1,7 +1,9 @@
 """What people see of a run: timeline.html, plots, campaign views.
 
-``eosim report STORE_DIR`` calls ``write_report``; scenarios call ``lag_plot``. Matplotlib is
-imported inside the plotting functions so that importing this package stays cheap.
+``eosim run`` and ``eosim report STORE_DIR`` call ``write_report`` (the run's page draws its plots
+in the browser; ``eosim report`` also writes them as PNGs); scenarios call ``lag_plot``.
+Matplotlib is imported inside the plotting functions, which only PNGs need, so that importing this
+package and writing a run's report stay cheap.
 """
 
 from sim.report.model import Window, nemesis_windows

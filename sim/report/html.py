@@ -2,8 +2,9 @@
 
 A reader of a failing run wants, in this order: the verdict; each forbidden anomaly with its count
 (the terminal's count), what the name means, one witness in words and the ops behind it (linked
-into the timeline and to a message diagram); the allowed anomalies, collapsed; then the timeline.
-Script-free and self-contained, so it opens offline and from a CI artefact.
+into the timeline and to a message diagram); the allowed anomalies, collapsed; the latency and
+throughput plots; then the timeline. Self-contained (the plots' script and data are inlined, no
+CDN), so it opens offline and from a CI artefact; everything but the plots works without script.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from checkers.meanings import meaning
+from sim.report.browser_plots import CSS as PLOTS_CSS
+from sim.report.browser_plots import PagePlots
 from sim.report.model import WIDE_WITNESS_S, Lane, Op, Window, Witness, short_json
 from sim.report.timeline import CSS as TIMELINE_CSS
 from sim.report.timeline import Timeline, fmt_t, lane_lookup
@@ -70,12 +73,14 @@ def render_timeline(
     config: Mapping[str, Any] | None = None,
     diagrams: Mapping[str, str] | None = None,
     all_ops: Sequence[Op] | None = None,
+    plots: PagePlots | None = None,
 ) -> str:
     """The whole page as a string; deterministic for the same inputs.
 
     ``counts`` are the true totals (results["counts"]), not the witnesses kept; ``diagrams``
     maps an anomaly name to the message diagram of its first witness; ``all_ops`` (default
-    ``ops``) lets a witness op that the timeline cap left out still be described."""
+    ``ops``) lets a witness op that the timeline cap left out still be described; ``plots``
+    (see ``browser_plots.page_plots``) go between the summary and the timeline."""
     config = config or {}
     if lanes is None:
         from sim.report.model import lanes_for
@@ -100,14 +105,16 @@ def render_timeline(
         '<link rel="icon" href="data:,">',
         f"<title>eosim {_esc(_verdict_word(results))}: {_esc(results.get('mode', ''))} seed "
         f"{_esc(results.get('seed', ''))}</title>",
-        f"<style>{CSS}{TIMELINE_CSS}</style></head><body>",
-        _heading(results, config, windows),
+        f"<style>{CSS}{TIMELINE_CSS}{PLOTS_CSS if plots else ''}</style></head><body>",
+        _heading(results, config, windows, plots is not None),
         summary.render(),
+        plots.section if plots else "",
         '<h2 id="timeline">Timeline</h2>',
         _legend(),
         _cap_note(len(ops), dropped, cap),
         timeline.render(wit_ops, example_ops),
         _details(results, config),
+        plots.script if plots else "",
         "</body></html>",
     ]
     return "\n".join(p for p in parts if p) + "\n"
@@ -131,7 +138,10 @@ def verdict_sentence(results: Mapping[str, Any]) -> str:
 
 
 def _heading(
-    results: Mapping[str, Any], config: Mapping[str, Any], windows: Sequence[Window]
+    results: Mapping[str, Any],
+    config: Mapping[str, Any],
+    windows: Sequence[Window],
+    plots: bool = False,
 ) -> str:
     valid = results.get("valid")
     cls = {True: "valid-true", False: "valid-false"}.get(valid, "valid-unknown")  # type: ignore[arg-type]
@@ -155,12 +165,16 @@ def _heading(
     for w in windows:
         faults[w.name] = faults.get(w.name, 0) + 1
     fault_text = ", ".join(f"{n} ×{c}" for n, c in faults.items()) or "none"
+    plot_links = (
+        '<a href="#plot-latency">latency plot</a> · <a href="#plot-throughput">throughput plot</a> · '
+        if plots
+        else ""
+    )
     return (
         f'<h1 class="{cls}">{_verdict_word(results)}: {_esc(verdict_sentence(results))}</h1>'
         f'<p class="facts">{_esc(" · ".join(facts))}</p>'
         f'<p class="facts">faults that ran: {_esc(fault_text)} · '
-        '<a href="#timeline">timeline</a> · <a href="latency.png">latency plot</a> · '
-        '<a href="throughput.png">throughput plot</a> · <a href="results.json">results.json</a>'
+        f'<a href="#timeline">timeline</a> · {plot_links}<a href="results.json">results.json</a>'
         "</p>"
     )
 

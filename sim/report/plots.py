@@ -54,9 +54,9 @@ def _as_window(w: WindowLike) -> Window:
 
 
 # Neither list uses the outcome colours (green, orange, red) of the data.
-_FAULT_PALETTE = ["#1f77b4", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f"]
-_ANOMALY_PALETTE = ["#000000", "#e7298a", "#4d4dff", "#8c510a"]  # forbidden types
-_ALLOWED_COLOUR = "#9a9a9a"
+FAULT_PALETTE = ["#1f77b4", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f"]
+ANOMALY_PALETTE = ["#000000", "#e7298a", "#4d4dff", "#8c510a"]  # forbidden types
+ALLOWED_COLOUR = "#9a9a9a"
 _SERIES_COLOURS = ["#d62728", "#2ca02c", "#ff7f0e", "#000000", "#e7298a"]  # lag plot lines
 _FAULT_Z, _RING_Z, _TEXT_Z = 3.0, 4.0, 5.0  # data (bars, points, lines) sit at zorder 1-2
 CONVERGENCE_LABEL = "convergence: faults healed, final reads"
@@ -84,11 +84,11 @@ class _Frame:
         }
         self.colours: dict[str, str] = {}
         for name, _ in self.windows:
-            self.colours.setdefault(name, _FAULT_PALETTE[len(self.colours) % len(_FAULT_PALETTE)])
+            self.colours.setdefault(name, FAULT_PALETTE[len(self.colours) % len(FAULT_PALETTE)])
         self.marks = list(marks)
         forbidden = [m for m in self.marks if m.forbidden]
         self.mark_colours = {
-            m.name: _ANOMALY_PALETTE[i % len(_ANOMALY_PALETTE)] for i, m in enumerate(forbidden)
+            m.name: ANOMALY_PALETTE[i % len(ANOMALY_PALETTE)] for i, m in enumerate(forbidden)
         }
         self.rows = [*self.colours, *(m.name for m in self.marks)]
         self.strip: Any = None
@@ -109,7 +109,7 @@ class _Frame:
         s.set_ylim(len(self.rows) - 0.5, -0.5)
         s.set_yticks(range(len(self.rows)), self.rows, fontsize=8)
         for tick, name in zip(s.get_yticklabels(), self.rows, strict=True):
-            tick.set_color(self.colours.get(name) or self.mark_colours.get(name, _ALLOWED_COLOUR))
+            tick.set_color(self.colours.get(name) or self.mark_colours.get(name, ALLOWED_COLOUR))
         s.tick_params(axis="y", length=0)
         s.tick_params(axis="x", labelbottom=False)
         s.grid(axis="y", color="#e6e6e6", lw=0.6)
@@ -146,7 +146,7 @@ class _Frame:
         """Each anomaly type's witness ops as ticks in its strip row (forbidden ones dark, allowed
         ones faint); ``rings`` (index -> data point) circles forbidden witnesses in the data."""
         for m in self.marks:
-            colour = self.mark_colours.get(m.name, _ALLOWED_COLOUR)
+            colour = self.mark_colours.get(m.name, ALLOWED_COLOUR)
             times = sorted({xs[i] for i in m.indices if i in xs})
             row = self.rows.index(m.name)
             if self.strip is not None:
@@ -275,7 +275,7 @@ def latency_plot(
     return _save(latency_figure(ops, windows, marks, convergence), Path(path))
 
 
-def _bin_width(span: float) -> float:
+def bin_width(span: float) -> float:
     """One-second bins, widened for long runs so a plot keeps at most ~300 bars."""
     width = 1.0
     while span / width > 300:
@@ -294,7 +294,7 @@ def throughput_figure(
     ax = frame.ax
     done = [o for o in ops if o.end is not None]
     span = max((o.end or 0.0 for o in done), default=0.0)
-    width = _bin_width(span)
+    width = bin_width(span)
     nbins = int(span // width) + 1
     bottom = [0.0] * nbins
     for kind, colour in TYPE_COLOURS.items():

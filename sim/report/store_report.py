@@ -1,7 +1,9 @@
-"""A store directory's report: timeline.html (summary first), latency.png, throughput.png, and
-for a failing simulated run one message diagram per forbidden anomaly, linked from its witness.
+"""A store directory's report: timeline.html (summary first, then the latency and throughput
+plots drawn in the browser, then the timeline), for a failing simulated run one message diagram
+per forbidden anomaly, linked from its witness, and on request latency.png and throughput.png.
 
-Matplotlib is imported inside the plotting functions so that importing this module stays cheap.
+Only the PNGs need matplotlib, and it is imported only when they are asked for: ``eosim run``
+writes the page alone (its plots are data and a script), ``eosim report`` the PNGs as well.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from checkers.gcpause import gc_paused
 from sim.errors import UsageError
+from sim.report.browser_plots import page_plots
 from sim.report.html import render_timeline
 from sim.report.marks import anomaly_marks, convergence_from_config
 from sim.report.model import (
@@ -25,7 +29,7 @@ from sim.report.model import (
     select_ops,
     witnesses,
 )
-from sim.report.plots import MAX_TIMELINE_OPS, latency_plot, throughput_plot
+from sim.report.plots import MAX_TIMELINE_OPS
 from sim.runs.store import write_atomic
 
 DIAGRAMS_PER_RUN = 3  # each diagram re-runs the simulation once (traces are never stored)
@@ -38,15 +42,30 @@ def write_report(
     *,
     history: Sequence[Mapping[str, Any]] | None = None,
     results: Mapping[str, Any] | None = None,
+    pngs: bool = False,
 ) -> list[Path]:
-    """Write timeline.html, latency.png and throughput.png into ``store_dir``; return their paths
-    (message diagrams, when written, are linked from the timeline and not returned).
+    """Write timeline.html (with its plots) into ``store_dir``, and with ``pngs`` latency.png
+    and throughput.png too (matplotlib); return their paths (message diagrams, when written,
+    are linked from the timeline and not returned).
 
     Reads history.jsonl (required) and results.json (optional: without it there are no
     witnesses and the verdict is taken from config.toml where possible). A run that has just
     written the store passes its ``history`` ops and ``results`` instead, which are what those
-    files hold, and the report does not read them back.
+    files hold, and the report does not read them back. The collector is paused meanwhile: the
+    history is many small objects and no cycles (see ``checkers.gcpause``).
     """
+    with gc_paused():
+        return _write_report(store_dir, max_ops, diagrams, history, results, pngs)
+
+
+def _write_report(
+    store_dir: str | Path,
+    max_ops: int,
+    diagrams: bool,
+    history: Sequence[Mapping[str, Any]] | None,
+    results: Mapping[str, Any] | None,
+    pngs: bool,
+) -> list[Path]:
     store = Path(store_dir)
     if history is None:
         history = load_history(store / "history.jsonl")
@@ -59,6 +78,7 @@ def write_report(
     wits = witnesses(results)
     shown, dropped = select_ops(ops, max_ops, {i for w in wits for i in w.ops})
     links = witness_diagrams(store, history, results, wits) if diagrams else {}
+    marks, convergence = anomaly_marks(results), convergence_from_config(store / "config.toml")
     page = render_timeline(
         shown,
         windows,
@@ -70,10 +90,14 @@ def write_report(
         config=config,
         all_ops=ops,
         diagrams=links,
+        plots=page_plots(ops, windows, marks, convergence),
     )
     timeline = store / "timeline.html"
     write_atomic(timeline, page)
-    marks, convergence = anomaly_marks(results), convergence_from_config(store / "config.toml")
+    if not pngs:
+        return [timeline]
+    from sim.report.plots import latency_plot, throughput_plot
+
     return [
         timeline,
         latency_plot(ops, windows, store / "latency.png", marks, convergence),

@@ -52,3 +52,19 @@ def test_default_path_counts_are_deterministic(bench) -> None:  # type: ignore[n
 
 def test_only_default_owns_the_default_rows(bench) -> None:  # type: ignore[no-untyped-def]
     assert "default" in bench.PREFIXES["sim"] and bench.PREFIXES["default"] == ("default",)
+
+
+def test_default_run_cost_rows_show_the_report_ratio(bench) -> None:  # type: ignore[no-untyped-def]
+    """In-process and one-shot rows with and without the report, and the one-shot ratio with
+    the target issue 23 sets (no timing asserted: only that the figures are there and agree)."""
+    rows = {r["name"]: r for r in bench.default_run_cost(repeats=1)}
+    with_report = rows[
+        "default eosim run, one-shot process with the report (imports included): CPU"
+    ]
+    without = rows["default eosim run, one-shot process without the report (imports included): CPU"]
+    ratio = rows["default eosim run: with report / without (one-shot, CPU)"]
+    assert with_report["value"] > 0 and without["value"] > 0
+    assert ratio["target"] == "<= 1.5" and ratio["pass"] == (ratio["value"] <= 1.5)
+    assert abs(ratio["value"] - with_report["value"] / without["value"]) < 0.02
+    for label in ("with", "without"):
+        assert rows[f"default eosim run, one seed in-process {label} the report: CPU"]["value"] > 0

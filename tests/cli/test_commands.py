@@ -49,10 +49,10 @@ def test_run_writes_a_complete_store_and_explains_itself(failing_store: Path) ->
         "history.jsonl",
         "results.json",
         "timeline.html",
-        "latency.png",
-        "throughput.png",
     ):
         assert (failing_store / name).is_file(), name
+    for name in ("latency.png", "throughput.png"):  # the run's plots are drawn in the page
+        assert not (failing_store / name).exists(), name
     results = json.loads((failing_store / "results.json").read_text())
     assert results["valid"] is False and "duplicate" in results["forbidden"]
     assert results["seed"] == 4 and len(results["digest"]) == 64
@@ -130,10 +130,17 @@ def test_check_reads_jepsen_edn(tmp_path: Path) -> None:
     assert "duplicate" in json.loads(proc.stdout)["anomaly_types"]
 
 
-def test_report_command_rewrites_the_report(failing_store: Path) -> None:
-    (failing_store / "timeline.html").unlink()
+def test_report_command_rewrites_the_report_and_draws_the_pngs(failing_store: Path) -> None:
+    """``eosim report`` writes the page the run wrote, byte for byte, plus the two PNGs."""
+    page = failing_store / "timeline.html"
+    by_run = page.read_bytes()
+    page.unlink()
     proc = eosim("report", str(failing_store))
-    assert proc.returncode == 0 and (failing_store / "timeline.html").is_file()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert page.read_bytes() == by_run
+    for name in ("latency.png", "throughput.png"):
+        assert (failing_store / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert f"wrote {failing_store / name}" in proc.stdout
 
 
 def test_shrink_writes_a_smaller_failing_store(failing_store: Path) -> None:

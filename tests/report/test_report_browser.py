@@ -104,11 +104,11 @@ window.addEventListener('load', () => {
 </script></body>"""
 
 
-def probe(page: Path, tmp_path: Path, fragment: str = "") -> dict[str, Any]:
+def probe(page: Path, tmp_path: Path, fragment: str = "", script: str = PROBE) -> dict[str, Any]:
     """Load ``page`` at 1400x900 in Chromium with a measuring script appended; return what
     it measured (element boxes relative to the viewport, after any scroll to ``fragment``)."""
     probed = page.with_name("probe.html")
-    probed.write_text(page.read_text().replace("</body>", PROBE))
+    probed.write_text(page.read_text().replace("</body>", script))
     chromium = shutil.which("chromium")
     assert chromium, "CI must have chromium: apt-get install -y chromium"
     cmd = [
@@ -163,3 +163,74 @@ def test_following_a_witness_link_lands_the_op_below_the_sticky_heading(
     href = probe(failing_report / "timeline.html", tmp_path)["href"]
     seen = probe(failing_report / "timeline.html", tmp_path, fragment=href)
     assert seen["heads"]["bottom"] <= seen["target"]["top"] < seen["height"], seen
+
+
+# Reads back what the plots drew: per canvas, pixels that are not background, pixels of the
+# data colours, pixels of the first fault's strip colour; then hovers the first green data
+# pixel of the latency plot and clicks it, as a person would.
+PLOT_PROBE = """<script>
+window.addEventListener('load', () => {
+  const out = {};
+  const pixels = c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  for (const id of ['latency-plot', 'throughput-plot']) {
+    const c = document.querySelector('#' + id + ' canvas');
+    if (!c) continue;
+    const d = pixels(c);
+    let drawn = 0, green = 0, fault = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i + 3] === 0 || (d[i] > 250 && d[i + 1] > 250 && d[i + 2] > 250)) continue;
+      drawn++;
+      if (d[i + 1] > d[i] + 40 && d[i + 1] > d[i + 2] + 40) green++;
+      if (d[i] === 0x1f && d[i + 1] === 0x77 && d[i + 2] === 0xb4) fault++;
+    }
+    out[id] = {width: c.width, height: c.height, drawn, green, fault,
+               box: document.getElementById(id).getBoundingClientRect().height};
+  }
+  const c = document.querySelector('#latency-plot canvas');
+  if (c) {
+    const d = pixels(c), rect = c.getBoundingClientRect(), ratio = c.width / rect.width;
+    let hit = null;
+    for (let y = Math.floor(c.height / 3); y < c.height && !hit; y++)
+      for (let x = 0; x < c.width; x++) {
+        const i = (y * c.width + x) * 4;
+        if (d[i + 1] > d[i] + 60 && d[i + 1] > d[i + 2] + 60) { hit = [x, y]; break; }
+      }
+    if (hit) {
+      const at = {clientX: rect.left + hit[0] / ratio, clientY: rect.top + hit[1] / ratio,
+                  bubbles: true};
+      const over = document.querySelector('#latency-plot .u-over');
+      for (const type of ['mouseenter', 'mousemove', 'mousedown', 'mouseup', 'click'])
+        over.dispatchEvent(new MouseEvent(type, at));
+    }
+    out.readout = document.getElementById('latency-readout').textContent;
+    out.hash = location.hash;
+  }
+  document.body.setAttribute('data-probe', JSON.stringify(out));
+});
+</script></body>"""
+
+
+def test_failing_report_draws_its_plots_in_the_browser(
+    failing_report: Path, tmp_path: Path
+) -> None:
+    """uPlot, inlined, draws both plots of a failing run from file:// with no console errors:
+    data points and bars (green: ok ops), the first fault's bars in the strip; hovering a point
+    names its op and clicking it jumps to the op in the timeline."""
+    page = failing_report / "timeline.html"
+    _, console = run_chromium(page, tmp_path / "profile")
+    assert console == []
+    seen = probe(page, tmp_path, script=PLOT_PROBE)
+    heights = [int(h) for h in re.findall(r'class="plot" id="[a-z]+-plot" style="height:(\d+)px"',
+                                          page.read_text())]  # fmt: skip
+    assert len(heights) == 2
+    for name, height in zip(("latency-plot", "throughput-plot"), heights, strict=True):
+        plot = seen[name]
+        assert plot["width"] > 1000 and plot["height"] == height, plot
+        assert plot["box"] == height, plot  # drawing it moved nothing on the page
+        assert plot["drawn"] > 20000 and plot["fault"] > 200, plot
+    assert seen["latency-plot"]["green"] > 300  # points
+    assert seen["throughput-plot"]["green"] > 50000  # bars
+    found = re.match(r"op (\d+): (send|poll|txn) ok, invoked at [\d.]+ s, latency [\d.e+-]+ ms",
+                     seen["readout"])  # fmt: skip
+    assert found, seen["readout"]
+    assert seen["hash"] == f"#op-{found.group(1)}"

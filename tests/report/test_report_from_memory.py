@@ -1,5 +1,5 @@
-"""A run hands its report the ops and results it has just written: the same files come out as
-when ``eosim report`` reads the store back."""
+"""A run hands its report the ops and results it has just written: the same page comes out as
+when the report reads the store back."""
 
 from __future__ import annotations
 
@@ -24,5 +24,6 @@ def test_report_from_the_runs_ops_equals_report_from_the_store(tmp_path: Path) -
             write_report(store, diagrams=False, history=outcome.ops, results=outcome.results)
         written[way] = {p.name: p.read_bytes() for p in sorted(store.iterdir())}
     assert written["files"].keys() == written["memory"].keys()
-    assert {"timeline.html", "latency.png", "throughput.png"} <= written["files"].keys()
+    assert "timeline.html" in written["files"]
+    assert not {"latency.png", "throughput.png"} & written["files"].keys()  # only on request
     assert written["files"] == written["memory"]

@@ -1,4 +1,5 @@
-"""write_report on small hand-written store directories: files, PNGs, and the timeline's HTML."""
+"""write_report on small hand-written store directories: files, PNGs (on request), and the
+timeline's HTML."""
 
 from __future__ import annotations
 
@@ -69,11 +70,20 @@ def write_store(root: Path, history: list[dict[str, Any]], results: dict[str, An
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], str]:
     store = write_store(tmp_path_factory.mktemp("store"), HISTORY, RESULTS)
-    paths = write_report(store)
+    paths = write_report(store, pngs=True)
     return paths, (store / "timeline.html").read_text()
 
 
-def test_writes_three_files_with_valid_pngs(report: tuple[list[Path], str]) -> None:
+def test_by_default_writes_the_page_alone(tmp_path: Path) -> None:
+    """What ``eosim run`` writes: the page with its plots, no PNGs (they need matplotlib)."""
+    store = write_store(tmp_path, HISTORY, RESULTS)
+    assert write_report(store) == [store / "timeline.html"]
+    assert sorted(p.name for p in store.iterdir()) == [
+        "history.jsonl", "results.json", "timeline.html"
+    ]  # fmt: skip
+
+
+def test_with_pngs_writes_three_files_with_valid_pngs(report: tuple[list[Path], str]) -> None:
     paths, _ = report
     assert [p.name for p in paths] == ["timeline.html", "latency.png", "throughput.png"]
     for p in paths:
@@ -112,11 +122,15 @@ def test_nemesis_window_is_shaded_with_label(report: tuple[list[Path], str]) -> 
 
 
 def test_verdict_legend_and_self_contained(report: tuple[list[Path], str]) -> None:
+    """Works offline from file://: uPlot and the plot data are inlined, nothing is fetched."""
     _, page = report
     for text in ("valid-false", "idempotent", "sha256-test", 'class="legend"', "ops 7"):
         assert text in page
-    assert "<script" not in page
-    assert not re.search(r'(src|href)="(https?:)?//', page)
+    assert not re.search(r"(src|href)=\"(https?:)?//", page)
+    assert not re.search(r"<script[^>]*\bsrc=", page) and '<link rel="stylesheet"' not in page
+    assert "uPlot" in page and 'id="plot-data"' in page
+    assert 'href="#plot-latency"' in page and 'id="plot-latency"' in page
+    assert 'href="#plot-throughput"' in page and 'id="plot-throughput"' in page
 
 
 def test_values_are_escaped(tmp_path: Path) -> None:
@@ -148,8 +162,9 @@ def test_cap_keeps_witnesses_and_says_so(tmp_path: Path) -> None:
 
 
 def test_output_is_deterministic(tmp_path: Path) -> None:
-    a = write_report(write_store(tmp_path / "a", HISTORY, RESULTS))
-    b = write_report(write_store(tmp_path / "b", HISTORY, RESULTS))
+    a = write_report(write_store(tmp_path / "a", HISTORY, RESULTS), pngs=True)
+    b = write_report(write_store(tmp_path / "b", HISTORY, RESULTS), pngs=True)
+    assert len(a) == 3
     for pa, pb in zip(a, b, strict=True):
         assert pa.read_bytes() == pb.read_bytes(), pa.name
 

@@ -230,7 +230,7 @@ def test_write_report_passes_witnesses_and_convergence(
         monkeypatch.setattr(plots_mod, name, spy)
     store = write_store(tmp_path, NEM_HISTORY, RESULTS)
     (store / "config.toml").write_text('"time-limit" = 1.0\n"convergence" = 0.4\n')
-    write_report(store)
+    write_report(store, pngs=True)
     assert set(seen) == {"latency_figure", "throughput_figure"}
     for fig in seen.values():
         texts = legend_texts(fig)
