@@ -17,6 +17,7 @@ looser threshold would flag noise). ``python -m sim.docs`` puts the table in the
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import subprocess
@@ -83,7 +84,23 @@ def collect(keys: list[str], seeds: int, workers: int) -> Counts:
 
 
 def collect_at(ref: str, keys: list[str], seeds: int, workers: int) -> Counts:
-    """``collect`` on the code of git ref ``ref``, exported to a temporary directory."""
+    """``collect`` on the code of git ref ``ref``, exported to a temporary directory; kept in
+    a cache by commit, seeds and cases (a commit's code does not change), so comparing several
+    new trees with one base pays for the base once."""
+    sha = subprocess.run(
+        ["git", "rev-parse", ref], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:12]
+    cache = Path(tempfile.gettempdir()) / f"eosim-verdicts-{sha[:12]}-{seeds}-{digest}.json"
+    if cache.is_file():
+        cached: Counts = json.loads(cache.read_text())
+        return cached
+    counts = _collect_at(ref, keys, seeds, workers)
+    write_atomic(cache, json.dumps(counts))
+    return counts
+
+
+def _collect_at(ref: str, keys: list[str], seeds: int, workers: int) -> Counts:
     with tempfile.TemporaryDirectory() as tmp:
         archive = subprocess.run(
             ["git", "archive", ref], cwd=ROOT, check=True, capture_output=True
@@ -151,6 +168,9 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.001)
     parser.add_argument("--only", action="append", default=[], help="one scenario (repeatable)")
     parser.add_argument("--json", type=Path, default=OUT)
+    parser.add_argument(
+        "--base-only", action="store_true", help="collect (and cache) the base's counts, stop"
+    )
     parser.add_argument("--collect", type=Path, help=argparse.SUPPRESS)  # child mode
     parser.add_argument("--key", action="append", default=[], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -164,6 +184,8 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))  # the scenario list of the tree being measured
     keys = case_keys(args.only)
     base = collect_at(args.base, keys, args.seeds, args.workers)
+    if args.base_only:
+        return
     new = collect_in(ROOT, keys, args.seeds, args.workers)
     rows = compare(base, new, args.seeds, args.alpha)
     head = subprocess.run(
