@@ -175,7 +175,7 @@ def swarm_target(kind: str, config: Any, seed: int, i: int) -> str:
     import random
 
     rng = random.Random(derive_seed(seed, f"faults/plan/{kind}/{i}"))
-    return choices[rng.randrange(len(choices))]
+    return for_workload(choices[rng.randrange(len(choices))], config)
 
 
 def swarm_params(kind: str, config: Any, seed: int, i: int) -> dict[str, Any]:
@@ -193,7 +193,12 @@ def swarm_params(kind: str, config: Any, seed: int, i: int) -> dict[str, Any]:
 def default_target(kind: str, config: Any) -> str:
     """A nemesis's default target for this workload: ``leader-of:k0`` names the first
     partition the workload writes, which is ``in0`` for the pipelines (ctp, sink)."""
-    target = REGISTRY[kind].default_target
+    return for_workload(REGISTRY[kind].default_target, config)
+
+
+def for_workload(target: str, config: Any) -> str:
+    """``leader-of:k0`` names the first partition the workload writes: ``in0`` for the
+    pipelines (ctp, sink), whose partitions are in0.. and out0.."""
     if target == "leader-of:k0" and config.workload in ("ctp", "sink"):
         return "leader-of:in0"
     return target

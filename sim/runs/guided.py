@@ -130,7 +130,7 @@ class _Corpus:
 
     def candidates(self, start: int, n: int) -> list[tuple[int, int, list[dict[str, Any]]]]:
         from faults.mutate import mutate
-        from faults.schedule import plan
+        from faults.schedule import for_workload, plan
 
         out = []
         for index in range(start, start + n):
@@ -148,6 +148,8 @@ class _Corpus:
             schedule = mutate(
                 parent["schedule"], self.rng, self.kinds, self.config.time_limit, other["schedule"]
             )
+            # a kind's targets name the default workload's partitions (k0): the pipelines' are in0..
+            schedule = [{**f, "target": for_workload(f["target"], self.config)} for f in schedule]
             out.append((index, seed, schedule))
         return out
 
