@@ -35,6 +35,14 @@ class NemesisSpec:
     needs_quorum: bool = False
     # how --swarm draws this kind's parameters (its defaults when None)
     swarm_params: ParamsDraw | None = None
+    # how guided search redraws this kind's parameters (``swarm_params`` when None): apart
+    # from swarm's, so that giving a kind a parameter space here leaves --swarm's plans alone
+    search_params: ParamsDraw | None = None
+
+    @property
+    def params_draw(self) -> ParamsDraw | None:
+        """The draw guided search mutates this kind's parameters with, if it has one."""
+        return self.search_params or self.swarm_params
 
 
 REGISTRY: dict[str, NemesisSpec] = {}
@@ -51,6 +59,7 @@ def nemesis(
     swarm_targets: tuple[str, ...] = (),
     needs_quorum: bool = False,
     swarm_params: ParamsDraw | None = None,
+    search_params: ParamsDraw | None = None,
 ) -> Callable[[Start], Start]:
     def mark(fn: Start) -> Start:
         REGISTRY[name] = NemesisSpec(
@@ -65,6 +74,7 @@ def nemesis(
             swarm_targets,
             needs_quorum,
             swarm_params,
+            search_params,
         )
         return fn
 
