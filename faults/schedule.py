@@ -133,13 +133,7 @@ def plan(config: Any, seed: int) -> list[dict[str, Any]]:
     kinds = list(config.nemesis)
     interval = config.nemesis_interval
     if config.swarm:
-        pool = kinds or sorted(
-            n
-            for n in REGISTRY
-            if (not REGISTRY[n].needs_transactions or config.transactional)
-            and REGISTRY[n].in_swarm_pool
-            and (not REGISTRY[n].needs_quorum or config.quorum_voters > 1)
-        )
+        pool = kinds or swarm_pool(config)
         kinds = [k for k in pool if rng.random() < 0.5] or [pool[rng.randrange(len(pool))]]
         interval = interval * rng.uniform(0.5, 2.0)
     if not kinds:
@@ -164,6 +158,18 @@ def plan(config: Any, seed: int) -> list[dict[str, Any]]:
         )
         t = at + duration + rng.expovariate(1.0 / interval)
     return schedule
+
+
+def swarm_pool(config: Any) -> list[str]:
+    """The kinds ``--swarm`` (and guided search) draw from when none is named: every kind in
+    the pool that this configuration can run (transactions, a KRaft quorum)."""
+    return sorted(
+        n
+        for n in REGISTRY
+        if (not REGISTRY[n].needs_transactions or config.transactional)
+        and REGISTRY[n].in_swarm_pool
+        and (not REGISTRY[n].needs_quorum or config.quorum_voters > 1)
+    )
 
 
 def swarm_target(kind: str, config: Any, seed: int, i: int) -> str:

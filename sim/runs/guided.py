@@ -108,17 +108,13 @@ class GuidedSummary:
 
 
 def fault_kinds(config: Config) -> list[str]:
-    """The kinds a guided campaign may add: the ones named, else the whole swarm pool."""
-    from faults.registry import REGISTRY
+    """The kinds a guided campaign may add: the ones named, else the whole swarm pool (which
+    holds the controller faults only when there is a KRaft quorum to run them on)."""
+    from faults.schedule import swarm_pool
 
     if config.nemesis:
         return list(config.nemesis)
-    return sorted(
-        n
-        for n in REGISTRY
-        if REGISTRY[n].in_swarm_pool
-        and (not REGISTRY[n].needs_transactions or config.transactional)
-    )
+    return swarm_pool(config)
 
 
 class _Corpus:

@@ -123,6 +123,10 @@ def test_guided_mutates_the_kinds_named_or_the_whole_pool() -> None:
     assert fault_kinds(Config(nemesis=("drop-acks",))) == ["drop-acks"]
     pool = fault_kinds(Config(mode="transactional"))
     assert "kill-broker" in pool and "delay-request" in pool
+    # the controller faults need a KRaft quorum: a mutation adding one without it was refused
+    assert "kill-controller" not in pool
+    quorum = Config(mode="transactional", external={"controller.quorum.voters": 3})
+    assert "kill-controller" in fault_kinds(quorum)
 
 
 def test_cli_guided_campaign_reports_and_reproduces_a_failure(tmp_path: Path) -> None:
