@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 FENCED = ("producer_fenced", "invalid_producer_epoch")
 RETRY = 0.05
+# EndTxn answers after which the transaction may have ended as asked
+APPENDED_MAYBE = (None, "request_timed_out", "not_leader_or_follower")
 # the answers to AddPartitionsToTxn / AddOffsetsToTxn the Java client re-sends
 RETRIABLE_ADD = (
     "concurrent_transactions",
@@ -227,7 +229,10 @@ class TxnProducer(Producer):
         sent = False
         while self.alive and self.env.now < deadline:
             reply = yield from self._coord("EndTxn", {**self._ids(), "commit": commit})
-            sent = sent or reply.get("error") in (None, "request_timed_out")
+            # may have gone through: answered, timed out, or failed after the coordinator
+            # appended its Prepare record (it lost its leadership while waiting: the record
+            # may survive and the next coordinator complete the commit)
+            sent = sent or reply.get("error") in APPENDED_MAYBE
             if reply.get("ok"):
                 if reply.get("epoch", self.epoch) != self.epoch:  # v2: a new epoch per transaction
                     self.epoch = reply["epoch"]
