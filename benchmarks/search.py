@@ -10,7 +10,10 @@ search from scratch:
 
 - fixed: a plain campaign with a fixed generic nemesis mix (``FIXED_MIX``), one seed after another;
 - swarm: ``--swarm`` with no nemesis named (kinds, intervals and targets drawn per seed);
-- guided: ``campaign --guided`` (coverage-guided mutation of fault schedules).
+- guided: ``campaign --guided`` (coverage-guided mutation of fault schedules and parameters).
+
+``--strategies`` also takes ``guided-schedules``: guided search that mutates schedules but
+never a fault's parameters, to measure what parameter mutation adds.
 
 Each strategy runs ``--campaigns`` independent campaigns (different seeds) and stops each at its
 first invalid run or after ``--max-runs``; the table gives the median runs and wall seconds to
@@ -22,6 +25,7 @@ every run there must be valid). Run on demand; it takes minutes to hours dependi
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -96,12 +100,18 @@ def first_failure_plain(config: Config, first_seed: int, max_runs: int) -> tuple
 
 
 def first_failure_guided(
-    config: Config, first_seed: int, max_runs: int
+    config: Config, first_seed: int, max_runs: int, mutate_params: bool = True
 ) -> tuple[int | None, float]:
     from sim.runs.guided import run_guided
 
     started = time.perf_counter()
-    summary = run_guided(config, first_seed, max_runs, stop_when=lambda r: r["valid"] is False)
+    summary = run_guided(
+        config,
+        first_seed,
+        max_runs,
+        stop_when=lambda r: r["valid"] is False,
+        mutate_params=mutate_params,
+    )
     found = next((r["index"] + 1 for r in summary.runs if r["valid"] is False), None)
     return found, time.perf_counter() - started
 
@@ -113,7 +123,10 @@ def strategy(name: str, config: Config) -> tuple[Config, Callable[..., tuple[int
         return config.replace(nemesis=(), swarm=True), first_failure_plain
     if name == "guided":
         return config.replace(nemesis=(), swarm=False), first_failure_guided
-    raise SystemExit(f"unknown strategy {name!r} (fixed, swarm, guided)")
+    if name == "guided-schedules":
+        search = functools.partial(first_failure_guided, mutate_params=False)
+        return config.replace(nemesis=(), swarm=False), search
+    raise SystemExit(f"unknown strategy {name!r} (fixed, swarm, guided, guided-schedules)")
 
 
 def median_or_dash(
@@ -165,7 +178,7 @@ def main() -> None:
                 n, _ = search(clean, 7, args.clean_runs)
                 row[name]["clean_failures"] = 0 if n is None else 1
             print(
-                f"{target.name:40s} {name:7s} runs {runs:>5s}  wall {wall:>6s} s  {found}",
+                f"{target.name:40s} {name:16s} runs {runs:>5s}  wall {wall:>6s} s  {found}",
                 flush=True,
             )
         rows.append(row)

@@ -50,10 +50,28 @@ def _brokers(ctx: FaultContext) -> set[str]:
 
 
 # --- message faults ----------------------------------------------------------------------------
+# What guided search may draw when it mutates a message fault's parameters (faults.mutate): a
+# loss or duplication probability, a latency, and for lost acks which request's answers go.
+ACK_APIS = (
+    "Produce",
+    "EndTxn",
+    "TxnOffsetCommit",
+    "AddPartitionsToTxn",
+    "AddOffsetsToTxn",
+    "InitTxnProducerId",
+    "OffsetCommit",
+)
+
+
+def _probability(rng: Any) -> float:
+    return round(rng.uniform(0.1, 1.0), 3)
+
+
 @nemesis(
     "drop-acks",
     "responses from brokers to a client are lost: its writes land but it never hears (Two Generals)",
     "producers",
+    search_params=lambda rng: {"p": _probability(rng), "apis": [rng.choice(ACK_APIS)]},
 )
 def drop_acks(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     brokers = _brokers(ctx)
@@ -66,7 +84,12 @@ def drop_acks(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     return _rule(ctx, Rule("drop-acks", match, drop=float(params.get("p", 1.0))))
 
 
-@nemesis("drop-requests", "requests from a client to the brokers are lost", "producers")
+@nemesis(
+    "drop-requests",
+    "requests from a client to the brokers are lost",
+    "producers",
+    search_params=lambda rng: {"p": _probability(rng)},
+)
 def drop_requests(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     brokers = _brokers(ctx)
     nodes = _client_nodes(ctx, target)
@@ -80,19 +103,34 @@ def drop_requests(ctx: FaultContext, target: str, params: dict[str, Any]) -> Hea
     )
 
 
-@nemesis("delay", "latency spike on every message to and from a node", "random-broker")
+@nemesis(
+    "delay",
+    "latency spike on every message to and from a node",
+    "random-broker",
+    search_params=lambda rng: {"delay": round(rng.uniform(0.02, 1.5), 3)},
+)
 def delay(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     d = float(params.get("delay", 0.3))
     return _rule(ctx, Rule("delay", lambda m: m.src == target or m.dst == target, delay=d))
 
 
-@nemesis("duplicate", "messages to and from a node are delivered twice", "random-broker")
+@nemesis(
+    "duplicate",
+    "messages to and from a node are delivered twice",
+    "random-broker",
+    search_params=lambda rng: {"p": _probability(rng)},
+)
 def duplicate(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     p = float(params.get("p", 0.5))
     return _rule(ctx, Rule("duplicate", lambda m: m.src == target or m.dst == target, duplicate=p))
 
 
-@nemesis("reorder", "messages to and from a node lose their FIFO order", "random-broker")
+@nemesis(
+    "reorder",
+    "messages to and from a node lose their FIFO order",
+    "random-broker",
+    search_params=lambda rng: {"p": _probability(rng)},
+)
 def reorder(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     p = float(params.get("p", 0.5))
     return _rule(ctx, Rule("reorder", lambda m: m.src == target or m.dst == target, reorder=p))

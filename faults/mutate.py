@@ -3,6 +3,10 @@
 Each mutation keeps a schedule that ``validate_schedule`` accepts for the run's time limit: a
 fault moved, stretched or shrunk, re-aimed at another of its kind's targets, removed, copied to
 another time, a new fault of a kind from the pool, or half of another schedule spliced in.
+With ``params`` a fault's parameters are mutated too (a loss probability, a latency, which
+request is held back and for how long, a clock jump's size): one parameter redrawn from its
+kind's draw (``NemesisSpec.params_draw``) or moved part of the way towards a fresh draw, and
+new faults draw theirs half the time (the kind's defaults otherwise).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from faults.registry import REGISTRY
+from sim.errors import UsageError
 
 MIN_DURATION = 0.02
 MARGIN = 0.05  # a fault heals this long before the workload's end at the latest
@@ -29,7 +34,9 @@ def _fit(fault: dict[str, Any], time_limit: float) -> dict[str, Any]:
     return {**fault, "at": round(at, 3), "duration": round(duration, 3)}
 
 
-def new_fault(kind: str, rng: random.Random, time_limit: float) -> dict[str, Any]:
+def new_fault(
+    kind: str, rng: random.Random, time_limit: float, params: bool = False
+) -> dict[str, Any]:
     at = rng.uniform(0.0, time_limit * 0.9)
     fault = {
         "at": at,
@@ -38,7 +45,43 @@ def new_fault(kind: str, rng: random.Random, time_limit: float) -> dict[str, Any
         "target": rng.choice(targets_of(kind)),
         "params": {},
     }
+    draw = REGISTRY[kind].params_draw
+    if params and draw is not None and rng.random() < 0.5:
+        fault["params"] = draw(rng)
     return _fit(fault, time_limit)
+
+
+def mutate_params(fault: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """``fault`` with one parameter changed: redrawn from its kind's draw, or (a number, half
+    the time) moved a quarter or half of the way from its current value towards the fresh
+    draw, a small step near what already worked. A result the kind's check refuses (a clock
+    rate of exactly 1) takes the fresh draw instead. Kinds without a draw are returned as
+    they are."""
+    spec = REGISTRY[fault["nemesis"]]
+    draw = spec.params_draw
+    if draw is None:
+        return fault
+    fresh = draw(rng)
+    if not fresh:
+        return fault
+    old = dict(fault.get("params") or {})
+    key = sorted(fresh)[rng.randrange(len(fresh))]
+    value = fresh[key]
+    current = old.get(key)
+    if _number(current) and _number(value) and rng.random() < 0.5:
+        step = current + (value - current) * rng.choice((0.25, 0.5))
+        value = round(step) if isinstance(value, int) else round(step, 3)
+    params = {**old, key: value}
+    if spec.check_params is not None:
+        try:
+            spec.check_params(params)
+        except UsageError:
+            params = {**old, key: fresh[key]}
+    return {**fault, "params": params}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def mutate(
@@ -47,11 +90,14 @@ def mutate(
     kinds: Sequence[str],
     time_limit: float,
     other: Sequence[dict[str, Any]] = (),
+    params: bool = False,
 ) -> list[dict[str, Any]]:
-    """One to three random edits of ``schedule`` (a new list; the input is not changed)."""
+    """One to three random edits of ``schedule`` (a new list; the input is not changed).
+    ``params``: fault parameters may be mutated too (without it, the edits and the draws are
+    exactly those of a campaign before parameter mutation existed)."""
     out = [dict(f) for f in schedule]
     for _ in range(1 + (rng.random() < 0.5) + (rng.random() < 0.25)):
-        out = _one(out, rng, kinds, time_limit, other)
+        out = _one(out, rng, kinds, time_limit, other, params)
     out.sort(key=lambda f: (f["at"], f["nemesis"], str(f.get("target"))))
     return out
 
@@ -62,12 +108,19 @@ def _one(
     kinds: Sequence[str],
     time_limit: float,
     other: Sequence[dict[str, Any]],
+    params: bool = False,
 ) -> list[dict[str, Any]]:
-    choice = rng.randrange(8) if out else 0
+    choice = rng.randrange(10 if params else 8) if out else 0
     if choice in (0, 1) and kinds:  # add a fault
-        return [*out, new_fault(kinds[rng.randrange(len(kinds))], rng, time_limit)]
+        return [*out, new_fault(kinds[rng.randrange(len(kinds))], rng, time_limit, params)]
     if not out:
         return out
+    if choice >= 8:  # change one fault's parameters (one of the faults that have any)
+        tunable = [j for j, f in enumerate(out) if REGISTRY[f["nemesis"]].params_draw]
+        if not tunable:
+            return out
+        j = tunable[rng.randrange(len(tunable))]
+        return out[:j] + [mutate_params(out[j], rng)] + out[j + 1 :]
     i = rng.randrange(len(out))
     fault = dict(out[i])
     if choice == 2:  # move it

@@ -38,6 +38,9 @@ class NemesisSpec:
     # in the ``--swarm`` pool only for configurations whose promise covers this fault (None:
     # always); e.g. power loss, which only an fsync-every-write configuration promises to survive
     swarm_if: Callable[[Any], bool] | None = None
+    # how guided search redraws this kind's parameters (``swarm_params`` when None): apart
+    # from swarm's, so that giving a kind a parameter space here leaves --swarm's plans alone
+    search_params: ParamsDraw | None = None
 
     def in_pool_for(self, config: Any) -> bool:
         """Whether ``--swarm`` with no nemesis named may draw this kind for ``config``."""
@@ -47,6 +50,11 @@ class NemesisSpec:
             and (not self.needs_quorum or config.quorum_voters > 1)
             and (self.swarm_if is None or bool(self.swarm_if(config)))
         )
+
+    @property
+    def params_draw(self) -> ParamsDraw | None:
+        """The draw guided search mutates this kind's parameters with, if it has one."""
+        return self.search_params or self.swarm_params
 
 
 REGISTRY: dict[str, NemesisSpec] = {}
@@ -64,6 +72,7 @@ def nemesis(
     needs_quorum: bool = False,
     swarm_params: ParamsDraw | None = None,
     swarm_if: Callable[[Any], bool] | None = None,
+    search_params: ParamsDraw | None = None,
 ) -> Callable[[Start], Start]:
     def mark(fn: Start) -> Start:
         REGISTRY[name] = NemesisSpec(
@@ -79,6 +88,7 @@ def nemesis(
             needs_quorum,
             swarm_params,
             swarm_if,
+            search_params,
         )
         return fn
 

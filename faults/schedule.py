@@ -140,7 +140,7 @@ def plan(config: Any, seed: int) -> list[dict[str, Any]]:
     kinds = list(config.nemesis)
     interval = config.nemesis_interval
     if config.swarm:
-        pool = kinds or sorted(n for n in REGISTRY if REGISTRY[n].in_pool_for(config))
+        pool = kinds or swarm_pool(config)
         kinds = [k for k in pool if rng.random() < 0.5] or [pool[rng.randrange(len(pool))]]
         interval = interval * rng.uniform(0.5, 2.0)
     if not kinds:
@@ -182,6 +182,13 @@ def _lane(
     return schedule
 
 
+def swarm_pool(config: Any) -> list[str]:
+    """The kinds ``--swarm`` (and guided search) draw from when none is named: every kind in
+    the pool that this configuration can run (transactions, a KRaft quorum) and whose fault
+    its promise covers (``swarm_if``)."""
+    return sorted(n for n in REGISTRY if REGISTRY[n].in_pool_for(config))
+
+
 def swarm_target(kind: str, config: Any, seed: int, i: int, stream: str = "faults/plan") -> str:
     """The default target, except that ``--swarm`` draws one of a kind's ``swarm_targets``
     from a stream of its own (so kinds without them draw nothing and keep their schedules)."""
@@ -191,7 +198,7 @@ def swarm_target(kind: str, config: Any, seed: int, i: int, stream: str = "fault
     import random
 
     rng = random.Random(derive_seed(seed, f"{stream}/{kind}/{i}"))
-    return choices[rng.randrange(len(choices))]
+    return for_workload(choices[rng.randrange(len(choices))], config)
 
 
 def swarm_params(
@@ -211,7 +218,12 @@ def swarm_params(
 def default_target(kind: str, config: Any) -> str:
     """A nemesis's default target for this workload: ``leader-of:k0`` names the first
     partition the workload writes, which is ``in0`` for the pipelines (ctp, sink)."""
-    target = REGISTRY[kind].default_target
+    return for_workload(REGISTRY[kind].default_target, config)
+
+
+def for_workload(target: str, config: Any) -> str:
+    """``leader-of:k0`` names the first partition the workload writes: ``in0`` for the
+    pipelines (ctp, sink), whose partitions are in0.. and out0.."""
     if target == "leader-of:k0" and config.workload in ("ctp", "sink"):
         return "leader-of:in0"
     return target

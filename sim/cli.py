@@ -460,8 +460,9 @@ def _flag_value(value: Any) -> str:
 @click.option(
     "--guided",
     is_flag=True,
-    help="coverage-guided: as many runs as --seeds names, each mutating the fault schedule of "
-    "a run that reached new protocol behaviour (the first seed seeds the search)",
+    help="coverage-guided: as many runs as --seeds names, each mutating the fault schedule "
+    "(and fault parameters) of a run that reached new protocol behaviour (the first seed "
+    "seeds the search)",
 )
 @click.option("--json", "as_json", is_flag=True, help="print campaign.json to stdout")
 @click.option("--quiet", "-q", is_flag=True)

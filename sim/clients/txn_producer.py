@@ -22,6 +22,15 @@ if TYPE_CHECKING:
 
 FENCED = ("producer_fenced", "invalid_producer_epoch")
 RETRY = 0.05
+# EndTxn answers after which the transaction may have ended as asked
+APPENDED_MAYBE = (None, "request_timed_out", "not_leader_or_follower")
+# the answers to AddPartitionsToTxn / AddOffsetsToTxn the Java client re-sends
+RETRIABLE_ADD = (
+    "concurrent_transactions",
+    "not_coordinator",
+    "request_timed_out",
+    "coordinator_not_available",
+)
 
 
 class TxnProducer(Producer):
@@ -139,35 +148,43 @@ class TxnProducer(Producer):
         return results
 
     def add_partitions(self, keys: list[str]) -> Generator[Event, Any, bool]:
+        """AddPartitionsToTxn, retried on the errors TransactionManager's
+        AddPartitionsToTxnHandler re-enqueues (CONCURRENT_TRANSACTIONS, a moved or unavailable
+        coordinator, a timeout)."""
+        ok = yield from self._add_to_txn("AddPartitionsToTxn", {"keys": keys}, "add partitions")
+        if ok:
+            self.txn_partitions.update(keys)
+        return ok
+
+    def _add_to_txn(
+        self, api: str, extra: dict[str, Any], what: str
+    ) -> Generator[Event, Any, bool]:
+        """AddPartitionsToTxn or AddOffsetsToTxn until the coordinator accepts it: a retriable
+        answer is re-sent (AddPartitionsToTxnHandler / AddOffsetsToTxnHandler.handleResponse:
+        COORDINATOR_NOT_AVAILABLE and NOT_COORDINATOR look the coordinator up again,
+        CONCURRENT_TRANSACTIONS and other retriable errors reenqueue()), until
+        delivery.timeout.ms; anything else fails the transaction."""
         deadline = self.env.now + self.delivery_timeout
         while self.alive and self.env.now < deadline:
-            reply = yield from self._coord("AddPartitionsToTxn", {**self._ids(), "keys": keys})
+            reply = yield from self._coord(api, {**self._ids(), **extra})
             if reply.get("ok"):
-                self.txn_partitions.update(keys)
                 return True
             if self._fenced(reply):
                 return False
-            if reply.get("error") not in (
-                "concurrent_transactions",
-                "not_coordinator",
-                "request_timed_out",
-                "coordinator_not_available",
-            ):
-                self.txn_failed = reply.get("error")
+            if reply.get("error") not in RETRIABLE_ADD:
+                self.txn_failed = reply.get("error", f"{what} failed")
                 return False
             yield self.env.timeout(RETRY)
-        self.txn_failed = "add partitions timed out"
+        self.txn_failed = f"{what} timed out"
         return False
 
     def send_offsets(
         self, offsets: dict[str, int], group: str, generation: int, member: str | None
     ) -> Generator[Event, Any, bool]:
-        """sendOffsetsToTransaction: AddOffsetsToTxn, then TxnOffsetCommit to the group
-        coordinator with the consumer's group metadata (KIP-447)."""
-        reply = yield from self._coord("AddOffsetsToTxn", {**self._ids(), "group": group})
-        if not reply.get("ok"):
-            self._fenced(reply)
-            self.txn_failed = reply.get("error", "add offsets failed")
+        """sendOffsetsToTransaction: AddOffsetsToTxn (retried as AddPartitionsToTxn is), then
+        TxnOffsetCommit to the group coordinator with the consumer's group metadata (KIP-447)."""
+        ok = yield from self._add_to_txn("AddOffsetsToTxn", {"group": group}, "add offsets")
+        if not ok:
             return False
         body = {
             "group": group,
@@ -212,7 +229,10 @@ class TxnProducer(Producer):
         sent = False
         while self.alive and self.env.now < deadline:
             reply = yield from self._coord("EndTxn", {**self._ids(), "commit": commit})
-            sent = sent or reply.get("error") in (None, "request_timed_out")
+            # may have gone through: answered, timed out, or failed after the coordinator
+            # appended its Prepare record (it lost its leadership while waiting: the record
+            # may survive and the next coordinator complete the commit)
+            sent = sent or reply.get("error") in APPENDED_MAYBE
             if reply.get("ok"):
                 if reply.get("epoch", self.epoch) != self.epoch:  # v2: a new epoch per transaction
                     self.epoch = reply["epoch"]

@@ -17,6 +17,7 @@ from simpy import Event
 
 from sim.cluster import producer_state as ps
 from sim.cluster import trace as tr
+from sim.cluster.buggify import DISCONNECTED
 from sim.cluster.controller import CONTROLLER
 from sim.cluster.log import PartitionLog, Record
 from sim.cluster.network import Message
@@ -334,7 +335,12 @@ class Broker(BaseNode):
         """Answer a request; with BUGGIFY's slow-response site a client's answer may leave late,
         up to just before the client's request timeout (a broker stalled by a long GC pause)."""
         bug = self.buggify
-        if bug is None or msg.api not in SLOW_APIS or msg.body.get("replica") is not None:
+        if bug is None:
+            super().reply(msg, body)
+            return
+        if bug.lost_answers and bug.answer_lost(self.name, msg.src, msg.corr):
+            body = dict(DISCONNECTED)  # BUGGIFY marker-retry: the connection broke first
+        if msg.api not in SLOW_APIS or msg.body.get("replica") is not None:
             super().reply(msg, body)
             return
         if not bug("slow-response"):

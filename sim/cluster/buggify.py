@@ -30,22 +30,58 @@ SITES: dict[str, tuple[float, str]] = {
         "the transaction coordinator answers AddPartitionsToTxn with CONCURRENT_TRANSACTIONS and "
         "the client retries (the previous transaction is still completing its markers)",
     ),
+    # Sites added later go at the end: each run draws whether a site is enabled in this order,
+    # so a new site leaves the earlier sites' choices for every seed as they were.
+    "marker-retry": (
+        0.1,
+        "the transaction coordinator's connection to a partition leader or group coordinator "
+        "breaks while a WriteTxnMarkers request is on it, before or after the marker is written, "
+        "and the coordinator re-sends the marker",
+    ),
+    "spurious-rebalance": (
+        0.01,
+        "the group coordinator starts a rebalance of a stable group with no fault behind it "
+        "(the group leader rejoined after a metadata change, or a client called "
+        "enforceRebalance); every member must rejoin",
+    ),
+    "concurrent-transactions-offsets": (
+        0.1,
+        "the transaction coordinator answers AddOffsetsToTxn with CONCURRENT_TRANSACTIONS and "
+        "the client retries",
+    ),
 }
 ENABLE_PROBABILITY = 0.25
+# what a client hears instead of an answer when a site breaks the connection under a request
+DISCONNECTED = {"error": "disconnected"}
 
 
 class Buggify:
     """Which sites this run enabled, and a seeded stream per site deciding each time."""
 
-    def __init__(self, rng: Callable[[str], random.Random], all_sites: bool = False) -> None:
+    def __init__(
+        self,
+        rng: Callable[[str], random.Random],
+        all_sites: bool = False,
+        now: Callable[[], float] | None = None,
+    ) -> None:
         chooser = rng("buggify/sites")
+        self.now = now
+        # Sites fall quiet from this simulated time on (the runner sets it): liveness is judged
+        # on the workload's last healthy seconds, which a site's perturbations would cut short
+        # as a fault would (FoundationDB checks its quiet database with BUGGIFY's delays off).
+        self.quiet_from = float("inf")
         self.enabled = {site: all_sites or chooser.random() < ENABLE_PROBABILITY for site in SITES}
         self.streams = {site: rng(f"buggify/{site}") for site in SITES}
         self.fired: dict[str, int] = dict.fromkeys(SITES, 0)
+        # requests whose connection a site breaks before the answer gets out: (answering node,
+        # client, correlation id); the client sees a disconnection instead of the answer
+        self.lost_answers: set[tuple[str, str, int]] = set()
 
     def __call__(self, site: str) -> bool:
         """True when ``site`` takes its rare path this time."""
         if not self.enabled[site]:
+            return False
+        if self.now is not None and self.now() >= self.quiet_from:
             return False
         if self.streams[site].random() < SITES[site][0]:
             self.fired[site] += 1
@@ -54,3 +90,16 @@ class Buggify:
 
     def uniform(self, site: str, low: float, high: float) -> float:
         return self.streams[site].uniform(low, high)
+
+    def lose_answer(self, node: str, client: str, corr: int) -> None:
+        """The answer ``node`` gives to request ``corr`` from ``client`` will be lost: the
+        client sees its connection break instead (``DISCONNECTED``)."""
+        self.lost_answers.add((node, client, corr))
+
+    def answer_lost(self, node: str, client: str, corr: int) -> bool:
+        """True (once) when the answer to this request is to be replaced by a disconnection."""
+        key = (node, client, corr)
+        if key in self.lost_answers:
+            self.lost_answers.discard(key)
+            return True
+        return False

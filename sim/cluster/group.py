@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sim.cluster import trace as tr
 from sim.cluster.coordinator import HostedCoordinator
 from sim.cluster.network import Message
 
@@ -305,12 +306,37 @@ class GroupCoordinator(HostedCoordinator):
                 g.joining.pop(m, None)
             if expired and g.rebalance_started is None:
                 g.rebalance_started = now
+            bug = self.broker.buggify
+            if (
+                bug is not None
+                and g.rebalance_started is None
+                and g.members
+                and bug("spurious-rebalance")
+            ):
+                self._spurious_rebalance(g, now)
             if g.rebalance_started is None:
                 continue
             waited = now - g.rebalance_started
             everyone = set(g.joining) >= set(g.members)
             if (everyone and waited >= JOIN_WINDOW) or waited >= REBALANCE_TIMEOUT:
                 self._complete_rebalance(g)
+
+    def _spurious_rebalance(self, g: Group, now: float) -> None:
+        """BUGGIFY spurious-rebalance: a stable group starts rebalancing with no fault behind it,
+        as when its leader rejoins after noticing a metadata change or a client calls
+        enforceRebalance() (GroupCoordinator.doCurrentMemberJoinGroup, Stable: a JoinGroup
+        from the leader, or from a member with changed metadata, -> updateMemberAndRebalance ->
+        maybePrepareRebalance -> prepareRebalance). Every member hears REBALANCE_IN_PROGRESS on its next heartbeat and
+        must rejoin; one that does not within the rebalance timeout is removed."""
+        g.rebalance_started = now
+        trace = self.broker.net.trace
+        if trace is not None and trace.live:
+            trace.note(
+                self.broker.name,
+                tr.BUGGIFY,
+                f"BUGGIFY spurious-rebalance: group {g.name} generation {g.generation} "
+                "rebalances with no fault",
+            )
 
     def _complete_rebalance(self, g: Group) -> None:
         for m in [m for m in g.members if m not in g.joining]:

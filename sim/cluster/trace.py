@@ -32,6 +32,7 @@ MARKER = "marker"
 LSO = "lso-advanced"
 APPEND = "append"
 COORDINATOR = "coordinator"
+BUGGIFY = "buggify"  # a BUGGIFY site took its rare path (sim.cluster.buggify)
 
 
 @dataclass(slots=True)

@@ -21,17 +21,26 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sim.cluster import trace as tr
+from sim.cluster.buggify import DISCONNECTED
 from sim.cluster.coordinator import HostedCoordinator
 from sim.cluster.network import Message
 
 if TYPE_CHECKING:
     from sim.cluster.broker import Broker
+    from sim.cluster.buggify import Buggify
 
 EMPTY, ONGOING = "Empty", "Ongoing"
 PREPARE_COMMIT, PREPARE_ABORT = "PrepareCommit", "PrepareAbort"
 COMPLETE_COMMIT, COMPLETE_ABORT = "CompleteCommit", "CompleteAbort"
 PREPARE_EPOCH_FENCE = "PrepareEpochFence"
 MARKER_RETRY = 0.1
+# TransactionStateManager.appendTransactionToLog: a failed write of the transaction's state is
+# answered with a coordinator error the client retries, not the log's own error
+APPEND_ERRORS = {
+    "not_leader_or_follower": "not_coordinator",
+    "request_timed_out": "coordinator_not_available",
+    "not_enough_replicas": "coordinator_not_available",
+}
 
 
 @dataclass
@@ -246,10 +255,13 @@ class TxnCoordinator(HostedCoordinator):
         meta = self._guard(msg)
         if not isinstance(meta, TxnMeta):
             return
+        # BUGGIFY: CONCURRENT_TRANSACTIONS although nothing is in the way, decided before any
+        # state changes (as Kafka answers it for a pending transition or an ending transaction)
         bug = self.broker.buggify
-        if not self._begin_if_needed(meta) or (
-            bug is not None and field_name == "partitions" and bug("concurrent-transactions")
-        ):
+        site = "concurrent-transactions"
+        if field_name == "groups":
+            site = "concurrent-transactions-offsets"
+        if (bug is not None and bug(site)) or not self._begin_if_needed(meta):
             self.broker.reply(msg, {"error": "concurrent_transactions"})
             return
         participants: list[str] = getattr(meta, field_name)
@@ -257,7 +269,10 @@ class TxnCoordinator(HostedCoordinator):
             if item not in participants:
                 participants.append(item)
         self._persist(
-            meta, lambda err: self.broker.reply(msg, {"error": err} if err else {"ok": True})
+            meta,
+            lambda err: self.broker.reply(
+                msg, {"error": APPEND_ERRORS.get(err, err)} if err else {"ok": True}
+            ),
         )
 
     def on_verify(self, msg: Message) -> None:
@@ -454,6 +469,32 @@ class TxnPartitionGate(HostedCoordinator):
     def on_metadata(self) -> None:
         pass
 
+    def _marker_lost(self, msg: Message, bug: Buggify) -> bool:
+        """BUGGIFY marker-retry: the coordinator's connection to this broker breaks while the
+        marker request is on it, before it is handled (True: nothing is written) or after the
+        marker is written (False: handled as usual, the answer replaced by the disconnection).
+        Either way the coordinator re-sends the marker
+        (TransactionMarkerRequestCompletionHandler.onComplete: wasDisconnected re-enqueues it),
+        so a leader may get a second marker for a transaction it has already completed."""
+        written = bug.uniform("marker-retry", 0.0, 1.0) < 0.5
+        b = msg.body
+        trace = self.broker.net.trace
+        if trace is not None and trace.live:
+            what = "COMMIT" if b["commit"] else "ABORT"
+            where = f"group {b['group']}" if b.get("group") is not None else b["key"]
+            fate = "after it is written" if written else "before it is handled"
+            trace.note(
+                self.broker.name,
+                tr.BUGGIFY,
+                f"BUGGIFY marker-retry: {what} marker for {where} pid {b['pid']}: "
+                f"connection broken {fate}",
+            )
+        if written:
+            bug.lose_answer(self.broker.name, msg.src, msg.corr)
+            return False
+        self.broker.reply(msg, dict(DISCONNECTED))
+        return True
+
     def needs_verification(self, key: str, body: dict[str, Any]) -> bool:
         if not (self.verify and body.get("txn")):
             return False
@@ -462,6 +503,9 @@ class TxnPartitionGate(HostedCoordinator):
 
     def on_write_markers(self, msg: Message) -> None:
         b = msg.body
+        bug = self.broker.buggify
+        if bug is not None and bug("marker-retry") and self._marker_lost(msg, bug):
+            return
         if b.get("group") is not None:
             for ext in self.broker.extensions:
                 if hasattr(ext, "on_txn_marker"):

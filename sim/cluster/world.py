@@ -66,7 +66,7 @@ class World:
         self.stats: dict[str, Any] = {}
         ext = config.external
         self.buggify: Buggify | None = (
-            Buggify(self.rng, all_sites=bool(ext.get("sim.buggify-all")))
+            Buggify(self.rng, all_sites=bool(ext.get("sim.buggify-all")), now=lambda: self.env.now)
             if ext.get("sim.buggify") or ext.get("sim.buggify-all")
             else None
         )

@@ -85,6 +85,7 @@ DECISIONS = {
     "client-error": ("client-error", "dot", "#e06c00", "client saw an error"),
     "txn-state": ("txn-state", "dot", "#7b3fb0", "transaction state change"),
     "coordinator": ("coordinator", "dot", "#555555", "coordinator moved"),
+    "buggify": ("buggify", "dot", "#b0008a", "BUGGIFY took a rare path"),
 }
 
 CSS = """

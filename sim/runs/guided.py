@@ -2,8 +2,8 @@
 
 A plain campaign draws every seed's faults independently. A guided one keeps a corpus of runs
 that reached a protocol feature no earlier run reached (``sim.runs.coverage``), picks a parent
-weighted towards rare features, mutates its schedule (``faults.mutate``) and runs the child, as
-coverage-guided fuzzers do. Runs go in fixed-size batches whose candidates depend only on the
+weighted towards rare features, mutates its schedule and its faults' parameters
+(``faults.mutate``) and runs the child, as coverage-guided fuzzers do. Runs go in fixed-size batches whose candidates depend only on the
 corpus before the batch, so the result is the same for any number of workers: one campaign seed,
 one sequence of runs.
 """
@@ -71,6 +71,7 @@ class GuidedSummary:
     interrupted: bool = False
     elapsed: float = 0.0
     workers: int = 1
+    mutate_params: bool = True  # fault parameters are mutated too (faults.mutate)
 
     @property
     def failing(self) -> list[dict[str, Any]]:
@@ -92,6 +93,7 @@ class GuidedSummary:
             "config": self.config.to_dict(),
             "campaign_seed": self.campaign_seed,
             "budget": self.budget,
+            "mutate_params": self.mutate_params,
             "done": len(self.runs),
             "interrupted": self.interrupted,
             "features": len(self.first_reached),
@@ -106,18 +108,20 @@ class GuidedSummary:
 
 
 def fault_kinds(config: Config) -> list[str]:
-    """The kinds a guided campaign may add: the ones named, else the whole swarm pool."""
-    from faults.registry import REGISTRY
+    """The kinds a guided campaign may add: the ones named, else the whole swarm pool (which
+    holds the controller faults only when there is a KRaft quorum to run them on)."""
+    from faults.schedule import swarm_pool
 
     if config.nemesis:
         return list(config.nemesis)
-    return sorted(n for n in REGISTRY if REGISTRY[n].in_pool_for(config))
+    return swarm_pool(config)
 
 
 class _Corpus:
-    def __init__(self, config: Config, campaign_seed: int) -> None:
+    def __init__(self, config: Config, campaign_seed: int, mutate_params: bool = True) -> None:
         self.config = config
         self.seed = campaign_seed
+        self.mutate_params = mutate_params
         self.rng = random.Random(f"eosim/guided/{campaign_seed}")
         self.kinds = fault_kinds(config)
         self.entries: list[dict[str, Any]] = []
@@ -125,7 +129,7 @@ class _Corpus:
 
     def candidates(self, start: int, n: int) -> list[tuple[int, int, list[dict[str, Any]]]]:
         from faults.mutate import mutate
-        from faults.schedule import plan
+        from faults.schedule import for_workload, plan
 
         out = []
         for index in range(start, start + n):
@@ -141,8 +145,15 @@ class _Corpus:
                 parent["seed"] if self.rng.random() < 0.5 else self.seed + FRESH_SEED_OFFSET + index
             )
             schedule = mutate(
-                parent["schedule"], self.rng, self.kinds, self.config.time_limit, other["schedule"]
+                parent["schedule"],
+                self.rng,
+                self.kinds,
+                self.config.time_limit,
+                other["schedule"],
+                params=self.mutate_params,
             )
+            # a kind's targets name the default workload's partitions (k0): the pipelines' are in0..
+            schedule = [{**f, "target": for_workload(f["target"], self.config)} for f in schedule]
             out.append((index, seed, schedule))
         return out
 
@@ -203,16 +214,21 @@ def run_guided(
     store: str | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None,
     stop_when: Callable[[dict[str, Any]], bool] | None = None,
+    mutate_params: bool = True,
 ) -> GuidedSummary:
     """Spend ``budget`` runs (fewer once ``stop_when`` accepts a result: the search benchmark
-    stops at the first failure); Ctrl-C stops cleanly and the summary keeps what finished."""
+    stops at the first failure); Ctrl-C stops cleanly and the summary keeps what finished.
+    ``mutate_params=False`` mutates schedules only, never a fault's parameters (the search
+    benchmark's ``guided-schedules`` strategy, to measure what parameter mutation adds)."""
     if budget < 1:
         raise UsageError(f"a guided campaign needs at least one run, got {budget}")
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
     config.validate()
-    summary = GuidedSummary(config, campaign_seed, budget, workers=workers)
-    corpus = _Corpus(config, campaign_seed)
+    summary = GuidedSummary(
+        config, campaign_seed, budget, workers=workers, mutate_params=mutate_params
+    )
+    corpus = _Corpus(config, campaign_seed, mutate_params)
     data = config.to_dict()
     started = time.perf_counter()
     pool = _pool(workers) if workers > 1 else None

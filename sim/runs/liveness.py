@@ -14,6 +14,18 @@ RECOVERY = 1.0  # ...provided the network was whole for this long before those 2
 FENCING = ("producer_fenced", "invalid_producer_epoch")
 
 
+def buggify_quiet_from(stop_at: float) -> float:
+    """When BUGGIFY's sites fall quiet (``sim.cluster.buggify``): as a fault healed then would,
+    just early enough that the producers' window is judged on a healthy system. A site's
+    perturbations are legal, but like faults they may hold progress back while they last: the
+    model's rebalance timeout (0.5 s, Kafka's max.poll.interval.ms) is shorter than its request
+    timeout (0.8 s), where Kafka's defaults have it ten times longer (300 s against 30 s), so a
+    consume-transform-produce member slowed by a late answer or a re-sent marker can be
+    removed from its group at every rebalance while they last. What must not happen is that
+    the system stays stuck once they stop."""
+    return stop_at - PRODUCER_WINDOW - RECOVERY
+
+
 def stalled(world: World) -> dict[str, list[dict[str, Any]]]:
     """Everything that did not converge after the faults healed, as ``stalled`` witnesses:
     partitions (below), transactions stuck in a Prepare state, and producers that stopped."""

@@ -18,6 +18,7 @@ from sim.cluster.world import World
 from sim.config import Config
 from sim.errors import UsageError
 from sim.history import digest_of
+from sim.runs.liveness import buggify_quiet_from
 
 
 @dataclass
@@ -66,6 +67,8 @@ def simulate(
     workload = Workload(world)
     workload.user = user
     world.workload = workload
+    if world.buggify is not None:
+        world.buggify.quiet_from = buggify_quiet_from(workload.stop_at)
     workload.start()
     if schedule is None:
         schedule = plan(config, seed)

@@ -259,3 +259,20 @@ def test_partition_leader_defaults_to_a_partition_the_workload_writes() -> None:
         Config(mode="transactional", workload="ctp", nemesis=("partition-leader",)), 1
     )
     assert schedule and nemesis_ops(world.history.ops, "start")
+
+
+def test_swarm_and_guided_aim_the_pipelines_faults_at_their_own_partitions() -> None:
+    """``leader-of:k0`` names the produce workload's first partition; for the pipelines (whose
+    partitions are in0.., out0..) a drawn or mutated target means ``leader-of:in0``. (A
+    ``--swarm --workload ctp`` seed that drew a reassign stopped with "names an unknown
+    partition".)"""
+    from sim.runs.guided import _Corpus
+
+    config = Config(mode="transactional", workload="ctp", time_limit=6, swarm=True)
+    targets = {op["target"] for seed in range(120) for op in plan(config, seed)}
+    assert "leader-of:in0" in targets and not any("k0" in t for t in targets)
+    corpus = _Corpus(config.replace(swarm=False), 0)
+    corpus.entries = [{"seed": 0, "schedule": plan(config, 34), "features": ["x"]}]
+    for _, _, schedule in corpus.candidates(8, 64):
+        validate_schedule(schedule, config.time_limit, keys=["in0", "out0"])
+        assert not any("k0" in f["target"] for f in schedule)

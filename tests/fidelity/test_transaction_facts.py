@@ -125,3 +125,61 @@ def test_offsets_from_an_older_epoch_are_fenced(version: str) -> None:
     assert marker(world, client, 3, commit=False) == {"ok": True}  # the log saw epoch 3
     assert offsets(world, client, 2, {"k0": 1}) == {"error": "invalid_producer_epoch"}
     assert committed(world, "k0") is None
+
+
+@pytest.mark.parametrize("commit", [True, False])
+def test_a_repeated_marker_for_a_completed_transaction_changes_nothing(commit: bool) -> None:
+    """A coordinator that re-sends a marker (its connection broke after the leader wrote it)
+    makes the leader append a second marker for a transaction it has completed: the second one
+    opens or closes nothing, so the LSO stays at the high watermark and an aborted transaction
+    is indexed once (read_committed readers skip its records, and nothing else).
+
+    Kafka: storage/src/main/java/org/apache/kafka/storage/internals/log/ProducerAppendInfo.java,
+    ProducerAppendInfo.appendEndTxnMarker (a CompletedTxn only when currentTxnFirstOffset is set)
+    """
+    world, client = settled(TXN, kafka_version="3.5")  # 3.5: no partition verification
+    leader = world.controller.leader_of("k0")
+    assert leader is not None
+    client.produce(leader, "k0", [1, 2], pid=7, epoch=0, seq=0, txn=True, txn_id="t")
+    run_for(world, 0.3)
+    assert client.replies and "error" not in client.replies[-1], client.replies
+    body = {"key": "k0", "pid": 7, "epoch": 0, "commit": commit, "group": None}
+    for _ in range(2):
+        client.replies.clear()
+        client.send(leader, "WriteTxnMarkers", body)
+        run_for(world, 0.3)
+        assert client.replies == [{"ok": True}]
+    log = world.brokers[leader].logs["k0"]
+    assert [r.control for r in log.records] == [
+        None,
+        None,
+        *(["commit" if commit else "abort"] * 2),
+    ]
+    assert log.lso == log.hw == log.leo
+    assert log.aborted == ([] if commit else [(7, 0, 2)])
+    records, _ = log.read(0, log.hw, read_committed=True)
+    assert [r.value for r in records] == ([1, 2] if commit else [])
+    log.rebuild()  # a follower replaying the log agrees
+    assert log.lso == log.hw and log.aborted == ([] if commit else [(7, 0, 2)])
+
+
+def test_a_failed_state_write_is_answered_with_a_coordinator_error_the_client_retries() -> None:
+    """AddPartitionsToTxn whose state record cannot be replicated (the other replicas of
+    __transaction_state are down, below min.insync.replicas) is answered
+    COORDINATOR_NOT_AVAILABLE, an error the Java client retries, not the log's own error.
+
+    Kafka: core/src/main/scala/kafka/coordinator/transaction/TransactionStateManager.scala,
+    TransactionStateManager.appendTransactionToLog (NOT_ENOUGH_REPLICAS, REQUEST_TIMED_OUT ->
+    COORDINATOR_NOT_AVAILABLE; NOT_LEADER_OR_FOLLOWER -> NOT_COORDINATOR)
+    """
+    world, client = settled(TXN)
+    ids = init_producer(world, client)
+    txn_state = coordinator(world, "__transaction_state")
+    for name in sorted(world.brokers):
+        if name != txn_state:
+            world.brokers[name].crash()
+    body = {"txn_id": "t", "pid": ids["pid"], "epoch": ids["epoch"], "keys": ["k0"]}
+    client.replies.clear()
+    client.send(txn_state, "AddPartitionsToTxn", body, timeout=5.0)
+    run_for(world, 3.0)
+    assert client.replies == [{"error": "coordinator_not_available"}]

@@ -12,7 +12,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from faults.mutate import mutate
+from faults.mutate import mutate, mutate_params
 from faults.registry import REGISTRY
 from faults.schedule import validate_schedule
 from sim.config import Config, from_mapping
@@ -42,16 +42,72 @@ def test_buckets_are_coarse_above_three() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32), n=st.integers(0, 5), time_limit=st.floats(1.0, 30.0))
-def test_a_mutated_schedule_is_always_valid(seed: int, n: int, time_limit: float) -> None:
+@given(
+    seed=st.integers(0, 2**32),
+    n=st.integers(0, 5),
+    time_limit=st.floats(1.0, 30.0),
+    params=st.booleans(),
+)
+def test_a_mutated_schedule_is_always_valid(
+    seed: int, n: int, time_limit: float, params: bool
+) -> None:
     rng = random.Random(seed)
     kinds = sorted(REGISTRY)
     schedule: list[dict] = []
     for _ in range(n):
-        schedule = mutate(schedule, rng, kinds, time_limit)
+        schedule = mutate(schedule, rng, kinds, time_limit, params=params)
     for _ in range(3):
-        schedule = mutate(schedule, rng, kinds, time_limit, other=schedule)
+        schedule = mutate(schedule, rng, kinds, time_limit, other=schedule, params=params)
         validate_schedule(schedule, time_limit)
+
+
+def test_parameter_mutation_explores_each_kinds_parameters_and_stays_valid() -> None:
+    """A fault's parameters are redrawn or stepped towards a fresh draw, one at a time, and
+    stay valid for their kind (a clock rate never lands on exactly 1, a delayed request is a
+    real request type)."""
+    rng = random.Random(5)
+    tunable = sorted(k for k, spec in REGISTRY.items() if spec.params_draw is not None)
+    assert {"drop-acks", "delay", "delay-request", "clock-bump", "clock-skew"} <= set(tunable)
+    for kind in tunable:
+        fault = {"at": 1.0, "nemesis": kind, "duration": 1.0, "target": "x", "params": {}}
+        seen = set()
+        for _ in range(40):
+            fault = mutate_params(fault, rng)
+            validate_schedule([{**fault, "target": REGISTRY[kind].default_target}])
+            seen.add(json.dumps(fault["params"], sort_keys=True))
+        assert len(seen) > 10, (kind, seen)
+    plain = {"at": 1.0, "nemesis": "kill-broker", "duration": 1.0, "target": "x", "params": {}}
+    assert mutate_params(plain, rng) == plain  # a kind without a parameter space
+
+
+def test_without_parameter_mutation_a_faults_parameters_are_never_changed() -> None:
+    """``params=False`` (guided-schedules in the search benchmark): the edits are the schedule
+    edits only; every fault keeps parameters some input fault had, or its kind's defaults."""
+    rng = random.Random(9)
+    kinds = sorted(REGISTRY)
+    start = [{"at": 0.5, "nemesis": "drop-acks", "duration": 1.0, "target": "producers",
+              "params": {"p": 0.5}}]  # fmt: skip
+    schedule = start
+    for _ in range(200):
+        schedule = mutate(schedule, rng, kinds, 10.0, other=start)
+        for f in schedule:
+            assert f["params"] in ({}, {"p": 0.5}), f
+    with_params = [mutate(start, random.Random(s), kinds, 10.0, params=True) for s in range(60)]
+    assert any(f["params"] not in ({}, {"p": 0.5}) for sch in with_params for f in sch)
+
+
+def test_parameter_mutation_is_one_sequence_of_runs_for_any_workers() -> None:
+    """With parameter mutation (the default) a campaign seed still gives one sequence of runs
+    whatever the number of workers, and the runs it spends do carry mutated parameters."""
+    config = from_mapping({"mode": "idempotent", "nemesis": "drop-acks,delay", **SMALL})
+    one = run_guided(config, 4, 24, workers=1)
+    two = run_guided(config, 4, 24, workers=2)
+    assert [r["digest"] for r in one.runs] == [r["digest"] for r in two.runs]
+    assert [r["schedule"] for r in one.runs] == [r["schedule"] for r in two.runs]
+    assert any(f["params"] for r in one.runs[8:] for f in r["schedule"])
+    off = run_guided(config, 4, 24, workers=1, mutate_params=False)
+    assert not any(f["params"] for r in off.runs for f in r["schedule"])
+    assert one.to_json()["mutate_params"] is True and off.to_json()["mutate_params"] is False
 
 
 def test_one_campaign_seed_gives_one_sequence_of_runs_for_any_workers() -> None:
@@ -67,6 +123,10 @@ def test_guided_mutates_the_kinds_named_or_the_whole_pool() -> None:
     assert fault_kinds(Config(nemesis=("drop-acks",))) == ["drop-acks"]
     pool = fault_kinds(Config(mode="transactional"))
     assert "kill-broker" in pool and "delay-request" in pool
+    # the controller faults need a KRaft quorum: a mutation adding one without it was refused
+    assert "kill-controller" not in pool
+    quorum = Config(mode="transactional", external={"controller.quorum.voters": 3})
+    assert "kill-controller" in fault_kinds(quorum)
 
 
 def test_cli_guided_campaign_reports_and_reproduces_a_failure(tmp_path: Path) -> None:
