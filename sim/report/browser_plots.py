@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from sim.report.marks import AnomalyMarks, Convergence
+from sim.report.marks import AnomalyMarks, Convergence, witness_ops
 from sim.report.model import Op, Window
 from sim.report.plots import (
     ALLOWED_COLOUR,
@@ -130,13 +130,6 @@ def sample_points(ops: Sequence[Op], cap: int, keep: set[int]) -> tuple[list[Op]
     return chosen, note
 
 
-def _witness_ops(ops: Sequence[Op], marks: Sequence[AnomalyMarks]) -> dict[int, Op]:
-    wanted = {i for m in marks for i in m.indices}
-    if not wanted:
-        return {}
-    return {i: o for o in ops for i in o.indices if i in wanted}
-
-
 def page_plots(
     ops: Sequence[Op],
     windows: Sequence[Window],
@@ -152,7 +145,7 @@ def page_plots(
     mark_colours = {
         m.name: ANOMALY_PALETTE[i % len(ANOMALY_PALETTE)] for i, m in enumerate(forbidden)
     }
-    by_index = _witness_ops(ops, marks)
+    by_index = witness_ops(ops, marks)
     plotted = [o for o in ops if o.f in PLOTTED_FS and o.latency is not None]
     points, note = sample_points(plotted, cap, set(by_index))
     done = [o for o in ops if o.end is not None]

@@ -6,10 +6,13 @@ witnesses costs the plots no more than one with ten.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.report.model import Op
 
 MAX_MARKED_WITNESSES = 200  # witnesses per anomaly type whose ops are marked on the plots
 
@@ -103,3 +106,11 @@ def _number(x: Any) -> float | None:
     if isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x < float("inf"):
         return float(x)
     return None
+
+
+def witness_ops(ops: Sequence[Op], marks: Sequence[AnomalyMarks]) -> dict[int, Op]:
+    """The op each marked history index belongs to (an index may be an invoke or a completion)."""
+    wanted = {i for m in marks for i in m.indices}
+    if not wanted:
+        return {}
+    return {i: o for o in ops for i in o.indices if i in wanted}

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.report.marks import AnomalyMarks, Convergence
+from sim.report.marks import AnomalyMarks, Convergence, witness_ops
 from sim.report.model import (
     Op,
     Window,
@@ -223,14 +223,6 @@ def _x_end(ops: Sequence[Op], frame: _Frame, conv: Convergence | None) -> float:
     return max(end, conv.start) if conv is not None else end
 
 
-def _witness_ops(ops: Sequence[Op], marks: Sequence[AnomalyMarks]) -> dict[int, Op]:
-    """The op each marked history index belongs to (an index may be an invoke or a completion)."""
-    wanted = {i for m in marks for i in m.indices}
-    if not wanted:
-        return {}
-    return {i: o for o in ops for i in o.indices if i in wanted}
-
-
 def latency_figure(
     ops: Sequence[Op],
     windows: Sequence[WindowLike],
@@ -251,7 +243,7 @@ def latency_figure(
                 )  # fmt: skip
     ax.set_yscale("log")
     frame.faults()
-    by_index = _witness_ops(ops, marks)
+    by_index = witness_ops(ops, marks)
     rings = {
         i: (o.start, max(o.latency or 0.0, 1e-6) * 1000)
         for i, o in by_index.items()
@@ -309,7 +301,7 @@ def throughput_figure(
             bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     ax.set_ylim(0.0, max(max(bottom) * 1.15, 1.0))  # headroom for the convergence label
     frame.faults()
-    by_index = _witness_ops(ops, marks)
+    by_index = witness_ops(ops, marks)
     frame.anomalies({i: o.end if o.end is not None else o.start for i, o in by_index.items()})
     x_end = _x_end(ops, frame, convergence)
     frame.convergence(convergence, x_end)
