@@ -31,6 +31,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,40 +158,80 @@ def main() -> None:
         default=Path(__file__).with_name("search.json"),
         help="where to write the rows (python -m sim.docs puts them in the README)",
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="campaigns run in parallel (each on one process)"
+    )
     args = parser.parse_args()
     names = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    for name in names:
+        strategy(name, Config())  # an unknown strategy stops here, before any work
+    chosen = [t for t in targets() if not args.only or any(o in t.name for o in args.only)]
+    jobs = [(t.name, name, c) for t in chosen for name in names for c in range(args.campaigns)] + [
+        (t.name, name, -1) for t in chosen for name in names if args.clean_runs
+    ]
+    done: dict[tuple[str, str, int], tuple[int | None, float]] = {}
     rows: list[dict[str, Any]] = []
-    for target in targets():
-        if args.only and not any(o in target.name for o in args.only):
-            continue
-        row: dict[str, Any] = {"target": target.name}
+    with ProcessPoolExecutor(max(1, args.workers)) as pool:
+        futures = {pool.submit(run_job, job, args.max_runs, args.clean_runs): job for job in jobs}
+        for future in as_completed(futures):
+            done[futures[future]] = future.result()
+            rows = table_rows(chosen, names, args, done)
+            write_json(args.json, args, rows)  # partial results survive an interrupted run
+    for row in rows:
         for name in names:
-            config, search = strategy(name, target.config)
-            found, walls = [], []
-            for c in range(args.campaigns):
-                n, wall = search(config, 10_000 * (c + 1), args.max_runs)
-                found.append(n)
-                walls.append(wall)
-            runs, wall = median_or_dash(found, walls, args.max_runs)
-            row[name] = {"median_runs": runs, "median_wall_s": wall, "runs": found}
-            if args.clean_runs:
-                clean, search = strategy(name, target.clean)
-                n, _ = search(clean, 7, args.clean_runs)
-                row[name]["clean_failures"] = 0 if n is None else 1
-            print(
-                f"{target.name:40s} {name:16s} runs {runs:>5s}  wall {wall:>6s} s  {found}",
-                flush=True,
-            )
-        rows.append(row)
-    args.json.write_text(
-        json.dumps({"campaigns": args.campaigns, "max_runs": args.max_runs, "rows": rows}, indent=1)
-        + "\n"
-    )
+            r = row[name]
+            print(f"{row['target']:40s} {name:16s} runs {r['median_runs']:>5s}  "
+                  f"wall {r['median_wall_s']:>6s} s  {r['runs']}")  # fmt: skip
     print("\n| target | " + " | ".join(f"{n}: runs / s" for n in names) + " |")
     print("|---|" + "---|" * len(names))
     for row in rows:
         cells = [f"{row[n]['median_runs']} / {row[n]['median_wall_s']}" for n in names]
         print(f"| {row['target']} | " + " | ".join(cells) + " |")
+
+
+def run_job(job: tuple[str, str, int], max_runs: int, clean_runs: int) -> tuple[int | None, float]:
+    """One campaign (``c`` >= 0, seeds from 10,000 x (c + 1)) on a target's buggy configuration,
+    or (``c`` == -1) the clean twin's ``clean_runs`` runs: runs to the first failure and wall s."""
+    target_name, name, c = job
+    target = next(t for t in targets() if t.name == target_name)
+    if c < 0:
+        config, search = strategy(name, target.clean)
+        return search(config, 7, clean_runs)
+    config, search = strategy(name, target.config)
+    return search(config, 10_000 * (c + 1), max_runs)
+
+
+def table_rows(
+    chosen: list[Target],
+    names: list[str],
+    args: argparse.Namespace,
+    done: dict[tuple[str, str, int], tuple[int | None, float]],
+) -> list[dict[str, Any]]:
+    """The rows whose campaigns have all finished, in target order."""
+    rows = []
+    for t in chosen:
+        keys = [(t.name, n, c) for n in names for c in range(args.campaigns)]
+        if not all(k in done for k in keys):
+            continue
+        row: dict[str, Any] = {"target": t.name}
+        for name in names:
+            found = [done[(t.name, name, c)][0] for c in range(args.campaigns)]
+            walls = [done[(t.name, name, c)][1] for c in range(args.campaigns)]
+            runs, wall = median_or_dash(found, walls, args.max_runs)
+            row[name] = {"median_runs": runs, "median_wall_s": wall, "runs": found}
+            clean = done.get((t.name, name, -1))
+            if clean is not None:
+                row[name]["clean_failures"] = 0 if clean[0] is None else 1
+                row[name]["clean_runs"] = args.clean_runs
+        rows.append(row)
+    return rows
+
+
+def write_json(path: Path, args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    data = {"campaigns": args.campaigns, "max_runs": args.max_runs, "rows": rows}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    tmp.replace(path)
 
 
 if __name__ == "__main__":

@@ -132,9 +132,23 @@ def search_table() -> str:
         f"| target | {head} |",
         "|---|" + "---|" * len(names),
     ]
+    clean = [
+        (row["target"], n, row[n]["clean_failures"], row[n]["clean_runs"])
+        for row in data["rows"]
+        for n in names
+        if "clean_failures" in row[n]
+    ]
     for row in data["rows"]:
         cells = [f"{row[n]['median_runs']} / {row[n]['median_wall_s']}" for n in names]
         lines.append(f"| {row['target']} | " + " | ".join(cells) + " |")
+    if clean:
+        failed = [f"{t} ({n})" for t, n, f, _ in clean if f]
+        lines += [
+            "",
+            f"False-positive side: each strategy ran {clean[0][3]} runs on every target's "
+            "configuration without the bug (the fixed release or policy): "
+            + (f"failures on {', '.join(failed)}." if failed else "none failed."),
+        ]
     return "\n".join(lines) + "\n"
 
 
