@@ -714,6 +714,17 @@ def _skip(ctx: FaultContext, reason: str) -> Heal:
     return lambda: None
 
 
+# An operator's admin request (AlterPartitionReassignments, ElectLeaders, registering a broker)
+# goes to the active controller; with the KRaft quorum there is none between a leader's loss and
+# its successor committing in its epoch, and the request is answered NOT_CONTROLLER.
+NO_ACTIVE_CONTROLLER = "no active controller (the admin request is answered NOT_CONTROLLER)"
+
+
+def _no_active_controller(ctx: FaultContext) -> bool:
+    quorum = ctx.world.quorum
+    return quorum is not None and quorum.leader() is None
+
+
 @nemesis(
     "reassign",
     "move one partition's replicas off a broker to a set drawn from the live brokers, replication "
@@ -730,6 +741,8 @@ def reassign(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     from sim.cluster import membership
 
     _check_reassign(params)
+    if _no_active_controller(ctx):
+        return _skip(ctx, NO_ACTIVE_CONTROLLER)
     world = ctx.world
     c = world.controller
     state = _record_completions(ctx)
@@ -778,6 +791,8 @@ def add_broker(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     from sim.cluster import membership
 
     _check_add_broker(params)
+    if _no_active_controller(ctx):
+        return _skip(ctx, NO_ACTIVE_CONTROLLER)
     world = ctx.world
     if len(world.brokers) >= 64:
         return _skip(ctx, "64 brokers already")
@@ -812,6 +827,8 @@ def decommission_broker(ctx: FaultContext, target: str, params: dict[str, Any]) 
     from sim.cluster import membership
 
     _check_decommission(params)
+    if _no_active_controller(ctx):
+        return _skip(ctx, NO_ACTIVE_CONTROLLER)
     world = ctx.world
     broker = world.brokers.get(target)
     if broker is None or not broker.alive:
@@ -850,6 +867,8 @@ def elect_preferred(ctx: FaultContext, target: str, params: dict[str, Any]) -> H
     from sim.cluster.reassign import elect_preferred as elect
 
     _check_elect(params)
+    if _no_active_controller(ctx):
+        return _skip(ctx, NO_ACTIVE_CONTROLLER)
     c = ctx.world.controller
     key = params.get("partition", "all")
     keys = [*c.partitions] if key == "all" else [key] if key in c.partitions else []

@@ -217,3 +217,38 @@ def test_deposed_leader_loses_acks_1_writes_and_no_acks_all_writes() -> None:
     assert safe.confirmed and "lost-write" not in safe.observed
     calm = run_case(failovers, 3)
     assert calm.confirmed and not {"lost-write", "duplicate"} & set(calm.observed)
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "params"),
+    [
+        ("add-broker", "random-broker", {}),
+        ("reassign", "random-broker", {}),
+        ("elect-preferred", "brokers", {}),
+        ("decommission-broker", "random-broker", {}),
+    ],
+)
+def test_an_admin_request_without_an_active_controller_is_refused(
+    kind: str, target: str, params: dict[str, object]
+) -> None:
+    """Between the active controller's loss and its successor committing in its epoch there is
+    no active controller, and an operator's admin request is answered NOT_CONTROLLER; the
+    nemesis records that it was skipped instead of writing to a voter that is not active
+    (which crashed a swarm campaign that overlapped kill-controller with add-broker).
+
+    Kafka: metadata/src/main/java/org/apache/kafka/controller/QuorumController.java,
+    appendWriteEvent (NotControllerException when not the active controller)
+    """
+    schedule = [
+        fault(1.0, "kill-controller", 1.5, "controller-leader"),
+        fault(1.01, kind, 0.5, target, **params),
+    ]
+    outcome = run(QUORUM.replace(time_limit=4.0), 0, schedule)
+    starts = [
+        op
+        for op in outcome.world.history.ops
+        if op["f"] == kind and op["value"].get("phase") == "start"
+    ]
+    assert starts, "the admin fault did not start"
+    assert "no active controller" in starts[0]["value"].get("skipped", "")
+    assert outcome.results["valid"] is True, outcome.results["forbidden"]
