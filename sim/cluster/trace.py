@@ -116,7 +116,7 @@ class MessageTrace:
                 batch = (entry.src, str(body.get("key")), str(body.get("values")))
                 entry.attempt = self._attempts.get(batch, 0) + 1
                 self._attempts[batch] = entry.attempt
-        entry.body = body  # ``detail`` is made from it only for what gets drawn
+            entry.body = body  # ``detail`` is made from it only for what gets drawn
         if entry.corr:
             if entry.response:
                 entry.reply_to = self._requests.pop((entry.dst, entry.src, entry.corr), None)
