@@ -303,9 +303,12 @@ class Network:
             if tr is not None:
                 tr.dropped(msg, self.env.now, "link loss")
             return
-        if p.duplicate and rng.random() < p.duplicate:
+        # A request on a client's TCP connection (``msg.conn``) is delivered once and in order:
+        # duplication and reordering are what TCP hides, so they touch only other traffic.
+        tcp = msg.conn is not None
+        if p.duplicate and not tcp and rng.random() < p.duplicate:
             copies = 2
-        if p.reorder and rng.random() < p.reorder:
+        if p.reorder and not tcp and rng.random() < p.reorder:
             fifo = False
             delay += rng.uniform(0, 0.02)
             if tr is not None:
@@ -326,9 +329,9 @@ class Network:
                 fifo = False
             if rule.notify is not None:
                 rule.notify(msg, self.env.now + delay)
-            if rule.duplicate and rng.random() < rule.duplicate:
+            if rule.duplicate and not tcp and rng.random() < rule.duplicate:
                 copies = 2
-            if rule.reorder and rng.random() < rule.reorder:
+            if rule.reorder and not tcp and rng.random() < rule.reorder:
                 fifo = False
                 delay += rng.uniform(0, 0.05)
                 if tr is not None:

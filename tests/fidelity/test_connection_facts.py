@@ -227,3 +227,36 @@ def test_a_broker_restart_mid_flight_does_not_duplicate_an_idempotent_send() -> 
     config = from_mapping({"mode": "idempotent", "sim.buggify": True})
     results = run(config, 1063, schedule).results
     assert results["valid"] is True, results["forbidden"]
+
+
+def test_a_producer_request_is_never_duplicated_or_reordered_on_its_connection() -> None:
+    """TCP delivers a connection's bytes once and in order, so the duplicate and reorder
+    nemeses cannot touch a producer's requests (they still touch other traffic). Found by a
+    guided search's false positive on a correct configuration: a request overtook its
+    predecessor on one connection, met OutOfOrderSequence, and the epoch bump that followed
+    appended its value twice.
+
+    Kafka: clients/src/main/java/org/apache/kafka/clients/NetworkClient.java (one connection
+    per broker, requests written in order; TCP below it neither duplicates nor reorders)
+    """
+    from faults.schedule import validate_schedule
+    from sim.cluster.trace import MessageTrace
+    from sim.runs.runner import simulate
+
+    schedule = validate_schedule(
+        [
+            {"at": 0.5, "nemesis": "duplicate", "duration": 2.0, "target": "b0",
+             "params": {"p": 1.0}},
+            {"at": 0.5, "nemesis": "reorder", "duration": 2.0, "target": "b0",
+             "params": {"p": 1.0}},
+        ]
+    )  # fmt: skip
+    trace = MessageTrace()
+    world, _, _ = simulate(
+        from_mapping({"mode": "idempotent", "time-limit": 3.0}), 0, schedule, trace=trace
+    )
+    produce = [m for m in trace.messages if m.api == "Produce" and not m.response and m.dst == "b0"]
+    assert produce, "no produce request reached b0"
+    assert not [m for m in produce if m.duplicate or m.reordered]
+    others = [m for m in trace.messages if m.duplicate and m.api == "Fetch"]
+    assert others, "the nemeses stopped touching other traffic"
