@@ -236,8 +236,8 @@ def test_a_producer_request_is_never_duplicated_or_reordered_on_its_connection()
     predecessor on one connection, met OutOfOrderSequence, and the epoch bump that followed
     appended its value twice.
 
-    Kafka: clients/src/main/java/org/apache/kafka/clients/NetworkClient.java (one connection
-    per broker, requests written in order; TCP below it neither duplicates nor reorders)
+    Kafka: clients/src/main/java/org/apache/kafka/clients/NetworkClient.java, one connection
+    per broker with requests written in order (TCP below it neither duplicates nor reorders)
     """
     from faults.schedule import validate_schedule
     from sim.cluster.trace import MessageTrace
