@@ -116,7 +116,7 @@ def delay(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
 
 @nemesis(
     "duplicate",
-    "messages to and from a node are delivered twice",
+    "messages to and from a node are delivered twice (never a producer request: TCP)",
     "random-broker",
     search_params=lambda rng: {"p": _probability(rng)},
 )
@@ -127,7 +127,7 @@ def duplicate(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
 
 @nemesis(
     "reorder",
-    "messages to and from a node lose their FIFO order",
+    "messages to and from a node lose their FIFO order (never producer requests: TCP)",
     "random-broker",
     search_params=lambda rng: {"p": _probability(rng)},
 )
