@@ -118,6 +118,10 @@ def delay(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     "duplicate",
     "messages to and from a node are delivered twice (never a producer request: TCP)",
     "random-broker",
+    # TCP delivers every Kafka connection's messages once and in order, so no deployment sees
+    # this fault: a violation under it is not a Kafka bug, and --swarm (and guided search) do
+    # not draw it; named, it shows what the protocol's own defences do without TCP's.
+    in_swarm_pool=False,
     search_params=lambda rng: {"p": _probability(rng)},
 )
 def duplicate(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
@@ -129,6 +133,10 @@ def duplicate(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     "reorder",
     "messages to and from a node lose their FIFO order (never producer requests: TCP)",
     "random-broker",
+    # TCP delivers every Kafka connection's messages once and in order, so no deployment sees
+    # this fault: a violation under it is not a Kafka bug, and --swarm (and guided search) do
+    # not draw it; named, it shows what the protocol's own defences do without TCP's.
+    in_swarm_pool=False,
     search_params=lambda rng: {"p": _probability(rng)},
 )
 def reorder(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:

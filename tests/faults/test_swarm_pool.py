@@ -10,7 +10,7 @@ from faults.registry import REGISTRY
 from faults.schedule import plan, validate_schedule
 from sim.config import Config, from_mapping
 
-OUT_OF_POOL = {"decommission-broker"}  # named only: see the README
+OUT_OF_POOL = {"decommission-broker", "duplicate", "reorder"}  # named only: see the README
 
 
 def pool_kinds(config: Config, seeds: range) -> set[str]:
@@ -75,7 +75,7 @@ def test_quorum_kinds_are_drawn_only_with_a_quorum() -> None:
 
 def test_swarm_draws_parameters_for_delayed_requests_and_clock_jumps() -> None:
     config = Config(mode="transactional", swarm=True)
-    faults = [f for s in range(80) for f in plan(config, s)]
+    faults = [f for s in range(200) for f in plan(config, s)]
     apis = {f["params"]["api"] for f in faults if f["nemesis"] == "delay-request"}
     deltas = [f["params"]["delta"] for f in faults if f["nemesis"] == "clock-bump"]
     assert {"EndTxn", "Produce"} <= apis and len(apis) >= 4
