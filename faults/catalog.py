@@ -114,13 +114,13 @@ def delay(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     return _rule(ctx, Rule("delay", lambda m: m.src == target or m.dst == target, delay=d))
 
 
+# duplicate and reorder: TCP delivers every Kafka connection's messages once and in order, so no
+# deployment sees these faults and a violation under them is not a Kafka bug; --swarm and guided
+# search do not draw them. Named, they show what the protocol's own defences do without TCP's.
 @nemesis(
     "duplicate",
     "messages to and from a node are delivered twice (never a producer request: TCP)",
     "random-broker",
-    # TCP delivers every Kafka connection's messages once and in order, so no deployment sees
-    # this fault: a violation under it is not a Kafka bug, and --swarm (and guided search) do
-    # not draw it; named, it shows what the protocol's own defences do without TCP's.
     in_swarm_pool=False,
     search_params=lambda rng: {"p": _probability(rng)},
 )
@@ -133,9 +133,6 @@ def duplicate(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     "reorder",
     "messages to and from a node lose their FIFO order (never producer requests: TCP)",
     "random-broker",
-    # TCP delivers every Kafka connection's messages once and in order, so no deployment sees
-    # this fault: a violation under it is not a Kafka bug, and --swarm (and guided search) do
-    # not draw it; named, it shows what the protocol's own defences do without TCP's.
     in_swarm_pool=False,
     search_params=lambda rng: {"p": _probability(rng)},
 )
