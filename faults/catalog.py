@@ -719,17 +719,6 @@ def _skip(ctx: FaultContext, reason: str) -> Heal:
     return lambda: None
 
 
-# An operator's admin request (AlterPartitionReassignments, ElectLeaders, registering a broker)
-# goes to the active controller; with the KRaft quorum there is none between a leader's loss and
-# its successor committing in its epoch, and the request is answered NOT_CONTROLLER.
-NO_ACTIVE_CONTROLLER = "no active controller (the admin request is answered NOT_CONTROLLER)"
-
-
-def _no_active_controller(ctx: FaultContext) -> bool:
-    quorum = ctx.world.quorum
-    return quorum is not None and quorum.leader() is None
-
-
 @nemesis(
     "reassign",
     "move one partition's replicas off a broker to a set drawn from the live brokers, replication "
@@ -738,6 +727,7 @@ def _no_active_controller(ctx: FaultContext) -> bool:
     "random-broker",
     check_params=_check_reassign,
     swarm_targets=("random-broker", "leader-of:k0"),
+    admin=True,
 )
 def reassign(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     """``target`` is the broker the move takes a replica off (``leader-of:kN`` with
@@ -746,8 +736,6 @@ def reassign(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     from sim.cluster import membership
 
     _check_reassign(params)
-    if _no_active_controller(ctx):
-        return _skip(ctx, NO_ACTIVE_CONTROLLER)
     world = ctx.world
     c = world.controller
     state = _record_completions(ctx)
@@ -791,13 +779,12 @@ def reassign(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     "broker onto it by reassignment (Kafka moves nothing by itself)",
     "random-broker",
     check_params=_check_add_broker,
+    admin=True,
 )
 def add_broker(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     from sim.cluster import membership
 
     _check_add_broker(params)
-    if _no_active_controller(ctx):
-        return _skip(ctx, NO_ACTIVE_CONTROLLER)
     world = ctx.world
     if len(world.brokers) >= 64:
         return _skip(ctx, "64 brokers already")
@@ -827,13 +814,12 @@ def add_broker(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     "random-broker",
     check_params=_check_decommission,
     in_swarm_pool=False,
+    admin=True,
 )
 def decommission_broker(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     from sim.cluster import membership
 
     _check_decommission(params)
-    if _no_active_controller(ctx):
-        return _skip(ctx, NO_ACTIVE_CONTROLLER)
     world = ctx.world
     broker = world.brokers.get(target)
     if broker is None or not broker.alive:
@@ -867,13 +853,12 @@ def decommission_broker(ctx: FaultContext, target: str, params: dict[str, Any]) 
     "brokers",
     check_params=_check_elect,
     every_node=True,
+    admin=True,
 )
 def elect_preferred(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     from sim.cluster.reassign import elect_preferred as elect
 
     _check_elect(params)
-    if _no_active_controller(ctx):
-        return _skip(ctx, NO_ACTIVE_CONTROLLER)
     c = ctx.world.controller
     key = params.get("partition", "all")
     keys = [*c.partitions] if key == "all" else [key] if key in c.partitions else []

@@ -41,6 +41,9 @@ class NemesisSpec:
     # how guided search redraws this kind's parameters (``swarm_params`` when None): apart
     # from swarm's, so that giving a kind a parameter space here leaves --swarm's plans alone
     search_params: ParamsDraw | None = None
+    # True: an operator's admin request to the active controller (AlterPartitionReassignments,
+    # ElectLeaders, registering a broker), skipped as NOT_CONTROLLER while there is none
+    admin: bool = False
 
     def in_pool_for(self, config: Any) -> bool:
         """Whether ``--swarm`` with no nemesis named may draw this kind for ``config``."""
@@ -73,6 +76,7 @@ def nemesis(
     swarm_params: ParamsDraw | None = None,
     swarm_if: Callable[[Any], bool] | None = None,
     search_params: ParamsDraw | None = None,
+    admin: bool = False,
 ) -> Callable[[Start], Start]:
     def mark(fn: Start) -> Start:
         REGISTRY[name] = NemesisSpec(
@@ -89,6 +93,7 @@ def nemesis(
             swarm_params,
             swarm_if,
             search_params,
+            admin,
         )
         return fn
 

@@ -25,6 +25,7 @@ from sim.errors import UsageError
 from sim.rand import derive_seed
 
 FIELDS = {"at", "nemesis", "duration", "target", "params"}
+NO_ACTIVE_CONTROLLER = "no active controller (the admin request is answered NOT_CONTROLLER)"
 
 
 def validate_schedule(
@@ -257,7 +258,14 @@ def _run_fault(ctx: FaultContext, i: int, op: dict[str, Any]) -> Generator[Any, 
         targets = targets[:1]
     target: Any = targets[0] if len(targets) == 1 else targets
     ctx.notes = {}
-    heals = [spec.start(ctx, t, params) for t in targets]
+    if spec.admin and ctx.world.quorum is not None and ctx.world.quorum.leader() is None:
+        # A KRaft quorum between a leader's loss and its successor committing in its epoch has
+        # no active controller: the operator's admin request is answered NOT_CONTROLLER
+        # (QuorumController.appendWriteEvent).
+        ctx.notes["skipped"] = NO_ACTIVE_CONTROLLER
+        heals = []
+    else:
+        heals = [spec.start(ctx, t, params) for t in targets]
 
     def heal() -> None:
         for h in heals:
