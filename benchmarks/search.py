@@ -38,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sim.config import Config  # noqa: E402
+from sim.config import KAFKA_VERSIONS, Config  # noqa: E402
 
 FIXED_MIX = ("drop-acks", "kill-broker", "partition-halves", "pause-client", "delay-request")
 
@@ -86,7 +86,11 @@ def real_bug_targets() -> list[Target]:
             old = by_config[key]
             by_config[key] = Target(f"{old.name} / {label}", old.config, old.clean)
         else:
-            by_config[key] = Target(label, bad.config, fixed[-1].config)
+            # The clean side is the newest release: a case pinned to the release that fixed this
+            # class (delayed-txn-offset-commit's 4.0) may have another class fixed later
+            # (KAFKA-19446 in 4.2), which a generic search there would rightly find.
+            clean = fixed[-1].config.replace(kafka_version=KAFKA_VERSIONS[-1])
+            by_config[key] = Target(label, bad.config, clean)
     return list(by_config.values())
 
 

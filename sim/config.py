@@ -22,7 +22,7 @@ else:  # pragma: no cover
 
 MODES = ("at-least-once", "idempotent", "transactional")
 # Kafka releases whose behaviour the model can follow (kafka.version); the newest is the default.
-KAFKA_VERSIONS = ("3.5", "3.6", "3.7", "3.8", "3.9", "4.0")
+KAFKA_VERSIONS = ("3.5", "3.6", "3.7", "3.8", "3.9", "4.0", "4.1", "4.2")
 TXN_PROTOCOLS = ("v1", "v2")
 WORKLOADS = ("produce-consume", "produce", "ctp", "sink")
 
@@ -112,6 +112,14 @@ class Config:
         """KIP-890 part 2, transaction version 2 (4.0+): the epoch is bumped at every EndTxn and
         TxnOffsetCommit is verified and epoch-checked like a produce."""
         return self.release >= (4, 0) and self.txn_protocol != "v1"
+
+    @property
+    def strict_marker_epoch(self) -> bool:
+        """KAFKA-19446 (4.2): a transaction version 2 marker carries the epoch bumped at EndTxn,
+        so a partition undoes the bump before its epoch check and fences a late marker of the
+        previous transaction that arrives with the epoch the next one writes with; KAFKA-19999
+        (same release) lets a retry of a marker already written through."""
+        return self.release >= (4, 2) and self.txn_v2
 
     @property
     def hw_needs_min_isr(self) -> bool:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sim.cluster import trace as tr
 from sim.cluster.coordinator import HostedCoordinator
 from sim.cluster.network import Message
+from sim.cluster.producer_state import marker_fenced
 
 if TYPE_CHECKING:
     from sim.cluster.broker import Broker
@@ -52,6 +53,7 @@ class GroupCoordinator(HostedCoordinator):
         self.offsets_outside_txn = "offsets-outside-txn" in broker.bugs
         # KAFKA-15449 (3.7+): TxnOffsetCommit is verified with the transaction coordinator
         self.verify = cfg.partition_verification and cfg.release >= (3, 7)
+        self.strict_markers = cfg.strict_marker_epoch
         broker.handlers.update(
             {
                 "FindCoordinator": self.on_find_coordinator,
@@ -272,9 +274,19 @@ class GroupCoordinator(HostedCoordinator):
         )
 
     def on_txn_marker(self, msg: Message) -> None:
+        """A marker for the group's pending transactional offsets. It is appended to
+        __consumer_offsets like any marker, so the partition's producer-epoch check applies
+        (ProducerAppendInfo.appendEndTxnMarker -> checkProducerEpoch; GroupCoordinator
+        completeTransaction path of KAFKA-19446)."""
         if not self._guard(msg):
             return
         b = msg.body
+        txn_open = any(pid == b["pid"] for _, pid in self.pending_txn_offsets)
+        if marker_fenced(
+            b["epoch"], self.producer_epochs.get(b["pid"]), txn_open, self.strict_markers
+        ):
+            self.broker.reply(msg, {"error": "invalid_producer_epoch"})
+            return
         payload = {
             "type": "txn-marker",
             "group": b["group"],

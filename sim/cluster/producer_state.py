@@ -80,3 +80,25 @@ def record_batch(
         producers[pid] = entry
     entry.batches.append(BatchMeta(first_seq, last_seq, first_offset, last_offset))
     return entry
+
+
+def marker_fenced(
+    marker_epoch: int, current_epoch: int | None, txn_open: bool, strict: bool
+) -> bool:
+    """ProducerAppendInfo.checkProducerEpoch for a transaction marker: True when the partition
+    answers INVALID_PRODUCER_EPOCH instead of writing it.
+
+    Before 4.2 a marker is fenced only by an older epoch. With transaction version 2 a marker
+    carries the epoch bumped at EndTxn, which is also the epoch the producer's next transaction
+    writes with, so a marker of the previous transaction that arrives late (held in the network
+    or a request queue past the coordinator's retry) passes that check and commits or aborts the
+    next transaction's records. ``strict`` (KAFKA-19446, 4.2) undoes the bump before comparing;
+    KAFKA-19999 (same release) still accepts a marker with the current epoch when no transaction
+    of that producer is open, since that is a retry of one already written."""
+    if current_epoch is None:
+        return False
+    if not strict:
+        return marker_epoch < current_epoch
+    if marker_epoch == current_epoch and not txn_open:
+        return False
+    return marker_epoch - 1 < current_epoch

@@ -24,6 +24,7 @@ from sim.cluster import trace as tr
 from sim.cluster.buggify import DISCONNECTED
 from sim.cluster.coordinator import HostedCoordinator
 from sim.cluster.network import Message
+from sim.cluster.producer_state import marker_fenced
 
 if TYPE_CHECKING:
     from sim.cluster.broker import Broker
@@ -464,6 +465,7 @@ class TxnPartitionGate(HostedCoordinator):
     def __init__(self, broker: Broker) -> None:
         super().__init__(broker)
         self.verify = broker.world.config.partition_verification
+        self.strict_markers = broker.world.config.strict_marker_epoch
         broker.handlers["WriteTxnMarkers"] = self.on_write_markers
 
     def on_metadata(self) -> None:
@@ -523,12 +525,14 @@ class TxnPartitionGate(HostedCoordinator):
         trace = self.broker.net.trace
         if trace is not None and not trace.live:
             trace = None
-        if entry is not None and b["epoch"] < entry.epoch:
+        if entry is not None and marker_fenced(
+            b["epoch"], entry.epoch, entry.txn_first_offset is not None, self.strict_markers
+        ):
             if trace is not None:
                 trace.note(
                     self.broker.name,
                     tr.FENCED,
-                    f"marker for {key} pid {b['pid']} fenced: epoch {b['epoch']} < "
+                    f"marker for {key} pid {b['pid']} fenced: epoch {b['epoch']} against "
                     f"{entry.epoch} (INVALID_PRODUCER_EPOCH)",
                 )
             self.broker.reply(msg, {"error": "invalid_producer_epoch"})

@@ -300,3 +300,62 @@ scenario(
         seeds=10,
     )
 )
+
+
+def late_markers(seed: int) -> list[dict[str, Any]]:
+    """WriteTxnMarkers requests held back 1.2 s, past the coordinator's 1 s marker timeout and
+    its retry, eight times through the run (two requests each): the retry completes the
+    transaction, the producer starts the next one, and then the held marker arrives."""
+    base = 0.5 + 0.1 * (seed % 5)
+    return [
+        fault(
+            base + 0.6 * i,
+            "delay-request",
+            0.5,
+            "producers",
+            api="WriteTxnMarkers",
+            delay=1.2,
+            count=2,
+        )  # fmt: skip
+        for i in range(8)
+    ]
+
+
+LATE_MARKER: dict[str, Any] = {
+    "workload": "produce",
+    "rate": 400.0,
+    # processing time inside each transaction: the next one is open when the late marker lands
+    "external": {"workload.abort-probability": 0.3, "workload.txn-think-ms": 300.0},
+}
+
+scenario(
+    Scenario(
+        name="late-marker",
+        ticket="KAFKA-19446",
+        claim="transaction version 2 before 4.2: a marker of the previous transaction that arrives late commits or aborts the next one half-way",
+        explanation=(
+            "With transaction version 2 the coordinator bumps the producer's epoch at EndTxn and writes "
+            "the markers with the bumped epoch, which is also the epoch of the producer's next "
+            "transaction. A marker request held back past the coordinator's retry reaches the partition "
+            "while that next transaction is open; the epoch check (fenced only if older) lets it through, "
+            "so the next transaction's first records are committed before it aborts, or aborted before "
+            "it commits. Found by a swarm campaign (ctp, seed 22) before it was modelled as a bug; 4.2 "
+            "undoes the bump before the check and fences the late marker."
+        ),
+        cases=(
+            Case(
+                "4.0",
+                Config(mode="transactional", kafka_version="4.0", **LATE_MARKER, **QUICK),
+                late_markers,
+                found_any=("G1a", "lost-write", "uncommitted-read"),
+            ),
+            Case(
+                "4.2",
+                Config(mode="transactional", kafka_version="4.2", **LATE_MARKER, **QUICK),
+                late_markers,
+                absent=("G1a", "lost-write", "uncommitted-read", "stalled"),
+            ),
+        ),
+        seeds=10,
+    )
+)

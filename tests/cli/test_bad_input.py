@@ -71,7 +71,7 @@ def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
         (["replay", "/nonexistent/store"], ["not found"]),
         (["report", "/nonexistent/store"], ["history.jsonl"]),
         (["check", "/nonexistent/history.jsonl"], ["not found"]),
-        (["run", "--set", "kafka.version=4.1"], ["kafka.version", "did you mean '4.0'"]),
+        (["run", "--set", "kafka.version=4.3"], ["kafka.version", "did you mean '4.2'"]),
         (["run", "--set", "kafka.verison=3.6"], ["unknown config knob", "did you mean"]),
         (
             ["run", "--set", "kafka.version=3.6", "--set", "txn.protocol=v2"],

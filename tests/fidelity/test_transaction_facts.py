@@ -183,3 +183,86 @@ def test_a_failed_state_write_is_answered_with_a_coordinator_error_the_client_re
     client.send(txn_state, "AddPartitionsToTxn", body, timeout=5.0)
     run_for(world, 3.0)
     assert client.replies == [{"error": "coordinator_not_available"}]
+
+
+def committed_transaction(world, client: RawClient) -> tuple[str, dict[str, int]]:  # type: ignore[no-untyped-def]
+    """One transaction (records on k0, offsets for group g) committed through the coordinator,
+    and the next one opened with the epoch EndTxn returned: the leader of k0, and the ids."""
+    ids = init_producer(world, client)
+    pid, epoch = ids["pid"], ids["epoch"]
+    leader = str(world.controller.leader_of("k0"))
+    for value in (1, 2):
+        txn = {"txn_id": "t", "pid": pid, "epoch": epoch}
+        assert ask(world, client, "AddPartitionsToTxn", {**txn, "keys": ["k0"]},
+                   "__transaction_state") == {"ok": True}  # fmt: skip
+        assert ask(world, client, "AddOffsetsToTxn", {**txn, "group": "g"},
+                   "__transaction_state") == {"ok": True}  # fmt: skip
+        client.replies.clear()
+        client.produce(leader, "k0", [value], pid=pid, epoch=epoch, seq=0, txn=True, txn_id="t")
+        run_for(world, 0.3)
+        assert client.replies and "error" not in client.replies[-1], client.replies
+        body = {"group": "g", "txn_id": "t", "pid": pid, "epoch": epoch, "generation": -1,
+                "member": None, "offsets": {"k0": value}}  # fmt: skip
+        assert ask(world, client, "TxnOffsetCommit", body, "__consumer_offsets") == {"ok": True}
+        if value == 1:
+            reply = ask(world, client, "EndTxn", {**txn, "commit": True}, "__transaction_state")
+            assert reply.get("ok") and reply["epoch"] == epoch + 1, reply
+            epoch = reply["epoch"]
+            run_for(world, 0.3)  # the markers are written
+    return leader, {"pid": pid, "epoch": epoch}
+
+
+@pytest.mark.parametrize(("version", "fenced"), [("4.0", False), ("4.1", False), ("4.2", True)])
+def test_a_late_marker_of_the_previous_transaction_is_fenced_from_4_2(
+    version: str, fenced: bool
+) -> None:
+    """Transaction version 2 writes markers with the epoch bumped at EndTxn, the epoch the
+    producer's next transaction writes with. A late copy of the previous transaction's COMMIT
+    marker (held past the coordinator's retry) reaching the partition and the group while the
+    next transaction is open: before 4.2 the check (fenced only if older) lets it commit that
+    transaction's records and offsets half-way; 4.2 undoes the bump and fences it.
+
+    Kafka: storage/src/main/java/org/apache/kafka/storage/internals/log/ProducerAppendInfo.java,
+    ProducerAppendInfo.checkProducerEpoch (KAFKA-19446: KafkaApis.handleWriteTxnMarkersRequest
+    passes the marker's transaction version; the group path via GroupCoordinator
+    completeTransaction)
+    """
+    world, client = settled(TXN, kafka_version=version)
+    leader, ids = committed_transaction(world, client)
+    late = {"pid": ids["pid"], "epoch": ids["epoch"], "commit": True}
+    client.replies.clear()
+    client.send(leader, "WriteTxnMarkers", {**late, "key": "k0", "group": None})
+    run_for(world, 0.3)
+    want = {"error": "invalid_producer_epoch"} if fenced else {"ok": True}
+    assert client.replies == [want]
+    log = world.brokers[leader].logs["k0"]
+    records, _ = log.read(0, log.lso, read_committed=True)  # what read_committed sees
+    assert [r.value for r in records if r.control is None] == ([1] if fenced else [1, 2])
+    group_marker = {**late, "key": "__consumer_offsets", "group": "g"}
+    assert ask(world, client, "WriteTxnMarkers", group_marker, "__consumer_offsets") == want
+    assert committed(world, "k0") == (1 if fenced else 2)
+
+
+@pytest.mark.parametrize("version", ["4.0", "4.2"])
+def test_a_retried_marker_of_a_completed_transaction_is_accepted(version: str) -> None:
+    """A coordinator that re-sends a marker the partition already wrote (its answer was lost)
+    carries the current epoch and finds no open transaction: accepted on every release, so the
+    transaction completes instead of hanging in PrepareCommit (4.2's stricter check would fence
+    it but for KAFKA-19999).
+
+    Kafka: storage/src/main/java/org/apache/kafka/storage/internals/log/ProducerStateManager.java,
+    checkProducerEpoch (KAFKA-19999: TV2, same epoch, currentTxnFirstOffset empty -> a retry)
+    """
+    world, client = settled(TXN, kafka_version=version)
+    leader, ids = committed_transaction(world, client)
+    txn = {"txn_id": "t", "pid": ids["pid"], "epoch": ids["epoch"]}
+    reply = ask(world, client, "EndTxn", {**txn, "commit": True}, "__transaction_state")
+    assert reply.get("ok"), reply
+    run_for(world, 0.3)
+    again = {"pid": ids["pid"], "epoch": reply["epoch"], "commit": True, "key": "k0", "group": None}
+    client.replies.clear()
+    client.send(leader, "WriteTxnMarkers", again)
+    run_for(world, 0.3)
+    assert client.replies == [{"ok": True}]
+    log = world.brokers[leader].logs["k0"]
+    assert log.lso == log.hw

@@ -119,7 +119,7 @@ def test_index_lists_every_run_and_campaign_with_its_verdict(root: Path) -> None
     assert f"{valid_name}/latency.png" not in links  # eosim run draws its plots in the page
     cells, links = page.row("failing")
     assert cells[0] == "invalid" and "duplicate ×" in " ".join(cells) and "no-dedup" in cells[1]
-    assert "drop-acks" in cells[4] and cells[5] == "4" and cells[6] == "4.0"
+    assert "drop-acks" in cells[4] and cells[5] == "4" and cells[6] == "4.2"
     assert {"failing/timeline.html", "failing/results.json"} <= set(links)
     cells, _ = page.row("half")
     assert cells[0] == "incomplete" and "valid" not in cells[0] + cells[7]

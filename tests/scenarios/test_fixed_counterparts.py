@@ -14,6 +14,7 @@ FIXED = [
     ("abort-marker-before-inflight-batch", "v2"),
     ("epoch-bump-duplicate", "keep the sequence (Java)"),
     ("timeout-retry-duplicate", "no resend"),
+    ("late-marker", "4.2"),
 ]
 
 
@@ -35,6 +36,7 @@ def test_fixed_counterpart_is_clean_over_200_seeds(name: str, label: str) -> Non
         "abort-marker-before-inflight-batch",
         "epoch-bump-duplicate",
         "timeout-retry-duplicate",
+        "late-marker",
     ],
 )
 def test_buggy_case_is_found_within_20_seeds(name: str) -> None:
