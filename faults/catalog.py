@@ -167,6 +167,35 @@ SWARM_REQUESTS = (
     "TxnOffsetCommit",
     "WriteTxnMarkers",
 )
+
+
+def requests_sent(config: Any) -> tuple[str, ...]:
+    """The SWARM_REQUESTS a run of ``config`` sends (a test checks this against a traced run of
+    every mode and workload): transactions and their markers in transactional mode (the sink
+    workload writes its output idempotently), offsets in a transaction for ``ctp``, consumer
+    offset commits wherever there are consumers outside a transaction."""
+    txn = config.transactional and config.workload != "sink"
+    sent = {"Produce"}
+    if txn:
+        sent |= {"AddPartitionsToTxn", "EndTxn", "InitTxnProducerId", "WriteTxnMarkers"}
+    if txn and config.workload == "ctp":
+        sent |= {"AddOffsetsToTxn", "TxnOffsetCommit", "InitProducerId"}  # its feeder: idempotent
+    elif config.workload != "produce":
+        sent.add("OffsetCommit")
+    if config.mode == "idempotent" or (config.transactional and not txn):
+        sent.add("InitProducerId")
+    return tuple(a for a in SWARM_REQUESTS if a in sent)
+
+
+def _fit_request(params: dict[str, Any], config: Any, rng: Any) -> dict[str, Any]:
+    """A drawn request type this run never sends is redrawn from those it does (uniform over
+    them either way), so a swarm's delay-request always has something to hold back."""
+    sent = requests_sent(config)
+    if params.get("api") in sent:
+        return params
+    return {**params, "api": sent[rng.randrange(len(sent))]}
+
+
 # Requests only brokers send: aimed at a client target (swarm draws the target and the request
 # type apart), delay-request holds them back from whichever broker sends them.
 INTER_BROKER_REQUESTS = frozenset({"AlterPartition", "BrokerHeartbeat", "WriteTxnMarkers"})
@@ -199,6 +228,7 @@ def _check_delay_request(params: dict[str, Any]) -> None:
         "delay": round(rng.uniform(0.2, 2.5), 3),
         "count": rng.randint(1, 3),
     },
+    swarm_fit=_fit_request,
 )
 def delay_request(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     api = str(params.get("api", "EndTxn"))

@@ -14,6 +14,8 @@ Start = Callable[[Any, str, dict[str, Any]], Heal]
 ParamsCheck = Callable[[dict[str, Any]], None]  # raises UsageError naming the bad parameter
 # draws one fault's parameters for --swarm from the stream it is given
 ParamsDraw = Callable[[Any], dict[str, Any]]
+# narrows a --swarm draw to what one configuration can use: (params, config, rng) -> params
+ParamsFit = Callable[[dict[str, Any], Any, Any], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,9 @@ class NemesisSpec:
     # True: an operator's admin request to the active controller (AlterPartitionReassignments,
     # ElectLeaders, registering a broker), skipped as NOT_CONTROLLER while there is none
     admin: bool = False
+    # narrows a ``swarm_params`` draw to this configuration (a delayed request of a type its
+    # clients send), so no swarm fault is spent on something the run never does
+    swarm_fit: ParamsFit | None = None
 
     def in_pool_for(self, config: Any) -> bool:
         """Whether ``--swarm`` with no nemesis named may draw this kind for ``config``."""
@@ -77,6 +82,7 @@ def nemesis(
     swarm_if: Callable[[Any], bool] | None = None,
     search_params: ParamsDraw | None = None,
     admin: bool = False,
+    swarm_fit: ParamsFit | None = None,
 ) -> Callable[[Start], Start]:
     def mark(fn: Start) -> Start:
         REGISTRY[name] = NemesisSpec(
@@ -94,6 +100,7 @@ def nemesis(
             swarm_if,
             search_params,
             admin,
+            swarm_fit,
         )
         return fn
 

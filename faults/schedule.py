@@ -213,7 +213,10 @@ def swarm_params(
         return {}
     import random
 
-    return draw(random.Random(derive_seed(seed, f"{stream}/{kind}/{i}/params")))
+    rng = random.Random(derive_seed(seed, f"{stream}/{kind}/{i}/params"))
+    params = draw(rng)
+    fit = REGISTRY[kind].swarm_fit
+    return params if fit is None else fit(params, config, rng)
 
 
 def default_target(kind: str, config: Any) -> str:

@@ -3,12 +3,16 @@ its parameters are drawn too, and whatever it draws is a valid schedule."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from faults.catalog import SWARM_REQUESTS, requests_sent
 from faults.registry import REGISTRY
 from faults.schedule import plan, validate_schedule
-from sim.config import Config, from_mapping
+from sim.cluster.trace import MessageTrace
+from sim.config import MODES, WORKLOADS, Config, from_mapping
+from sim.runs.runner import run
 
 OUT_OF_POOL = {"decommission-broker", "duplicate", "reorder"}  # named only: see the README
 
@@ -89,3 +93,27 @@ def test_swarm_draws_parameters_for_delayed_requests_and_clock_jumps() -> None:
 def test_whatever_swarm_draws_is_a_valid_schedule(seed: int, mode: str) -> None:
     config = Config(mode=mode, swarm=True)
     validate_schedule(plan(config, seed), config.time_limit)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("workload", WORKLOADS)
+def test_requests_sent_matches_what_a_run_sends(mode: str, workload: str) -> None:
+    """``requests_sent`` (what swarm's delay-request may hold back) is exactly the set of
+    request types a traced run of that mode and workload puts on the wire, so a drift in the
+    clients shows up here rather than as swarm faults that can never fire."""
+    config = Config(mode=mode, workload=workload, time_limit=4.0, convergence=1.0)
+    trace = MessageTrace()
+    run(config, 1, None, trace=trace)
+    on_the_wire = {m.api for m in trace.messages if not m.response} & set(SWARM_REQUESTS)
+    assert set(requests_sent(config)) == on_the_wire
+
+
+def test_swarm_delays_only_requests_the_run_sends() -> None:
+    config = Config(mode="transactional", workload="produce", swarm=True)
+    drawn = {
+        f["params"]["api"]
+        for s in range(300)
+        for f in plan(config, s)
+        if f["nemesis"] == "delay-request"
+    }
+    assert drawn == set(requests_sent(config))
