@@ -219,6 +219,17 @@ def swarm_params(
     return params if fit is None else fit(params, config, rng)
 
 
+def fit_params(fault: dict[str, Any], config: Any, rng: Any) -> dict[str, Any]:
+    """``fault`` with its parameters narrowed to ``config`` by its kind's ``swarm_fit`` (guided
+    search's mutations draw parameters without knowing the configuration)."""
+    fit = REGISTRY[fault["nemesis"]].swarm_fit
+    params = fault.get("params")
+    if fit is None or not params:
+        return fault
+    fitted = fit(params, config, rng)
+    return fault if fitted == params else {**fault, "params": fitted}
+
+
 def default_target(kind: str, config: Any) -> str:
     """A nemesis's default target for this workload: ``leader-of:k0`` names the first
     partition the workload writes, which is ``in0`` for the pipelines (ctp, sink)."""

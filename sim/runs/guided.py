@@ -129,7 +129,7 @@ class _Corpus:
 
     def candidates(self, start: int, n: int) -> list[tuple[int, int, list[dict[str, Any]]]]:
         from faults.mutate import mutate
-        from faults.schedule import for_workload, plan
+        from faults.schedule import fit_params, for_workload, plan
 
         out = []
         for index in range(start, start + n):
@@ -154,6 +154,8 @@ class _Corpus:
             )
             # a kind's targets name the default workload's partitions (k0): the pipelines' are in0..
             schedule = [{**f, "target": for_workload(f["target"], self.config)} for f in schedule]
+            # and a mutated delay-request holds back a request type this run sends
+            schedule = [fit_params(f, self.config, self.rng) for f in schedule]
             out.append((index, seed, schedule))
         return out
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from faults.catalog import SWARM_REQUESTS, requests_sent
 from faults.registry import REGISTRY
-from faults.schedule import plan, validate_schedule
+from faults.schedule import fit_params, plan, validate_schedule
 from sim.cluster.trace import MessageTrace
 from sim.config import MODES, WORKLOADS, Config, from_mapping
 from sim.runs.runner import run
@@ -117,3 +117,18 @@ def test_swarm_delays_only_requests_the_run_sends() -> None:
         if f["nemesis"] == "delay-request"
     }
     assert drawn == set(requests_sent(config))
+
+
+def test_guided_mutations_are_fitted_to_the_requests_the_run_sends() -> None:
+    """Guided search's mutations draw a delay-request's type without the configuration;
+    ``fit_params`` redraws one the run never sends and leaves the others alone."""
+    import random
+
+    config = Config(mode="transactional", workload="produce")
+    unsent = {"at": 1.0, "nemesis": "delay-request", "duration": 0.5, "target": "producers",
+              "params": {"api": "TxnOffsetCommit", "delay": 1.0}}  # fmt: skip
+    fitted = fit_params(unsent, config, random.Random(0))
+    assert fitted["params"]["api"] in requests_sent(config)
+    assert fitted["params"]["delay"] == 1.0
+    sent = {**unsent, "params": {"api": "EndTxn", "delay": 1.0}}
+    assert fit_params(sent, config, random.Random(0)) == sent
