@@ -109,7 +109,7 @@ class BaseNode:
 
     def transmit(self, msg: Message) -> None:
         """Put a message on the network; a paused node (a GC pause) sends it when it wakes."""
-        if self.env.now < self.paused_until:
+        if self.paused_until and self.env.now < self.paused_until:  # (0.0: never paused)
             wait = self.env.timeout(self.paused_until - self.env.now)
             wait.callbacks.append(functools.partial(self._later, self.transmit, msg))
             return
@@ -117,7 +117,7 @@ class BaseNode:
 
     # --- incoming ------------------------------------------------------------------------
     def receive(self, msg: Message) -> None:
-        if self.env.now < self.paused_until:
+        if self.paused_until and self.env.now < self.paused_until:
             # A paused process (a GC pause) handles its messages only when it wakes up.
             wait = self.env.timeout(self.paused_until - self.env.now)
             wait.callbacks.append(functools.partial(self._later, self.receive, msg))
