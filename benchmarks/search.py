@@ -10,6 +10,8 @@ search from scratch:
 
 - fixed: a plain campaign with a fixed generic nemesis mix (``FIXED_MIX``), one seed after another;
 - swarm: ``--swarm`` with no nemesis named (kinds, intervals and targets drawn per seed);
+- swarm-buggify: the same with ``--set sim.buggify=true`` (a quarter of the BUGGIFY sites on
+  per run, as FoundationDB's simulator runs);
 - guided: ``campaign --guided`` (coverage-guided mutation of fault schedules and parameters).
 
 ``--strategies`` also takes ``guided-schedules``: guided search that mutates schedules but
@@ -126,12 +128,17 @@ def strategy(name: str, config: Config) -> tuple[Config, Callable[..., tuple[int
         return config.replace(nemesis=FIXED_MIX, swarm=False), first_failure_plain
     if name == "swarm":
         return config.replace(nemesis=(), swarm=True), first_failure_plain
+    if name == "swarm-buggify":  # swarm with BUGGIFY's rare legal paths on (sim.buggify)
+        external = {**config.external, "sim.buggify": True}
+        return config.replace(nemesis=(), swarm=True, external=external), first_failure_plain
     if name == "guided":
         return config.replace(nemesis=(), swarm=False), first_failure_guided
     if name == "guided-schedules":
         search = functools.partial(first_failure_guided, mutate_params=False)
         return config.replace(nemesis=(), swarm=False), search
-    raise SystemExit(f"unknown strategy {name!r} (fixed, swarm, guided, guided-schedules)")
+    raise SystemExit(
+        f"unknown strategy {name!r} (fixed, swarm, swarm-buggify, guided, guided-schedules)"
+    )
 
 
 def median_or_dash(

@@ -49,6 +49,13 @@ SITES: dict[str, tuple[float, str]] = {
         "the transaction coordinator answers AddOffsetsToTxn with CONCURRENT_TRANSACTIONS and "
         "the client retries",
     ),
+    "slow-marker": (
+        0.2,
+        "a partition leader handles a WriteTxnMarkers request late, up to just before the "
+        "coordinator's marker timeout (a broker stalled by a long GC pause, a full request "
+        "queue): the transaction stays in PrepareCommit or PrepareAbort that much longer, and "
+        "that partition's LSO with it",
+    ),
 }
 ENABLE_PROBABILITY = 0.25
 # what a client hears instead of an answer when a site breaks the connection under a request

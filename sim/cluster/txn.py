@@ -35,6 +35,8 @@ PREPARE_COMMIT, PREPARE_ABORT = "PrepareCommit", "PrepareAbort"
 COMPLETE_COMMIT, COMPLETE_ABORT = "CompleteCommit", "CompleteAbort"
 PREPARE_EPOCH_FENCE = "PrepareEpochFence"
 MARKER_RETRY = 0.1
+# the coordinator's timeout on a WriteTxnMarkers request (its marker channel's request.timeout.ms)
+MARKER_TIMEOUT = 1.0
 # TransactionStateManager.appendTransactionToLog: a failed write of the transaction's state is
 # answered with a coordinator error the client retries, not the log's own error
 APPEND_ERRORS = {
@@ -415,7 +417,7 @@ class TxnCoordinator(HostedCoordinator):
             if leader is None:
                 self.env.timeout(MARKER_RETRY).callbacks.append(lambda _e: send(target))
                 return
-            self.broker.call(leader, "WriteTxnMarkers", body, 1.0, reply)
+            self.broker.call(leader, "WriteTxnMarkers", body, MARKER_TIMEOUT, reply)
 
         if not pending:
             finish()
@@ -504,6 +506,22 @@ class TxnPartitionGate(HostedCoordinator):
         return entry is None or entry.txn_first_offset is None or entry.epoch != body["epoch"]
 
     def on_write_markers(self, msg: Message) -> None:
+        bug = self.broker.buggify
+        if bug is not None and bug("slow-marker"):
+            # BUGGIFY slow-marker: the request waits in this broker's queue (a GC pause, a full
+            # request queue) and is handled up to just before the coordinator's marker timeout;
+            # it dies with the process if the broker crashes meanwhile
+            late = bug.uniform("slow-marker", 0.3, 0.95) * MARKER_TIMEOUT
+            incarnation = self.broker.incarnation
+            self.env.timeout(late).callbacks.append(
+                lambda _ev: (
+                    self._handle_markers(msg) if self.broker.incarnation == incarnation else None
+                )
+            )
+            return
+        self._handle_markers(msg)
+
+    def _handle_markers(self, msg: Message) -> None:
         b = msg.body
         bug = self.broker.buggify
         if bug is not None and bug("marker-retry") and self._marker_lost(msg, bug):

@@ -45,7 +45,8 @@ EVERY_SITE_CASES = {
                                                   "spurious-rebalance"}),
     "idempotent": ({"mode": "idempotent"}, {"slow-response", "empty-fetch", "spurious-rebalance"}),
     "transactional": ({"mode": "transactional"}, {"slow-response", "empty-fetch",
-                      "spurious-rebalance", "concurrent-transactions", "marker-retry"}),
+                      "spurious-rebalance", "concurrent-transactions", "marker-retry",
+                      "slow-marker"}),
     "ctp": ({"mode": "transactional", "workload": "ctp"}, set(SITES)),
 }  # fmt: skip
 
@@ -196,3 +197,25 @@ def test_add_offsets_concurrent_transactions_is_retried_and_the_transaction_comm
         end = next(x for x in later if x.api == "EndTxn" and not x.response)
         retried_then_committed += "commit" in end.summary
     assert retried_then_committed > 0
+
+
+def test_slow_marker_keeps_the_transaction_in_prepare_commit_longer() -> None:
+    """A partition leader handles WriteTxnMarkers late (a GC pause, a full request queue), up to
+    just before the coordinator's marker timeout: the transaction stays in PrepareCommit for
+    that long, the client's next AddPartitionsToTxn hears CONCURRENT_TRANSACTIONS meanwhile, and
+    the run stays correct.
+
+    Kafka: core/src/main/scala/kafka/coordinator/transaction/TransactionMarkerChannelManager.scala,
+    TransactionMarkerRequestCompletionHandler (the transaction completes only when every marker
+    is answered)
+    """
+    config = from_mapping({**LONGER, "mode": "transactional", "sim.buggify-all": True})
+    trace = MessageTrace()
+    results = run(config, 0, trace=trace).results
+    assert results["valid"] is True and results["stats"]["buggify"]["slow-marker"] > 0
+    sent = {(m.src, m.dst, m.corr): m.sent for m in trace.messages
+            if m.api == "WriteTxnMarkers" and not m.response and m.src != m.dst}  # fmt: skip
+    waits = [m.sent - sent[(m.dst, m.src, m.corr)] for m in trace.messages
+             if m.api == "WriteTxnMarkers" and m.response and (m.dst, m.src, m.corr) in sent]  # fmt: skip
+    assert waits and max(waits) > 0.3  # answered late, not after the usual few milliseconds
+    assert max(waits) < 1.0  # but before the coordinator's marker timeout
