@@ -124,7 +124,8 @@ def search_table() -> str:
     if not path.is_file():
         return "Run `python benchmarks/search.py` to measure.\n"
     data = json.loads(path.read_text())
-    names = [n for n in ("fixed", "swarm", "guided") if n in (data["rows"] or [{}])[0]]
+    strategies = ("fixed", "swarm", "swarm-buggify", "guided")
+    names = [n for n in strategies if n in (data["rows"] or [{}])[0]]
     head = " | ".join(f"{n}: runs / s" for n in names)
     lines = [
         f"Median over {data['campaigns']} campaigns of at most {data['max_runs']} runs each "
@@ -144,10 +145,14 @@ def search_table() -> str:
         lines.append(f"| {row['target']} | " + " | ".join(cells) + " |")
     if clean:
         failed = [f"{t} ({n})" for t, n, f, _ in clean if f]
+        runs: dict[str, int] = {}
+        for _, n, _, r in clean:
+            runs[n] = runs.get(n, 0) + r
+        per = ", ".join(f"{n} {total:,}" for n, total in runs.items())
         lines += [
             "",
-            f"False-positive side: each strategy ran {clean[0][3]} runs on every target's "
-            "configuration without the bug (the fixed release or policy): "
+            "False-positive side: runs on every target's configuration without the bug (the "
+            f"fixed release or policy; {per} in all): "
             + (f"failures on {', '.join(failed)}." if failed else "none failed."),
         ]
     return "\n".join(lines) + "\n"
