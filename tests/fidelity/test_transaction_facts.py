@@ -216,11 +216,12 @@ def committed_transaction(world, client: RawClient) -> tuple[str, dict[str, int]
 def test_a_late_marker_of_the_previous_transaction_is_fenced_from_4_2(
     version: str, fenced: bool
 ) -> None:
-    """Transaction version 2 writes markers with the epoch bumped at EndTxn, the epoch the
-    producer's next transaction writes with. A late copy of the previous transaction's COMMIT
-    marker (held past the coordinator's retry) reaching the partition and the group while the
-    next transaction is open: before 4.2 the check (fenced only if older) lets it commit that
-    transaction's records and offsets half-way; 4.2 undoes the bump and fences it.
+    """A late COMMIT marker of the previous transaction (held past the coordinator's retry)
+    reaching a partition and the group while the next transaction is open commits that
+    transaction's records and offsets half-way before 4.2, and is fenced from 4.2. Transaction
+    version 2 writes markers with the epoch bumped at EndTxn, which is the epoch the next
+    transaction writes with, so the check before 4.2 (fenced only if older) lets it through;
+    4.2 undoes the bump before comparing (KAFKA-19446).
 
     Kafka: storage/src/main/java/org/apache/kafka/storage/internals/log/ProducerAppendInfo.java,
     ProducerAppendInfo.checkProducerEpoch (KAFKA-19446: KafkaApis.handleWriteTxnMarkersRequest
