@@ -311,7 +311,10 @@ class Voter(Controller):
             self.parked = keep
         if self.active:
             for b in self.brokers:
-                if b not in self.fenced and now - self.last_heartbeat[b] > self.session_timeout:
+                # a broker that registered with another controller (a newer one, while this
+                # deposed one still thinks it is active) has no session here to expire
+                seen = self.last_heartbeat.get(b)
+                if seen is not None and b not in self.fenced and now - seen > self.session_timeout:
                     self.fence(b)
 
     def _fetch(self) -> None:

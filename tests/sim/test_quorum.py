@@ -252,3 +252,18 @@ def test_an_admin_request_without_an_active_controller_is_refused(
     assert starts, "the admin fault did not start"
     assert "no active controller" in starts[0]["value"].get("skipped", "")
     assert outcome.results["valid"] is True, outcome.results["forbidden"]
+
+
+def test_a_deposed_controller_does_not_expire_a_broker_that_registered_elsewhere() -> None:
+    """A broker added while a deposed controller still believes it is active registered with the
+    new active controller only: the deposed one has no session for it to expire (it crashed
+    the model, a KeyError, in a guided search with add-broker and a controller partition).
+
+    Kafka: metadata/src/main/java/org/apache/kafka/controller/BrokerHeartbeatManager.java,
+    BrokerHeartbeatManager.fenceStaleBrokers (only brokers it tracks, registered with it)
+    """
+    world, _, _ = simulate(QUORUM, 3)
+    leader = next(v for v in voters(world) if v.active)
+    leader.brokers.append("b9")  # registered with another controller: no heartbeat here
+    leader._leader_tick(world.env.now + 10.0)
+    assert "b9" not in leader.fenced
