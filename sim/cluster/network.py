@@ -340,6 +340,18 @@ class Network:
                 if tr is not None:
                     marks = [*(marks or ()), "reordered"]
         if tr is None:
+            if copies == 1 and fifo:
+                # _schedule(msg, delay, True) inlined: the path of nearly every message
+                env = self.env
+                now = env.now
+                at = now + delay
+                link = (msg.src, msg.dst)
+                last = self._last_delivery.get(link, 0.0)
+                if at < last:
+                    at = last
+                self._last_delivery[link] = at
+                env.schedule(Arrival(msg, self._arrive), NORMAL, at - now)  # type: ignore[arg-type]
+                return
             self._schedule(msg, delay, fifo)
             if copies == 2:
                 self._schedule(msg, delay + rng.uniform(0.001, 0.02), fifo=False)
@@ -370,8 +382,14 @@ class Network:
         env.timeout(at - now, (msg, entry)).callbacks.append(self._arrive_traced)
 
     def _arrive(self, ev: Arrival) -> None:
-        """The callback of a message's delivery event: the message is the event's value."""
-        self._deliver(ev._value)
+        """The callback of a message's delivery event: the message is the event's value.
+        (``_deliver`` inlined: one call less per message.)"""
+        msg = ev._value
+        node = self.nodes.get(msg.dst)
+        if node is None or not node.alive:
+            self.dropped += 1
+            return
+        node.receive(msg)
 
     def _arrive_traced(self, ev: Any) -> None:
         """``_arrive`` for a traced run: the same delivery, with its fate and the message being
