@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from checkers.index import HistoryIndex
-from checkers.micro import has_reads, is_client_completion, mops, reads_by_key, writes
+from checkers.micro import has_reads, mops, reads_by_key, writes
 from checkers.witness import Anomalies, add, who, witness
 
 if TYPE_CHECKING:
@@ -40,11 +40,8 @@ _GRAPH_FS = frozenset({"send", "poll", "txn"})
 
 
 def _candidate(ix: HistoryIndex, op: dict[str, Any]) -> bool:
-    return (
-        is_client_completion(op)
-        and op["index"] in ix.committed
-        and (op["f"] in _GRAPH_FS or op.get("txn_id") is not None)
-    )
+    """For an op of ``ix.completions``: a committed write the graph may need."""
+    return op["index"] in ix.committed and (op["f"] in _GRAPH_FS or op.get("txn_id") is not None)
 
 
 def build_graph(ix: HistoryIndex) -> nx.DiGraph:
@@ -87,7 +84,7 @@ def _has_cycle(parts: Parts) -> bool:
 def _graph_parts(ix: HistoryIndex) -> Parts:
     nodes: list[int] = []
     edges: dict[tuple[int, int], dict[str, Any]] = {}
-    cands = [op for op in ix.history if _candidate(ix, op)]  # committed ops are writers
+    cands = [op for op in ix.completions if _candidate(ix, op)]  # committed ops are writers
     writing_readers = [(op, reads_by_key(op)) for op in cands if has_reads(op)]
     readers = {op["index"] for op, _ in writing_readers}
     read_by_writer = {(k, v) for _, rk in writing_readers for k, ps in rk.items() for _, v in ps}

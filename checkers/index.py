@@ -77,6 +77,9 @@ class HistoryIndex:
     _live: dict[str, list[int]] = field(default_factory=dict)
     _known: dict[str, list[int]] = field(default_factory=dict)
     _by_index: dict[Any, dict[str, Any]] | None = None
+    # the client completions (micro.is_client_completion), in history order: what most checker
+    # families walk, listed once instead of each family filtering every op again
+    completions: list[dict[str, Any]] = field(default_factory=list)
 
     # --- questions -------------------------------------------------------------------------
     def was_read(self, key: str, value: Any) -> bool:
@@ -209,6 +212,7 @@ def build_index(history: list[dict[str, Any]]) -> HistoryIndex:
             if op["type"] == "invoke":
                 pending[op["process"]] = op["index"]
             continue
+        ix.completions.append(op)
         stats.ops += 1
         idx = op["index"]
         inv = pending.pop(op["process"], None)

@@ -18,6 +18,8 @@ def is_client_completion(op: dict[str, Any]) -> bool:
 
 def hashable(v: Any) -> Any:
     """Values are integers in eosim; Jepsen-style data may hold lists, which we freeze."""
+    if type(v) is int:  # the usual case, answered before the two isinstance checks
+        return v
     if isinstance(v, list):
         return tuple(hashable(x) for x in v)
     if isinstance(v, dict):

@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from checkers.index import HistoryIndex
-from checkers.micro import hashable, is_client_completion, reads, writes
+from checkers.micro import hashable, reads, writes
 from checkers.reads import Coverage
 from checkers.visibility import Visibility
 from checkers.witness import Anomalies, add, and_list, show, witness
@@ -46,9 +46,9 @@ def check_pipelines(ix: HistoryIndex, coverage: Coverage) -> Anomalies:
 def _deliveries(ix: HistoryIndex, out: Anomalies) -> None:
     first: dict[tuple[Any, str, int], int] = {}
     again: dict[tuple[Any, str, int], list[int]] = {}
-    for op in ix.history:
+    for op in ix.completions:
         group = op.get("group")
-        if group is None or not is_client_completion(op):
+        if group is None:
             continue
         if not (op["type"] == "ok" or (op["f"] == "txn" and op["index"] in ix.committed)):
             continue
@@ -98,9 +98,7 @@ def _lineage(ix: HistoryIndex, vis: Visibility, out: Anomalies) -> None:
     attempts: dict[tuple[Any, str, int], list[int]] = {}  # inputs whose outputs failed
     committed_pos: dict[tuple[Any, str], tuple[int, int]] = {}
     pipeline_groups: set[Any] = set()
-    for op in ix.history:
-        if not is_client_completion(op):
-            continue
+    for op in ix.completions:
         group = op.get("group")
         lineage = op.get("lineage")
         if isinstance(lineage, list):

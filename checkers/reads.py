@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checkers.index import HistoryIndex
-from checkers.micro import has_reads, is_client_completion, reads_by_key
+from checkers.micro import has_reads, reads_by_key
 from checkers.witness import Anomalies, add, show, who, witness
 
 SKIP_LIST_LIMIT = 10
@@ -105,9 +105,7 @@ def analyse_reads(ix: HistoryIndex) -> ReadAnalysis:
         if seg is not None:
             cov.add(key, seg[0], seg[1], seg[2])
 
-    for op in ix.history:
-        if not is_client_completion(op):
-            continue
+    for op in ix.completions:
         f = op["f"]
         process = op["process"]
         if f in ("subscribe", "assign"):

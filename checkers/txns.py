@@ -26,7 +26,7 @@ from bisect import bisect_left
 from typing import Any
 
 from checkers.index import HistoryIndex
-from checkers.micro import hashable, is_client_completion, reads, reads_by_key, writes
+from checkers.micro import hashable, reads, reads_by_key, writes
 from checkers.reads import Skip
 from checkers.witness import Anomalies, add, show, who, witness
 
@@ -50,9 +50,7 @@ def _aborted_reads(ix: HistoryIndex, out: Anomalies) -> None:
         return
     g1a: set[tuple[str, Any]] = set()
     uncommitted: set[tuple[str, Any]] = set()
-    for op in ix.history:
-        if not is_client_completion(op):
-            continue
+    for op in ix.completions:
         rc = op.get("isolation") == "read_committed"
         for key, off, v in reads(op):
             if v not in aborted.get(key, ()):
@@ -101,9 +99,7 @@ def _why_failed(op: dict[str, Any]) -> str:
 
 
 def _precommitted(ix: HistoryIndex, out: Anomalies) -> None:
-    for op in ix.history:
-        if not is_client_completion(op):
-            continue
+    for op in ix.completions:
         sent: dict[str, set[Any]] = {}
         for key, _, v in writes(op):
             sent.setdefault(key, set()).add(v)
@@ -142,9 +138,7 @@ def _fractured(ix: HistoryIndex, skips: list[Skip], out: Anomalies) -> None:
         return
     wanted = {(sk.process, sk.key) for sk, _, _, _ in cands}
     seen: dict[tuple[Any, str], dict[Any, int]] = {}
-    for op in ix.history:
-        if not is_client_completion(op):
-            continue
+    for op in ix.completions:
         for key, _, v in reads(op):
             pk = (op["process"], key)
             if pk in wanted:
@@ -176,9 +170,7 @@ def _fractured(ix: HistoryIndex, skips: list[Skip], out: Anomalies) -> None:
 def _zombies(ix: HistoryIndex, out: Anomalies) -> None:
     inits: dict[Any, list[tuple[int, int]]] = {}  # txn_id -> [(completion index, epoch)]
     groups: dict[tuple[Any, str], list[tuple[int, int, Any, dict[str, Any]]]] = {}
-    for op in ix.history:
-        if not is_client_completion(op):
-            continue
+    for op in ix.completions:
         if op["f"] == "init" and op["type"] == "ok" and isinstance(op["value"], dict):
             tid, ep = hashable(op["value"].get("txn_id")), op["value"].get("epoch")
             if tid is not None and isinstance(ep, int):

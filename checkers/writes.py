@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from checkers.index import HistoryIndex
-from checkers.micro import is_client_completion, session_of, writes
+from checkers.micro import session_of, writes
 from checkers.reads import Coverage
 from checkers.visibility import Visibility
 from checkers.witness import Anomalies, add, and_list, show, who, witness
@@ -196,8 +196,8 @@ def _send_order(ix: HistoryIndex, out: Anomalies) -> None:
     reports none, the offset where its value was first seen. Only ``ok`` ops are compared across
     ops: an ``info`` op's placement is no promise the producer made."""
     last: dict[tuple[Any, str], tuple[int, int, Any]] = {}
-    for op in ix.history:
-        if not is_client_completion(op) or op["type"] == "fail":
+    for op in ix.completions:
+        if op["type"] == "fail":
             continue
         per_key: dict[str, list[tuple[int, Any]]] = {}
         for key, off, v in writes(op):

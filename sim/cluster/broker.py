@@ -534,12 +534,18 @@ class Broker(BaseNode):
         if self.hw_needs_min_isr and len(st.isr) < self.min_isr:
             return  # Partition.maybeIncrementLeaderHW: no HW progress under min ISR (3.7+)
         log = self.logs[key]
-        hw = log.leo
+        # the smallest log end among the leader (its own, len(records)) and its ISR followers
+        hw = len(log.records)
+        name = self.name
+        follower_leo = st.follower_leo
         for r in st.isr:
-            if r != self.name:
-                hw = min(hw, st.follower_leo.get(r, 0))
+            if r != name:
+                leo = follower_leo.get(r, 0)
+                if leo < hw:
+                    hw = leo
         if hw > log.hw:
-            if self.net.trace is not None and self.net.trace.live:
+            trace = self.net.trace
+            if trace is not None and trace.live:
                 lso_before, hw_before = log.lso, log.hw
                 log.hw = hw
                 self.note_lso(key, lso_before, hw_before)
@@ -612,12 +618,13 @@ class Broker(BaseNode):
         if fs is None:
             return
         log = self.logs[key]
+        kept = self.kept_divergent.get(key)  # None unless the unclean-truncation bug kept one
         body = {
             "key": key,
-            "offset": self.kept_divergent.get(key, log.leo),
+            "offset": len(log.records) if kept is None else kept,
             "replica": self.name,
             "leader_epoch": fs.epoch,
-            "last_epoch": -1 if key in self.kept_divergent else log.last_epoch,
+            "last_epoch": log.last_epoch if kept is None else -1,
             "hw": log.hw,
         }
         fs.sent_at = self.env.now
@@ -647,7 +654,7 @@ class Broker(BaseNode):
             # Records are never changed once written, so a follower shares the leader's objects
             # (its copy sits at the same offset); only the contiguous run at its log end is new.
             # The leader sends a contiguous slice of its log, so the new run is found in O(1).
-            start = log.leo
+            start = len(log.records)  # the log end
             n = len(records)
             i = start - records[0].offset if n else 0
             if (
@@ -662,7 +669,9 @@ class Broker(BaseNode):
                     log.append(rec.copy(), replicated=True)
                     self.kept_divergent[key] += 1
         self.disk.appended(log, self.env.now)
-        log.hw = min(body["hw"], log.leo)
+        hw = body["hw"]
+        end = len(log.records)  # the log end
+        log.hw = hw if hw < end else end
         self._fetch_from_leader(key)
 
     # --- fetch (followers and consumers) --------------------------------------------------
@@ -715,23 +724,25 @@ class Broker(BaseNode):
         """Answer now if there is something to say (data or a newer HW), else leave it parked."""
         b = msg.body
         log = self.logs[key]
+        records = log.records  # len(records) is the log end (log.leo)
         offset = b["offset"]
         if b.get("replica") is not None:
             # Follower fetches read to the log end (FetchIsolation.LOG_END): a newer HW alone
             # does not complete a parked one (DelayedFetch.tryComplete); the follower learns
             # the HW from the next answer that carries records, or when the wait expires.
-            if offset < log.leo or force:
-                recs = log.records[offset : offset + 500]
-                self.reply(msg, {"records": recs, "hw": log.hw})
+            if offset < len(records) or force:
+                self.reply(msg, {"records": records[offset : offset + 500], "hw": log.hw})
                 return True
             return False
         committed = b.get("isolation") == "read_committed"
         end = log.lso if committed and "lso-ignores-open-txn" not in self.bugs else log.hw
-        if committed and "abort-markers-skipped" in self.bugs:
-            committed = False
-        if offset > log.leo:
+        if offset > len(records):
             self.reply(msg, {"error": "offset_out_of_range", "hw": log.hw, "lso": log.lso})
             return True
+        if offset >= end and not force:
+            return False  # nothing readable yet (log.read would find no record and no marker)
+        if committed and "abort-markers-skipped" in self.bugs:
+            committed = False
         bug = self.buggify
         if bug is not None and offset < end and bug("empty-fetch"):
             # BUGGIFY: an empty answer although records are there (a legal fetch response)
@@ -758,9 +769,9 @@ class Broker(BaseNode):
             return
         parked = st.parked
         st.parked = []
-        for msg, deadline in parked:
-            if not self._answer_fetch(msg, key, st, force=False):
-                st.parked.append((msg, deadline))
+        for item in parked:
+            if not self._answer_fetch(item[0], key, st, False):
+                st.parked.append(item)
 
 
 def _consumer_fetch_answer(

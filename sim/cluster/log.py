@@ -104,7 +104,10 @@ class PartitionLog:
 
     def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
         """(epoch, end offset) as Kafka's OffsetsForLeaderEpoch: where ``epoch`` ends in this log."""
-        if not self.epoch_cache or epoch < self.epoch_cache[0][0]:
+        cache = self.epoch_cache
+        if cache and cache[-1][0] == epoch:
+            return (epoch, len(self.records))  # the latest epoch (a follower's usual ask) ends here
+        if not cache or epoch < cache[0][0]:
             return (-1, 0)
         best = -1
         for i, (e, _start) in enumerate(self.epoch_cache):

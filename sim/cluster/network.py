@@ -148,37 +148,37 @@ class Links:
     per message as networkx's ``has_edge``, so a run does not import networkx (~0.1 s) for it."""
 
     def __init__(self) -> None:
-        self._succ: dict[str, set[str]] = {}
+        self.succ: dict[str, set[str]] = {}  # node -> the nodes it can send to
 
     @property
     def nodes(self) -> list[str]:
-        return list(self._succ)
+        return list(self.succ)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._succ
+        return name in self.succ
 
     def add_node(self, name: str) -> None:
-        self._succ.setdefault(name, set())
+        self.succ.setdefault(name, set())
 
     def remove_node(self, name: str) -> None:
-        self._succ.pop(name, None)
-        for succ in self._succ.values():
+        self.succ.pop(name, None)
+        for succ in self.succ.values():
             succ.discard(name)
 
     def add_edge(self, a: str, b: str) -> None:
         self.add_node(b)
-        self._succ.setdefault(a, set()).add(b)
+        self.succ.setdefault(a, set()).add(b)
 
     def remove_edge(self, a: str, b: str) -> None:
-        self._succ[a].discard(b)
+        self.succ[a].discard(b)
 
     def has_edge(self, a: str, b: str) -> bool:
-        succ = self._succ.get(a)
+        succ = self.succ.get(a)
         return succ is not None and b in succ
 
     @property
     def edges(self) -> list[tuple[str, str]]:
-        return [(a, b) for a, succ in self._succ.items() for b in sorted(succ)]
+        return [(a, b) for a, succ in self.succ.items() for b in sorted(succ)]
 
 
 class Network:
@@ -198,6 +198,7 @@ class Network:
         self.dropped = 0
         # An opt-in message trace (sim.cluster.trace): None in ordinary runs, one ``if`` each.
         self.trace: MessageTrace | None = None
+        self._on_arrival = self._arrive  # bound once, not once per message
 
     def attach_trace(self, trace: MessageTrace) -> None:
         trace.env = self.env
@@ -287,7 +288,8 @@ class Network:
         if msg.src == msg.dst:
             self._schedule(msg, 0.0, False, None if tr is None else tr.begin(msg, self.env.now))
             return
-        if not self.graph.has_edge(msg.src, msg.dst):
+        succ = self.graph.succ.get(msg.src)  # graph.has_edge(src, dst), without the call
+        if succ is None or msg.dst not in succ:
             self.dropped += 1
             if tr is not None:
                 gone = msg.src not in self.graph or msg.dst not in self.graph
@@ -340,6 +342,18 @@ class Network:
                 if tr is not None:
                     marks = [*(marks or ()), "reordered"]
         if tr is None:
+            if copies == 1 and fifo:
+                # _schedule(msg, delay, True) inlined: the path of nearly every message
+                env = self.env
+                now = env.now
+                at = now + delay
+                link = (msg.src, msg.dst)
+                last = self._last_delivery.get(link, 0.0)
+                if at < last:
+                    at = last
+                self._last_delivery[link] = at
+                env.schedule(Arrival(msg, self._on_arrival), NORMAL, at - now)  # type: ignore[arg-type]
+                return
             self._schedule(msg, delay, fifo)
             if copies == 2:
                 self._schedule(msg, delay + rng.uniform(0.001, 0.02), fifo=False)
@@ -363,7 +377,7 @@ class Network:
                 at = last
             self._last_delivery[link] = at
         if entry is None:
-            env.schedule(Arrival(msg, self._arrive), NORMAL, at - now)  # type: ignore[arg-type]
+            env.schedule(Arrival(msg, self._on_arrival), NORMAL, at - now)  # type: ignore[arg-type]
             return
         assert self.trace is not None
         self.trace.scheduled(entry, at)

@@ -101,7 +101,7 @@ class BaseNode:
         return ev
 
     def reply(self, msg: Message, body: dict[str, Any]) -> None:
-        self.transmit(Message(self.name, msg.src, msg.api, body, msg.corr, is_response=True))
+        self.transmit(Message(self.name, msg.src, msg.api, body, msg.corr, True))
 
     def _later(self, action: Callable[[Message], None], msg: Message, _ev: object) -> None:
         if self.alive:

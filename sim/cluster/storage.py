@@ -59,7 +59,7 @@ class Disk:
 
     def appended(self, log: PartitionLog, now: float) -> None:
         """After every append (leader or follower), as UnifiedLog.append ends."""
-        end = log.leo
+        end = len(log.records)  # the log end
         if end <= log.on_disk:
             return
         log.dirty.append((now, end))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checkers.gcpause import gc_paused
 from sim.config import Config, from_mapping
 from sim.errors import UsageError
 
@@ -52,7 +53,19 @@ def parse_seeds(spec: str) -> list[int]:
 def run_seed(
     config_data: dict[str, Any], seed: int, store_root: str | None, keep_all: bool
 ) -> dict[str, Any]:
-    """Run and check one seed (a top-level function, so process pools and Dask can ship it)."""
+    """Run and check one seed (a top-level function, so process pools and Dask can ship it).
+
+    The collector stays paused for the whole seed, not only for its simulation and check: the
+    history text and the results in between would otherwise trigger collections that walk the
+    seed's whole (live) world, twice over as it ages a generation. Once the seed is done its
+    world is cyclic garbage, freed by the next young-generation collection."""
+    with gc_paused():
+        return _run_seed(config_data, seed, store_root, keep_all)
+
+
+def _run_seed(
+    config_data: dict[str, Any], seed: int, store_root: str | None, keep_all: bool
+) -> dict[str, Any]:
     from sim.runs.runner import run
     from sim.runs.store import write_atomic, write_store
 
