@@ -60,7 +60,10 @@ def test_sigterm_stops_a_campaign_like_ctrl_c(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     summary = json.loads((store / "campaign.json").read_text())
     assert summary["interrupted"] is True
-    assert 3 <= summary["done"] < 1000
+    # a worker may have stored a seed the parent had not yet collected when the signal came:
+    # the summary counts the seeds the parent collected, never more than the store holds
+    on_disk = len(list(store.glob("seed-*/results.json")))
+    assert 1 <= summary["done"] <= on_disk < 1000
     assert len(summary["results"]) == summary["done"]
     page = (store / "campaign.html").read_text()  # the page is written for it too, and says so
     assert "Interrupted" in page and f"after {summary['done']} of 1000 seeds" in page
