@@ -12,7 +12,9 @@ search from scratch:
 - swarm: ``--swarm`` with no nemesis named (kinds, intervals and targets drawn per seed);
 - swarm-buggify: the same with ``--set sim.buggify=true`` (a quarter of the BUGGIFY sites on
   per run, as FoundationDB's simulator runs);
-- guided: ``campaign --guided`` (coverage-guided mutation of fault schedules and parameters).
+- guided: ``campaign --guided`` (coverage-guided mutation of fault schedules and parameters);
+- guided-buggify: the same with ``--set sim.buggify=true`` (a child keeps its parent's seed, and
+  so its parent's BUGGIFY sites, half the time).
 
 ``--strategies`` also takes ``guided-schedules``: guided search that mutates schedules but
 never a fault's parameters, to measure what parameter mutation adds.
@@ -133,11 +135,15 @@ def strategy(name: str, config: Config) -> tuple[Config, Callable[..., tuple[int
         return config.replace(nemesis=(), swarm=True, external=external), first_failure_plain
     if name == "guided":
         return config.replace(nemesis=(), swarm=False), first_failure_guided
+    if name == "guided-buggify":  # guided search with BUGGIFY's sites drawn per run's seed
+        external = {**config.external, "sim.buggify": True}
+        return config.replace(nemesis=(), swarm=False, external=external), first_failure_guided
     if name == "guided-schedules":
         search = functools.partial(first_failure_guided, mutate_params=False)
         return config.replace(nemesis=(), swarm=False), search
     raise SystemExit(
-        f"unknown strategy {name!r} (fixed, swarm, swarm-buggify, guided, guided-schedules)"
+        f"unknown strategy {name!r} (fixed, swarm, swarm-buggify, guided, guided-buggify, "
+        "guided-schedules)"
     )
 
 

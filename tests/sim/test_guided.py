@@ -146,3 +146,18 @@ def test_cli_guided_campaign_reports_and_reproduces_a_failure(tmp_path: Path) ->
     rerun = eosim(*args, "--store", str(tmp_path / "r"), "--no-report", "--json")
     stored = json.loads((Path(failing["store"]) / "results.json").read_text())
     assert json.loads(rerun.stdout)["digest"] == stored["digest"]
+
+
+def test_guided_runs_with_buggify_unless_the_config_says_otherwise(tmp_path: Path) -> None:
+    """Guided search turns BUGGIFY on by default (sim.runs.guided.with_buggify), and the
+    reproduce line carries it; a config that sets sim.buggify either way keeps its choice."""
+    config = from_mapping({"mode": "idempotent", "nemesis": "drop-acks", **SMALL})
+    (tmp_path / "on").mkdir()
+    on = run_guided(config, 1, 1, store=str(tmp_path / "on"))
+    assert on.config.external["sim.buggify"] is True
+    stored = json.loads((tmp_path / "on" / "guided.json").read_text())
+    assert stored["config"]["external"]["sim.buggify"] is True
+    off = run_guided(config.replace(external={"sim.buggify": False}), 1, 1)
+    assert off.config.external == {"sim.buggify": False}
+    every = run_guided(config.replace(external={"sim.buggify-all": True}), 1, 1)
+    assert "sim.buggify" not in every.config.external
