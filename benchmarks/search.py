@@ -9,12 +9,12 @@ release or client policy with its workload, but not its hand-aimed schedule), th
 search from scratch:
 
 - fixed: a plain campaign with a fixed generic nemesis mix (``FIXED_MIX``), one seed after another;
-- swarm: ``--swarm`` with no nemesis named (kinds, intervals and targets drawn per seed);
-- swarm-buggify: the same with ``--set sim.buggify=true`` (a quarter of the BUGGIFY sites on
-  per run, as FoundationDB's simulator runs);
-- guided: ``campaign --guided`` (coverage-guided mutation of fault schedules and parameters);
-- guided-buggify: the same with ``--set sim.buggify=true`` (a child keeps its parent's seed, and
-  so its parent's BUGGIFY sites, half the time).
+- swarm: ``--swarm`` with no nemesis named (kinds, intervals, targets and parameters drawn per
+  seed, and BUGGIFY's sites: a quarter of them on per run, as FoundationDB's simulator runs);
+- swarm-plain: the same without BUGGIFY (``--set sim.buggify=false``);
+- guided: ``campaign --guided`` (coverage-guided mutation of fault schedules and parameters;
+  BUGGIFY on, and a child keeps its parent's seed, so its parent's sites, half the time);
+- guided-plain: the same without BUGGIFY.
 
 ``--strategies`` also takes ``guided-schedules``: guided search that mutates schedules but
 never a fault's parameters, to measure what parameter mutation adds.
@@ -128,21 +128,21 @@ def first_failure_guided(
 def strategy(name: str, config: Config) -> tuple[Config, Callable[..., tuple[int | None, float]]]:
     if name == "fixed":
         return config.replace(nemesis=FIXED_MIX, swarm=False), first_failure_plain
-    if name == "swarm":
+    if name == "swarm":  # BUGGIFY's sites on too (Config.buggify_on), as --swarm runs
         return config.replace(nemesis=(), swarm=True), first_failure_plain
-    if name == "swarm-buggify":  # swarm with BUGGIFY's rare legal paths on (sim.buggify)
-        external = {**config.external, "sim.buggify": True}
+    if name == "swarm-plain":  # swarm without BUGGIFY (--set sim.buggify=false)
+        external = {**config.external, "sim.buggify": False}
         return config.replace(nemesis=(), swarm=True, external=external), first_failure_plain
-    if name == "guided":
+    if name == "guided":  # BUGGIFY on too (sim.runs.guided.with_buggify), as --guided runs
         return config.replace(nemesis=(), swarm=False), first_failure_guided
-    if name == "guided-buggify":  # guided search with BUGGIFY's sites drawn per run's seed
-        external = {**config.external, "sim.buggify": True}
+    if name == "guided-plain":  # guided without BUGGIFY (--set sim.buggify=false)
+        external = {**config.external, "sim.buggify": False}
         return config.replace(nemesis=(), swarm=False, external=external), first_failure_guided
     if name == "guided-schedules":
         search = functools.partial(first_failure_guided, mutate_params=False)
         return config.replace(nemesis=(), swarm=False), search
     raise SystemExit(
-        f"unknown strategy {name!r} (fixed, swarm, swarm-buggify, guided, guided-buggify, "
+        f"unknown strategy {name!r} (fixed, swarm, swarm-plain, guided, guided-plain, "
         "guided-schedules)"
     )
 

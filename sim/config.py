@@ -272,6 +272,15 @@ class Config:
                     lines.append(f'"{k}" = {_toml_value(v)}')
         return "\n".join(lines) + "\n"
 
+    @property
+    def buggify_on(self) -> bool:
+        """BUGGIFY's rare legal paths (sim.cluster.buggify) run when ``sim.buggify`` or
+        ``sim.buggify-all`` says so; with ``sim.buggify`` unset, ``--swarm`` turns them on, since
+        a swarm draws the whole fault space from the seed and the sites are part of it (as
+        FoundationDB's simulator runs them in every simulation)."""
+        ext = self.external
+        return bool(ext.get("sim.buggify-all")) or bool(ext.get("sim.buggify", self.swarm))
+
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
 

@@ -124,7 +124,7 @@ def search_table() -> str:
     if not path.is_file():
         return "Run `python benchmarks/search.py` to measure.\n"
     data = json.loads(path.read_text())
-    strategies = ("fixed", "swarm", "swarm-buggify", "guided", "guided-buggify")
+    strategies = ("fixed", "swarm", "swarm-plain", "guided", "guided-plain")
     names = [n for n in strategies if n in (data["rows"] or [{}])[0]]
     head = " | ".join(f"{n}: runs / s" for n in names)
     lines = [

@@ -67,7 +67,7 @@ class World:
         ext = config.external
         self.buggify: Buggify | None = (
             Buggify(self.rng, all_sites=bool(ext.get("sim.buggify-all")), now=lambda: self.env.now)
-            if ext.get("sim.buggify") or ext.get("sim.buggify-all")
+            if config.buggify_on
             else None
         )
 

@@ -27,6 +27,17 @@ def test_off_by_default_and_off_draws_nothing() -> None:
     assert "buggify" not in plain.results["stats"]
 
 
+def test_swarm_turns_it_on_unless_the_config_says_otherwise() -> None:
+    """--swarm draws the whole fault space from the seed, BUGGIFY's sites included
+    (Config.buggify_on); an explicit sim.buggify=false keeps a swarm without them."""
+    swarm = run(from_mapping({**SMALL, "swarm": True}), 3)
+    assert swarm.world is not None and swarm.world.buggify is not None
+    assert "buggify" in swarm.results["stats"]
+    plain = run(from_mapping({**SMALL, "swarm": True, "sim.buggify": False}), 3)
+    assert plain.world is not None and plain.world.buggify is None
+    assert swarm.schedule == plain.schedule  # the same faults: only the sites differ
+
+
 def test_each_run_enables_its_own_sites_from_the_seed() -> None:
     config = from_mapping({**SMALL, "sim.buggify": True})
     enabled = []
