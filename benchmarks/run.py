@@ -21,6 +21,9 @@ from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# Every row is plain Python unless it says "compiled core" (those run in a child process with
+# the build on, next to a plain one, in ``compiled_rows``).
+os.environ["EOSIM_PURE_PYTHON"] = "1"
 
 Row = dict[str, Any]
 
@@ -282,6 +285,80 @@ def bench_default(quick: bool) -> list[Row]:
         ]  # fmt: skip
     rows += default_run_cost(repeats)
     rows += default_campaign_cost(quick)
+    rows += compiled_rows(quick)
+    return rows
+
+
+# Run in a child process, once on plain Python and once on the compiled core: the default-path
+# figures both ways, each against a bare simpy event measured in that same process.
+COMPILED_CHILD = """
+import json, os, sys, time
+sys.path.insert(0, sys.argv[1])
+pure = os.environ.get("EOSIM_PURE_PYTHON")
+import run as bench  # it sets EOSIM_PURE_PYTHON for its own rows: this child decides here
+if pure is None:
+    del os.environ["EOSIM_PURE_PYTHON"]
+from sim import compiled
+from sim.config import Config
+from sim.runs.campaign import run_campaign
+import tempfile
+repeats, n = int(sys.argv[2]), int(sys.argv[3])
+out = {"compiled": compiled.active()}
+for mode in bench.DEFAULT_MODES:
+    bench.default_counts(mode)
+    best = min((bench.default_counts(mode) for _ in range(repeats)), key=lambda c: c["cpu"])
+    bare = bench.bare_simpy_event_cost(clock=time.process_time)
+    out[mode] = best["cpu"] / max(best["delivered"], 1.0) / bare
+config = Config().validate()
+with tempfile.TemporaryDirectory() as tmp:
+    run_campaign(config, [0], workers=1, backend="local", store=f"{tmp}/warm")
+    t = time.process_time()
+    run_campaign(config, list(range(n)), workers=1, backend="local", store=f"{tmp}/cpu")
+    out["seeds_per_cpu_s"] = n / (time.process_time() - t)
+print(json.dumps(out))
+"""
+
+
+def compiled_rows(quick: bool) -> list[Row]:
+    """The default path on the compiled core (``eosim compile``, sim.compiled) next to plain
+    Python, both measured here in child processes: cost per delivered message in each mode and
+    default campaign seeds per CPU second. Builds the core first if needed (a minute or two);
+    without mypyc or a C compiler, one row says why nothing was measured."""
+    from sim import compiled
+    from sim.errors import UsageError
+
+    env = {k: v for k, v in os.environ.items() if k != compiled.PURE_ENV}
+    try:
+        compiled.build()
+    except UsageError as exc:
+        return [row(f"compiled core: not measured ({exc})", 0.0, "", "report", None)]
+    repeats, n = (2, 16) if quick else (3, 80)
+    got = {}
+    for label, extra in (("plain", {compiled.PURE_ENV: "1"}), ("compiled", {})):
+        proc = subprocess.run(
+            [sys.executable, "-c", COMPILED_CHILD, str(Path(__file__).parent), str(repeats),
+             str(n)],
+            cwd=ROOT, env={**env, **extra}, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        got[label] = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert got[label]["compiled"] == (label == "compiled"), got[label]
+    rows = []
+    for mode in DEFAULT_MODES:
+        target = 50 if mode == "transactional" else 25
+        value = got["compiled"][mode]
+        rows += [
+            row(f"default {mode}, compiled core: cost per delivered message / bare simpy event "
+                "(CPU)", value, "x", f"<= {target}", value <= target),
+            row(f"default {mode}: plain Python / compiled core (cost per delivered message)",
+                got["plain"][mode] / value, "x", "report", None),
+        ]  # fmt: skip
+    seeds = got["compiled"]["seeds_per_cpu_s"]
+    rows += [
+        row(f"default campaign {n} seeds, 1 worker, compiled core: seeds per CPU second", seeds,
+            "seeds/s", ">= 10", seeds >= 10),
+        row("default campaign: compiled core / plain Python (seeds per CPU second)",
+            seeds / got["plain"]["seeds_per_cpu_s"], "x", "report", None),
+    ]  # fmt: skip
     return rows
 
 

@@ -44,8 +44,8 @@ def check_pipelines(ix: HistoryIndex, coverage: Coverage) -> Anomalies:
 
 
 def _deliveries(ix: HistoryIndex, out: Anomalies) -> None:
-    first: dict[tuple[Any, str, int], int] = {}
-    again: dict[tuple[Any, str, int], list[int]] = {}
+    first: dict[tuple[Any, Any, Any], int] = {}
+    again: dict[tuple[Any, Any, Any], list[int]] = {}
     for op in ix.completions:
         group = op.get("group")
         if group is None:
@@ -93,10 +93,10 @@ def _output_fate(vis: Visibility, op: dict[str, Any], out_key: str, out_value: A
 
 
 def _lineage(ix: HistoryIndex, vis: Visibility, out: Anomalies) -> None:
-    outputs: dict[tuple[Any, str, int], list[tuple[Any, Any, int, Any]]] = {}
-    unknown: set[tuple[Any, str, int]] = set()
-    attempts: dict[tuple[Any, str, int], list[int]] = {}  # inputs whose outputs failed
-    committed_pos: dict[tuple[Any, str], tuple[int, int]] = {}
+    outputs: dict[tuple[Any, Any, Any], list[tuple[Any, Any, int, Any]]] = {}
+    unknown: set[tuple[Any, Any, Any]] = set()
+    attempts: dict[tuple[Any, Any, Any], list[int]] = {}  # inputs whose outputs failed
+    committed_pos: dict[tuple[Any, Any], tuple[int, int]] = {}
     pipeline_groups: set[Any] = set()
     for op in ix.completions:
         group = op.get("group")
@@ -134,8 +134,9 @@ def _lineage(ix: HistoryIndex, vis: Visibility, out: Anomalies) -> None:
                     committed_pos[(group, key)] = (pos, op["index"])
     for (group, in_key, in_off), outs in sorted(outputs.items(), key=lambda kv: repr(kv[0])):
         per_output: dict[Any, dict[tuple[Any, Any], int]] = {}
-        for k, v, i, nth in outs:
-            per_output.setdefault(nth, {})[(k, v)] = i
+        # (not ``k``: that name holds an input's key above, and mypyc keeps a name's first type)
+        for out_key, out_value, i, nth in outs:
+            per_output.setdefault(nth, {})[(out_key, out_value)] = i
         distinct = next((d for _, d in sorted(per_output.items(), key=repr) if len(d) > 1), {})
         if len(distinct) < 2:
             continue

@@ -20,6 +20,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from sim import compiled as _compiled
+
+_compiled.install()  # the compiled core, when one is built for these sources (eosim compile)
+
 if TYPE_CHECKING:
     from checkers import check
     from sim.clients.user import (

@@ -22,12 +22,15 @@ class History:
         self.env = env
         self.ops: list[dict[str, Any]] = []
         self._pending: dict[Any, dict[str, Any]] = {}
-        self._clock = (-1.0, 0.0)  # (env.now, its rounded form): many ops share one instant
+        # (env.now, its rounded form): many ops share one instant. Any, not float: see _append
+        self._clock: tuple[Any, Any] = (-1.0, 0.0)
 
     def _append(
         self, process: Any, type_: str, f: str, value: Any, extra: dict[str, Any]
     ) -> dict[str, Any]:
-        now = self.env.now
+        # Any, not float: the first ops run at simpy's int 0, written "0"; compiled code
+        # (sim.compiled) would turn a float-typed 0 into 0.0 and move the digests.
+        now: Any = self.env.now
         clock = self._clock
         if clock[0] != now:
             clock = self._clock = (now, round(now, 6))

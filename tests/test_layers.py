@@ -3,7 +3,7 @@
 Layers, lowest first (DESIGN.md, "Layout"):
 
     checkers                    imports nothing from sim/ or faults/
-    sim base                    config, history, rand, errors, bugs
+    sim base                    config, history, rand, errors, bugs, compiled
     sim.cluster                 the model of Kafka
     sim.clients | faults        what drives the cluster | what breaks it (neither imports the other)
     sim.runs                    one run, store, campaign, liveness
@@ -31,7 +31,12 @@ PACKAGES = ("sim", "faults", "checkers")
 # (layer name, rank, module prefixes); the first matching prefix wins, longest first.
 LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
     ("checkers", 0, ("checkers",)),
-    ("base", 1, ("sim.config", "sim.history", "sim.rand", "sim.errors", "sim.bugs")),
+    # sim.compiled: where the compiled core is (the cluster and clients packages ask it)
+    (
+        "base",
+        1,
+        ("sim.config", "sim.history", "sim.rand", "sim.errors", "sim.bugs", "sim.compiled"),
+    ),
     ("cluster", 2, ("sim.cluster",)),
     ("clients", 3, ("sim.clients",)),
     ("faults", 3, ("faults",)),

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.cluster.network import CONNECTION_RESET, Connection, Message
 from sim.cluster.node import TIMEOUT, BaseNode
+
+if TYPE_CHECKING:
+    from sim.cluster.context import Context
 
 # What a request cancelled by the disconnect sees: like a timeout, its outcome is unknown.
 DISCONNECTED = {**TIMEOUT, "disconnected": True}
@@ -33,8 +36,8 @@ class OrderedConnections(BaseNode):
     """Mixin for client nodes: responses from one broker are handled in request order; one that
     arrives early waits for those before it; a timeout disconnects from that broker."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, world: Context, name: str) -> None:
+        super().__init__(world, name)
         self._open: dict[str, list[int]] = {}  # broker -> correlation ids in flight, in order
         self._early: dict[str, dict[int, Message]] = {}  # broker -> answers waiting their turn
         self._conns: dict[str, Connection] = {}  # broker -> the open connection

@@ -22,10 +22,9 @@ POLL_WAIT = 0.1
 
 
 class Consumer(BaseNode):
-    world: World  # clients see the whole world; cluster nodes only its Context
-
     def __init__(self, world: World, name: str, group: str | None, isolation: str) -> None:
         super().__init__(world, name)
+        self.cluster = world  # clients see the whole world; cluster nodes only its Context
         cfg = world.config
         self.cfg = cfg
         self.rng = world.rng(f"client/{name}")
@@ -54,7 +53,7 @@ class Consumer(BaseNode):
 
     # --- helpers -------------------------------------------------------------------------
     def any_broker(self) -> str:
-        names = self.world.broker_names()
+        names = self.cluster.broker_names()
         return names[self.rng.randrange(len(names))]
 
     def refresh_metadata(self) -> Generator[Event, Any, None]:

@@ -79,14 +79,14 @@ class Pipelines:
         )
         self.world.net.add_node(consumer, "processor")
         session = Session(wl, "processor", consumer)
-        session.slot = slot  # type: ignore[attr-defined]
+        session.slot = slot
         wl.sessions.append(session)
         if self.user is not None and self.user.pipeline.sink is not None:
             producer_or_none: TxnProducer | None = None
             if self.user.pipeline.commit == "transactional":
                 producer_or_none = TxnProducer(self.world, name + "p", f"sink-{slot}")
                 self.world.net.add_node(producer_or_none, "processor")
-                session.producer = producer_or_none  # type: ignore[attr-defined]
+                session.producer = producer_or_none
             self.env.process(self._user_sink_main(session, consumer, producer_or_none))
         elif self.cfg.workload == "ctp" and self.cfg.transactional:
             txn_id = f"ctp-{slot}"
@@ -94,12 +94,12 @@ class Pipelines:
                 txn_id = f"ctp-{slot}-{self.world.next_id('ctp-txn-id')}"
             producer: Producer = TxnProducer(self.world, name + "p", txn_id)
             self.world.net.add_node(producer, "processor")
-            session.producer = producer  # type: ignore[attr-defined]
+            session.producer = producer
             self.env.process(self._ctp_main(session, consumer, producer))  # type: ignore[arg-type]
         elif self.cfg.workload == "ctp":
             producer = Producer(self.world, name + "p")
             self.world.net.add_node(producer, "processor")
-            session.producer = producer  # type: ignore[attr-defined]
+            session.producer = producer
             self.env.process(self._ctp_plain_main(session, consumer, producer))
         else:
             self.env.process(self._sink_main(session, consumer))
@@ -240,7 +240,7 @@ class Pipelines:
     def _restart(self, session: Session) -> None:
         """The processor closes and a new one takes its slot, as a task restart does."""
         session.crash()
-        slot = session.slot  # type: ignore[attr-defined]
+        slot = session.slot
         wl = self.workload
 
         def again(_ev: object) -> None:

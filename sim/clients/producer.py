@@ -68,10 +68,9 @@ class Producer(OrderedConnections):
     # the abort's epoch bump starts the sequences again.
     HOLD_WHILE_UNRESOLVED = True
 
-    world: World  # clients see the whole world; cluster nodes only its Context
-
     def __init__(self, world: World, name: str) -> None:
         super().__init__(world, name)
+        self.cluster = world  # clients see the whole world; cluster nodes only its Context
         cfg = world.config
         self.cfg = cfg
         self.rng = world.rng(f"client/{name}")
@@ -131,7 +130,7 @@ class Producer(OrderedConnections):
         self.call(broker, "InitProducerId", {}, self.request_timeout, reply)
 
     def any_broker(self) -> str:
-        names = self.world.broker_names()
+        names = self.cluster.broker_names()
         return names[self.rng.randrange(len(names))]
 
     def refresh_metadata(self, then: Callable[[], Any] | None = None) -> None:

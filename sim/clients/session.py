@@ -44,6 +44,9 @@ class Session:
         self.processes: list[int] = []
         self.alive = True
         self.paused_until = 0.0
+        # a pipeline processor's transactional producer and numbered slot (sim.clients.pipelines)
+        self.producer: Any = None
+        self.slot: int | None = None
 
     @property
     def name(self) -> str:
@@ -73,7 +76,7 @@ class Session:
                     p, "info", crash_value(op), **op_extras(op), crashed=True
                 )
         self.alive = False
-        for node in (self.node, getattr(self, "producer", None)):
+        for node in (self.node, self.producer):
             if node is not None:
                 node.crash()
                 self.world.net.remove_node(node.name)

@@ -91,8 +91,14 @@ class BaseNode:
         # deadline; the requests still waiting may be due before it, so re-arm for the earliest.
         if self._deadlines:
             earliest = min(self._deadlines.values())
-            if self._timer_at is None or earliest < self._timer_at:
+            armed = self._armed_for()  # not self._timer_at: a callback above may have re-armed
+            if armed is None or earliest < armed:
                 self._arm(earliest)
+
+    def _armed_for(self) -> float | None:
+        """The timer's deadline, read through a call: mypy (and so mypyc, which trusts it) keeps
+        an attribute narrowed to None across the callbacks that re-arm it."""
+        return self._timer_at
 
     def request(self, dst: str, api: str, body: dict[str, Any], timeout: float) -> Event:
         """Like ``call`` but returns a simpy event, for client processes written as generators."""
