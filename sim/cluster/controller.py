@@ -147,7 +147,7 @@ class Controller(BaseNode):
             or body["leader_epoch"] != p.leader_epoch
             or body["partition_epoch"] != p.partition_epoch
         ):
-            self.reply(msg, {"error": "invalid_update_version", "state": p.image()})
+            self.answer_read(msg, {"error": "invalid_update_version", "state": p.image()})
             return
         new_isr = [
             r for r in p.replicas if r in body["isr"] and (r not in self.fenced or r == p.leader)
@@ -155,7 +155,7 @@ class Controller(BaseNode):
         if p.leader not in new_isr:
             new_isr.insert(0, p.leader)
         if new_isr == p.isr:
-            self.reply(msg, {"state": p.image()})
+            self.answer_read(msg, {"state": p.image()})
             return
         if any(r not in new_isr for r in p.isr):
             self.isr_shrinks += 1
@@ -170,6 +170,12 @@ class Controller(BaseNode):
     def answer_after_commit(self, msg: Message, body: dict[str, Any]) -> None:
         """Answer a request whose effect was just recorded. The single controller's decisions
         are final at once; a KRaft quorum's only once the metadata record commits."""
+        self.reply(msg, body)
+
+    def answer_read(self, msg: Message, body: dict[str, Any]) -> None:
+        """Answer a request that changed nothing but read the controller's state. The single
+        controller's state is final at once; a KRaft quorum's may hold records not committed
+        yet, so the answer waits for them (sim.cluster.quorum)."""
         self.reply(msg, body)
 
     # --- metadata ------------------------------------------------------------------------

@@ -113,3 +113,50 @@ def test_a_follower_learns_a_new_high_watermark_from_the_next_records_not_at_onc
     )
     run_for(world, 0.6)  # the parked fetches expire (replica.fetch.wait.max.ms) with the HW
     assert [world.brokers[f].logs["k0"].hw for f in followers] == [1, 1]
+
+
+def test_a_quorum_controller_answers_a_read_only_after_what_it_wrote_commits() -> None:
+    """A KRaft controller answers a request that wrote nothing (an AlterPartition refused with
+    INVALID_UPDATE_VERSION, and the state it read) only once every record it has written so far
+    commits: its in-memory state may hold an ISR shrink the quorum has not committed, and a
+    leader acting on that shrink acknowledges writes that a controller elected without the
+    record can lose (the model did so, found by a guided campaign's clean twin).
+
+    Kafka: metadata/src/main/java/org/apache/kafka/controller/QuorumController.java,
+    ControllerWriteEvent.run (a result without records waits for highestPendingOffset)
+    """
+    from sim.cluster.network import Message
+    from sim.config import Config
+    from sim.runs.runner import simulate
+
+    config = Config(time_limit=3.0, convergence=1.0, external={"controller.quorum.voters": 3})
+    world, _, _ = simulate(config, 3)
+    assert world.quorum is not None
+    env = world.env
+    active = next(v for v in world.quorum.voters if v.active)
+    p = active.partitions["k0"]
+    assert p.leader is not None
+    stale = p.partition_epoch
+    p.isr = [p.leader]  # an ISR shrink, written: it commits once a follower fetches it
+    p.partition_epoch += 1
+    active.push([p])
+    answers: list[tuple[float, dict]] = []
+    reply = active.reply
+
+    def watch(msg: Message, body: dict) -> None:
+        if msg.api == "AlterPartition" and msg.corr == -7:
+            answers.append((env.now, body))
+        else:
+            reply(msg, body)
+
+    active.reply = watch  # type: ignore[method-assign]
+    body = {"key": "k0", "isr": [p.leader], "leader_epoch": p.leader_epoch,
+            "partition_epoch": stale}  # fmt: skip
+    active.on_alter(Message(p.leader, active.name, "AlterPartition", body, -7))
+    assert answers == []  # not at once: the shrink is not committed yet
+    written = len(active.log) - 1
+    env.run(until=env.now + 0.5)
+    assert active.hw > written  # it committed
+    assert answers, "answered once the record committed"
+    assert answers[0][1]["error"] == "invalid_update_version"
+    assert answers[0][1]["state"]["partition_epoch"] == stale + 1
