@@ -98,19 +98,26 @@ def real_bug_targets() -> list[Target]:
     return list(by_config.values())
 
 
-def first_failure_plain(config: Config, first_seed: int, max_runs: int) -> tuple[int | None, float]:
+# What a search returns: runs to the first failure (None: none within the budget), wall seconds,
+# and the failing run itself (its configuration, seed and schedule) for the clean-twin replay.
+Found = tuple[int | None, float, tuple[Config, int, list[dict[str, Any]]] | None]
+
+
+def first_failure_plain(config: Config, first_seed: int, max_runs: int) -> Found:
     from sim.runs.runner import run
 
     started = time.perf_counter()
     for i in range(max_runs):
-        if run(config, first_seed + i).results.get("valid") is False:
-            return i + 1, time.perf_counter() - started
-    return None, time.perf_counter() - started
+        outcome = run(config, first_seed + i)
+        if outcome.results.get("valid") is False:
+            witness = (config, first_seed + i, outcome.schedule)
+            return i + 1, time.perf_counter() - started, witness
+    return None, time.perf_counter() - started, None
 
 
 def first_failure_guided(
     config: Config, first_seed: int, max_runs: int, mutate_params: bool = True
-) -> tuple[int | None, float]:
+) -> Found:
     from sim.runs.guided import run_guided
 
     started = time.perf_counter()
@@ -121,11 +128,29 @@ def first_failure_guided(
         stop_when=lambda r: r["valid"] is False,
         mutate_params=mutate_params,
     )
-    found = next((r["index"] + 1 for r in summary.runs if r["valid"] is False), None)
-    return found, time.perf_counter() - started
+    failing = next((r for r in summary.runs if r["valid"] is False), None)
+    if failing is None:
+        return None, time.perf_counter() - started, None
+    witness = (summary.config, failing["seed"], failing["schedule"])
+    return failing["index"] + 1, time.perf_counter() - started, witness
 
 
-def strategy(name: str, config: Config) -> tuple[Config, Callable[..., tuple[int | None, float]]]:
+def twin_fails(target: Target, witness: tuple[Config, int, list[dict[str, Any]]]) -> bool:
+    """Replay a failing run on the target's clean twin: the same seed, schedule and search
+    settings (swarm, BUGGIFY), without the bug or on the fixed release. If it fails there too,
+    the failure is not the target's: a false alarm of the model, or another bug the fix does
+    not cover. (A guided campaign's failing run of kraft-duplicate-registration failed this way
+    and exposed a KRaft fidelity bug.)"""
+    from sim.runs.runner import run
+
+    config, seed, schedule = witness
+    clean = target.clean.replace(swarm=config.swarm, nemesis=config.nemesis)
+    clean = clean.replace(external={**clean.external, **{
+        k: v for k, v in config.external.items() if k.startswith("sim.")}})  # fmt: skip
+    return run(clean, seed, schedule).results.get("valid") is False
+
+
+def strategy(name: str, config: Config) -> tuple[Config, Callable[..., Found]]:
     if name == "fixed":
         return config.replace(nemesis=FIXED_MIX, swarm=False), first_failure_plain
     if name == "swarm":  # BUGGIFY's sites on too (Config.buggify_on), as --swarm runs
@@ -186,7 +211,7 @@ def main() -> None:
     jobs = [(t.name, name, c) for t in chosen for name in names for c in range(args.campaigns)] + [
         (t.name, name, -1) for t in chosen for name in names if args.clean_runs
     ]
-    done: dict[tuple[str, str, int], tuple[int | None, float]] = {}
+    done: dict[tuple[str, str, int], tuple[Any, ...]] = {}
     rows: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max(1, args.workers)) as pool:
         futures = {pool.submit(run_job, job, args.max_runs, args.clean_runs): job for job in jobs}
@@ -206,25 +231,30 @@ def main() -> None:
         print(f"| {row['target']} | " + " | ".join(cells) + " |")
 
 
-def run_job(job: tuple[str, str, int], max_runs: int, clean_runs: int) -> tuple[int | None, float]:
+def run_job(job: tuple[str, str, int], max_runs: int, clean_runs: int) -> tuple[Any, ...]:
     """One campaign (``c`` >= 0, seeds from 10,000 x (c + 1)) on a target's buggy configuration,
-    or (``c`` == -1) the clean twin's ``clean_runs`` runs: runs to the first failure and wall s."""
+    or (``c`` == -1) the clean twin's ``clean_runs`` runs: runs to the first failure, wall s,
+    and whether the failing run fails on the clean twin too (``twin_fails``)."""
     target_name, name, c = job
     target = next(t for t in targets() if t.name == target_name)
     if c < 0:
         config, search = strategy(name, target.clean)
-        return search(config, 7, clean_runs)
+        found, wall, _ = search(config, 7, clean_runs)
+        return found, wall, False
     config, search = strategy(name, target.config)
-    return search(config, 10_000 * (c + 1), max_runs)
+    found, wall, witness = search(config, 10_000 * (c + 1), max_runs)
+    return found, wall, witness is not None and twin_fails(target, witness)
 
 
 def table_rows(
     chosen: list[Target],
     names: list[str],
     args: argparse.Namespace,
-    done: dict[tuple[str, str, int], tuple[int | None, float]],
+    done: dict[tuple[str, str, int], tuple[Any, ...]],
 ) -> list[dict[str, Any]]:
-    """The rows whose campaigns have all finished, in target order."""
+    """The rows whose campaigns have all finished, in target order. A find whose failing run
+    fails on the clean twin too does not count (``runs`` shows it as None; ``twin_failures``
+    counts them)."""
     rows = []
     for t in chosen:
         keys = [(t.name, n, c) for n in names for c in range(args.campaigns)]
@@ -232,10 +262,12 @@ def table_rows(
             continue
         row: dict[str, Any] = {"target": t.name}
         for name in names:
-            found = [done[(t.name, name, c)][0] for c in range(args.campaigns)]
-            walls = [done[(t.name, name, c)][1] for c in range(args.campaigns)]
+            results = [done[(t.name, name, c)] for c in range(args.campaigns)]
+            found = [None if twin else n for n, _, twin in results]
+            walls = [wall for _, wall, _ in results]
             runs, wall = median_or_dash(found, walls, args.max_runs)
-            row[name] = {"median_runs": runs, "median_wall_s": wall, "runs": found}
+            row[name] = {"median_runs": runs, "median_wall_s": wall, "runs": found,
+                         "twin_failures": sum(1 for _, _, twin in results if twin)}  # fmt: skip
             clean = done.get((t.name, name, -1))
             if clean is not None:
                 row[name]["clean_failures"] = 0 if clean[0] is None else 1

@@ -30,3 +30,15 @@ def test_each_target_has_a_clean_twin_that_differs_only_where_the_bug_is() -> No
         assert t.config != t.clean, t.name
         assert t.config.mode == t.clean.mode, t.name
         assert t.config.workload == t.clean.workload, t.name
+
+
+def test_a_find_is_replayed_on_the_clean_twin() -> None:
+    """A failing run counts only if the same seed and schedule pass on the clean twin: a
+    failure there too is the model's (or another bug's), not the target's."""
+    target = next(t for t in search.targets() if t.name == "no-dedup")
+    config, find = search.strategy("swarm", target.config)
+    found, _, witness = find(config, 10_000, 20)
+    assert found is not None and witness is not None
+    assert not search.twin_fails(target, witness)  # the bug, and only the bug
+    same = search.Target(target.name, target.config, target.config)  # a "twin" with the bug
+    assert search.twin_fails(same, witness)
