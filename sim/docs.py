@@ -143,6 +143,25 @@ def search_table() -> str:
     for row in data["rows"]:
         cells = [f"{row[n]['median_runs']} / {row[n]['median_wall_s']}" for n in names]
         lines.append(f"| {row['target']} | " + " | ".join(cells) + " |")
+    twins = [
+        (row["target"], n, row[n]["twin_failures"])
+        for row in data["rows"]
+        for n in names
+        if row[n].get("twin_failures")
+    ]
+    if any("twin_failures" in row[n] for row in data["rows"] for n in names):
+        lines += [
+            "",
+            "Every find was replayed on the target's clean twin (same seed, schedule and "
+            "search settings): "
+            + (
+                "some failed there too and are not counted: "
+                + ", ".join(f"{t} ({n}, {k})" for t, n, k in twins)
+                + "."
+                if twins
+                else "each passed there."
+            ),
+        ]
     if clean:
         failed = [f"{t} ({n})" for t, n, f, _ in clean if f]
         runs: dict[str, int] = {}
