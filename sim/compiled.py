@@ -160,7 +160,11 @@ def build(force: bool = False, out: Path | None = None) -> Path:
         for package in ("sim", "faults", "checkers"):
             shutil.copytree(ROOT / package, src / package, ignore=shutil.ignore_patterns(
                 "__pycache__", "*.so", "*.pyc"))  # fmt: skip
-        shutil.copy(ROOT / "pyproject.toml", src)  # mypy's settings (untyped imports)
+        settings = ROOT / "pyproject.toml"  # mypy's settings (untyped imports); an installed
+        if settings.is_file():  # copy (site-packages) has none: the one setting it needs
+            shutil.copy(settings, src)
+        else:
+            (src / "mypy.ini").write_text("[mypy]\nignore_missing_imports = True\n")
         files = [str(rel) for rel in compiled_sources(src)]
         proc = subprocess.run(
             [sys.executable, "-m", "mypyc", *files],
