@@ -147,7 +147,7 @@ def _client_nodes(ctx: FaultContext, target: str) -> frozenset[str]:
     nodes = {target}
     for session in ctx.workload.sessions if ctx.workload is not None else ():
         if session.name == target:
-            producer = getattr(session, "producer", None)
+            producer = session.producer
             if producer is not None:
                 nodes.add(producer.name)
     return frozenset(nodes)
@@ -595,7 +595,7 @@ def _clocks(ctx: FaultContext, target: str) -> list[Any]:
     session = ctx.session(target)
     if session is None:
         return []
-    nodes = [session.node, getattr(session, "producer", None)]
+    nodes = [session.node, session.producer]
     return [n.clock for n in nodes if n is not None and hasattr(n, "clock")]
 
 

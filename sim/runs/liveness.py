@@ -140,7 +140,7 @@ def _stopped_producers(world: World) -> list[dict[str, Any]]:
                 acked[process] = acked.get(process, 0) + 1
     out = []
     for session in workload.sessions:
-        node = getattr(session, "producer", None) or session.node
+        node = session.producer or session.node
         if not session.alive or not hasattr(node, "fatal"):
             continue
         if node.fatal in FENCING and getattr(node, "txn_id", lambda: None)() is not None:

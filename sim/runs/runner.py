@@ -175,7 +175,7 @@ def protocol_counters(world: World) -> dict[str, Any]:
     producers: list[Producer] = []
     workload = world.workload
     for session in workload.sessions if workload is not None else ():
-        for node in (session.node, getattr(session, "producer", None)):
+        for node in (session.node, session.producer):
             if isinstance(node, Producer):
                 producers.append(node)
     errors: dict[str, int] = {}
