@@ -138,6 +138,8 @@ class Pipelines:
         yield from self._subscribe_to_input(session, process, consumer)
         while session.alive and self.env.now < wl.end_at and not producer.fatal:
             yield from session.paused()
+            if not (yield from producer.reinit_if_pending()):
+                continue
             batch = yield from consumer.poll()
             if not batch or not session.alive:
                 continue
@@ -355,6 +357,8 @@ class Pipelines:
             yield from session.paused()
             if not session.alive:
                 return
+            if producer is not None and not (yield from producer.reinit_if_pending()):
+                continue
             batch = yield from wl.poll_op(session, process, consumer)
             if not batch or not session.alive:
                 continue

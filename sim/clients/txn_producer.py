@@ -22,11 +22,22 @@ if TYPE_CHECKING:
 
 FENCED = ("producer_fenced", "invalid_producer_epoch")
 RETRY = 0.05
-# EndTxn answers after which the transaction may have ended as asked
-APPENDED_MAYBE = (None, "request_timed_out", "not_leader_or_follower")
+# EndTxn answers after which the transaction may have ended as asked: no answer, or the
+# coordinator's Prepare write failed after the append (TransactionStateManager.
+# appendTransactionToLog answers REQUEST_TIMED_OUT / NOT_ENOUGH_REPLICAS as
+# COORDINATOR_NOT_AVAILABLE and NOT_LEADER_OR_FOLLOWER as NOT_COORDINATOR, and the record may
+# survive for the next coordinator to complete)
+APPENDED_MAYBE = (
+    None,
+    "request_timed_out",
+    "not_leader_or_follower",
+    "coordinator_not_available",
+    "not_coordinator",
+)
 # the answers to AddPartitionsToTxn / AddOffsetsToTxn the Java client re-sends
 RETRIABLE_ADD = (
     "concurrent_transactions",
+    "coordinator_load_in_progress",
     "not_coordinator",
     "request_timed_out",
     "coordinator_not_available",
@@ -72,9 +83,18 @@ class TxnProducer(Producer):
                 self.pid, self.epoch = reply["pid"], reply["epoch"]
                 self.next_seq = {}
                 self.fatal = None
+                self.needs_reinit = False
                 return True
             yield self.env.timeout(RETRY)
         return False
+
+    def reinit_if_pending(self) -> Generator[Event, Any, bool]:
+        """Before a new transaction: initialise again if the last one ended unresolved
+        (``_unresolved_end``). False: it is still unresolved, so do not begin."""
+        if not self.needs_reinit:
+            return True
+        ok = yield from self.init_transactions()
+        return ok
 
     def _bump_epoch_with_coordinator(self) -> Generator[Event, Any, None]:
         """KIP-360: after an abortable sequence error the client aborts, then sends
@@ -244,7 +264,19 @@ class TxnProducer(Producer):
             if reply.get("error") == "invalid_txn_state":
                 return "info" if commit else "fail"
             yield self.env.timeout(RETRY)
+        if self.alive:
+            self._unresolved_end()
         return "info" if commit else "fail"
+
+    def _unresolved_end(self) -> None:
+        """The commit or abort was not confirmed in time: the transaction may still be open at
+        the coordinator. The Java client refuses to begin another one until the same call is
+        retried to completion (TransactionManager.throwIfPendingState: "the previous call to
+        `abortTransaction` timed out and must be retried"); a client that gives up closes the
+        producer and a new instance's initTransactions bumps the epoch, which aborts what was
+        left open. Beginning the next transaction under the same epoch instead would let its
+        commit take the abandoned writes with it."""
+        self.needs_reinit = True
 
     def _flush_all(self) -> Generator[Event, Any, None]:
         for key in sorted(self.queues):

@@ -235,8 +235,7 @@ class Workload:
                 return
             if producer.fatal:
                 return  # fenced: the client must close (the fenced txn op says why)
-            if producer.needs_reinit:
-                producer.needs_reinit = False
+            if producer.needs_reinit:  # fenced, or the last end unresolved: a new instance
                 yield from self._init_op(session, process, producer)
                 continue
             yield from self.txn_op(session, process, producer, pick, abort_p)

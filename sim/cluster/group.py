@@ -127,7 +127,7 @@ class GroupCoordinator(HostedCoordinator):
 
     def _guard(self, msg: Message) -> bool:
         if not self.active:
-            self.broker.reply(msg, {"error": "not_coordinator"})
+            self.broker.reply(msg, {"error": self.refusal})
             return False
         return True
 

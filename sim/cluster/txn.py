@@ -146,7 +146,7 @@ class TxnCoordinator(HostedCoordinator):
     def _guard(self, msg: Message) -> TxnMeta | None | bool:
         """Common checks: coordinator, a known id, the caller's epoch (fencing)."""
         if not self.active:
-            self.broker.reply(msg, {"error": "not_coordinator"})
+            self.broker.reply(msg, {"error": self.refusal})
             return False
         b = msg.body
         meta = self.txns.get(b["txn_id"])
@@ -184,7 +184,7 @@ class TxnCoordinator(HostedCoordinator):
     # --- InitProducerId ------------------------------------------------------------------
     def on_init(self, msg: Message) -> None:
         if not self.active:
-            self.broker.reply(msg, {"error": "not_coordinator"})
+            self.broker.reply(msg, {"error": self.refusal})
             return
         b = msg.body
         txn_id = b["txn_id"]
@@ -228,7 +228,10 @@ class TxnCoordinator(HostedCoordinator):
 
         def done(err: str | None) -> None:
             self.broker.reply(
-                msg, {"error": err} if err else {"pid": meta.pid, "epoch": meta.epoch}
+                msg,
+                {"error": APPEND_ERRORS.get(err, err)}
+                if err
+                else {"pid": meta.pid, "epoch": meta.epoch},
             )
 
         self._persist(meta, done)
@@ -282,7 +285,7 @@ class TxnCoordinator(HostedCoordinator):
         """KIP-890 part 1: a partition leader asks whether this producer's transaction includes
         the partition before the first transactional append."""
         if not self.active:
-            self.broker.reply(msg, {"error": "not_coordinator"})
+            self.broker.reply(msg, {"error": self.refusal})
             return
         b = msg.body
         meta = self.txns.get(b["txn_id"])
@@ -366,7 +369,10 @@ class TxnCoordinator(HostedCoordinator):
                 self._note(meta, f"{state} (epoch {epoch}): writing markers")
             if reply_to is not None:
                 self.broker.reply(
-                    reply_to, {"error": err} if err else {"ok": True, "epoch": meta.epoch}
+                    reply_to,
+                    {"error": APPEND_ERRORS.get(err, err)}
+                    if err
+                    else {"ok": True, "epoch": meta.epoch},
                 )
             if err is None:
                 self._write_markers(meta)

@@ -254,3 +254,52 @@ def test_txn_offset_commit_from_an_older_generation_is_rejected(
     else:
         assert reply == {"error": answer}
         assert group.pending_txn_offsets == {}
+
+
+@pytest.mark.parametrize(("leads_for", "completes"), [(0.002, False), (0.05, True)])
+def test_a_broker_that_leads_the_transaction_log_only_briefly_never_acts_on_it(
+    leads_for: float, completes: bool
+) -> None:
+    """A new transaction coordinator loads its state on a background thread, reading the log
+    to its end, uncommitted records included; requests meanwhile get
+    COORDINATOR_LOAD_IN_PROGRESS, and a leadership lost before the load ends cancels it.
+    So a broker that leads __transaction_state for a moment (two controller decisions in a
+    row) does not complete a PrepareCommit that only its own log holds, while one that stays
+    leader past the load does, from the same log. Without the load time the model completed
+    it at once: COMMIT markers from a record the next coordinator never saw, a partial commit.
+
+    Kafka: core/src/main/scala/kafka/coordinator/transaction/TransactionStateManager.scala,
+    TransactionStateManager.loadTransactionsForTxnTopicPartition (scheduled; the loaded state
+    is kept and its markers sent only if loadingPartitions still holds the coordinator epoch)
+    and loadTransactionMetadata (FetchIsolation.LOG_END)
+    """
+    import dataclasses
+
+    from sim.cluster.log import Record
+
+    world, client = settled(TXN)
+    ids = open_transaction(world, client)
+    run_for(world, 0.3)  # the followers have every record so far
+    current = leader_of(world, TXN_STATE)
+    state = world.controller.partitions[TXN_STATE]
+    follower = next(r for r in state.replicas if r != current)
+    meta = txn_meta(world)
+    bumped = meta.epoch + 1 if world.config.txn_v2 else meta.epoch  # KIP-890: EndTxn bumps
+    prepared = dataclasses.replace(
+        meta, state="PrepareCommit", epoch=bumped, marker_epoch=bumped
+    ).record()
+    # a PrepareCommit that reached this follower and no other replica
+    world.brokers[follower].logs[TXN_STATE].append(Record(0, prepared, state.leader_epoch))
+    image = state.image()
+    brief = {**image, "leader": follower, "leader_epoch": image["leader_epoch"] + 1,
+             "partition_epoch": image["partition_epoch"] + 1}  # fmt: skip
+    back = {**image, "leader": current, "leader_epoch": image["leader_epoch"] + 2,
+            "partition_epoch": image["partition_epoch"] + 2}  # fmt: skip
+    world.brokers[follower].apply_image([brief])
+    assert world.txn_coordinators[follower].refusal == "coordinator_load_in_progress"
+    run_for(world, leads_for)
+    world.brokers[follower].apply_image([back])
+    run_for(world, 0.5)
+    k0 = world.brokers[leader_of(world, "k0")].logs["k0"]
+    markers = [r.control for r in k0.records if r.control is not None and r.pid == ids["pid"]]
+    assert markers == (["commit"] if completes else [])

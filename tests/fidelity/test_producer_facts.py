@@ -64,3 +64,55 @@ def test_a_transactional_producer_aborts_and_carries_on_after_a_gap(version: str
         "no transaction wrote k0 after the heal"
     )
     assert outcome.results["valid"] is True, outcome.results["anomaly_types"]
+
+
+def test_a_transactional_producer_never_begins_over_an_unresolved_abort() -> None:
+    """An abort whose EndTxn is never confirmed (the coordinator cannot replicate its
+    PrepareAbort record) leaves the transaction open at the coordinator. The Java client will
+    not begin another transaction until that call is retried to completion; the model's client
+    re-initialises (as a new instance would), which bumps the epoch and aborts the abandoned
+    writes. Beginning the next transaction under the same epoch instead let its commit take
+    the abandoned writes with it: an aborted read (G1a) the search benchmark found.
+
+    Kafka: clients/src/main/java/org/apache/kafka/clients/producer/internals/
+    TransactionManager.java, TransactionManager.beginTransaction -> throwIfPendingState
+    """
+    from sim.clients.txn_producer import TxnProducer
+    from sim.cluster.build import build_world
+
+    world = build_world(Config(mode="transactional").validate(), seed=1)
+    env = world.env
+    coordinator = str(world.controller.leader_of("__transaction_state"))
+    key = next(k for k in sorted(world.controller.partitions) if k.startswith("k")
+               and world.controller.leader_of(k) == coordinator)  # fmt: skip
+    producer = TxnProducer(world, "p", "t")
+    world.net.add_node(producer, "producer")
+    results: dict[str, object] = {}
+
+    def client():  # type: ignore[no-untyped-def]
+        yield env.timeout(0.5)
+        assert (yield from producer.init_transactions())
+        first_epoch = producer.epoch
+        producer.begin()
+        assert (yield from producer.txn_send(key, 1))[0] == "ok"
+        others = [b for b in sorted(world.brokers) if b != coordinator]
+        for name in others:
+            world.brokers[name].crash()
+        results["abort"] = yield from producer.end(commit=False)
+        results["pending"] = producer.needs_reinit
+        for name in others:
+            world.brokers[name].restart()
+        yield env.timeout(3.0)
+        results["reinit"] = yield from producer.reinit_if_pending()
+        results["bumped"] = producer.epoch > first_epoch
+        producer.begin()
+        assert (yield from producer.txn_send(key, 2))[0] == "ok"
+        results["commit"] = yield from producer.end(commit=True)
+
+    env.run(until=env.process(client()))
+    env.run(until=env.now + 1.0)  # the markers
+    assert results == {"abort": "fail", "pending": True, "reinit": True, "bumped": True,
+                       "commit": "ok"}  # fmt: skip
+    log = world.brokers[str(world.controller.leader_of(key))].logs[key]
+    visible, _ = log.read(0, log.lso, read_committed=True)
+    assert [r.value for r in visible] == [2]

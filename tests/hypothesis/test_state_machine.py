@@ -249,7 +249,7 @@ def drive(machine: ClusterMachine, seed: int, script: list[tuple[Any, ...]]) -> 
         ),
         (
             "dedup-not-replicated",
-            [("send_more",), ("drop_acks", 1.2), ("kill_broker", "b1", 1.2), ("heal",)],
+            [("send_more",), ("drop_acks", 1.2), ("kill_broker", "b2", 1.2), ("heal",)],
             r"twice in|^duplicate: ",
         ),
         (

@@ -14,7 +14,8 @@ def test_a_forward_jump_on_the_coordinator_aborts_young_transactions_and_fences_
     jump, control = SCENARIOS["clock-jump-aborts-transactions"].cases
     result = run_case(jump, 3)
     assert result.confirmed, result.note
-    assert all(m["txn_timeouts"] > 0 for m in result.measures)
+    # a jump between two transactions (one committed, the next not begun) finds none open
+    assert sum(1 for m in result.measures if m["txn_timeouts"] > 0) >= 2, result.measures
     assert sum(m["txn_errors"].get("producer_fenced", 0) for m in result.measures) > 0
     assert max(m["longest_failed_txn_s"] for m in result.measures) < 1.0
     forbidden = {"G1a", "uncommitted-read", "lost-write", "duplicate", "fractured-read"}
