@@ -253,7 +253,7 @@ class Producer(OrderedConnections):
     def _send_batch(self, batch: Batch) -> None:
         if batch.done or not self.alive:
             return
-        if self.idempotent and self._behind_unsent(batch):
+        if self.idempotent and (self._behind_unsent(batch) or self._retry_behind(batch)):
             # As Kafka's RecordAccumulator: with idempotence a batch goes out only when every
             # earlier batch of its partition is in flight or resolved, so sequences stay ordered.
             self.held.setdefault(batch.key, []).append(batch)
@@ -469,6 +469,15 @@ class Producer(OrderedConnections):
         return any(
             b.seq < batch.seq and not b.done and b.inflight_to is None
             for b in self.unresolved.get(batch.key, ())
+        )
+
+    def _retry_behind(self, batch: Batch) -> bool:
+        """A retry goes out only as the partition's first unfinished sequence: the others wait
+        until it completes (RecordAccumulator.shouldStopDrainBatchesForPartition: "we wait
+        until the next immediate batch is ready and drain that ... This effectively reduces
+        our in flight request count to 1")."""
+        return batch.attempts > 0 and any(
+            b.seq < batch.seq and not b.done for b in self.unresolved.get(batch.key, ())
         )
 
     def _release_held(self, key: str) -> None:

@@ -163,6 +163,48 @@ scenario(
 )
 
 
+def first_batches_lost(seed: int) -> list[dict[str, Any]]:
+    """Producer requests dropped from the first moment, before any partition knows the
+    producer: a partition's first batch can be lost while the one after it lands."""
+    return [fault(0.0, "drop-requests", 1.5 + 0.1 * (seed % 5), "producers", p=0.3)]
+
+
+scenario(
+    Scenario(
+        name="first-batch-oos-duplicate",
+        ticket="KAFKA-14034 (family)",
+        claim="the Java idempotent producer duplicates when its first batch to a partition is lost and the next one lands: the OutOfOrderSequence on the retry bumps the epoch and renumbers the batch already written",
+        explanation=(
+            "A partition that has never seen the producer accepts its first batch whatever its "
+            "sequence (ProducerAppendInfo.checkSequence: no producer epoch yet). With several "
+            "requests in flight, batch 0's request is lost and batch 1 lands; its answer is "
+            "lost too. The retried batch 0 gets OUT_OF_ORDER_SEQUENCE_NUMBER as the next "
+            "expected sequence with nothing unresolved, so the Java client "
+            "(TransactionManager.canRetry) bumps the epoch and renumbers every in-flight batch "
+            "from 0 (bumpIdempotentProducerEpoch -> startSequencesAtBeginning): batch 1, already "
+            "written, goes again under the new epoch and is appended twice. KAFKA-14034's fix "
+            "(wait for the in-flight batches before any reset) was never merged. One request in "
+            "flight at a time cannot be overtaken, so it cannot happen."
+        ),
+        cases=(
+            Case(
+                "5 in flight (Java default)",
+                Config(mode="idempotent", **QUICK),
+                first_batches_lost,
+                found=("duplicate",),
+            ),
+            Case(
+                "1 in flight",
+                Config(mode="idempotent", max_in_flight=1, **QUICK),
+                first_batches_lost,
+                absent=("duplicate",),
+            ),
+        ),
+        seeds=10,
+    )
+)
+
+
 def long_drop(seed: int) -> list[dict[str, Any]]:
     return [fault(1.0 + 0.2 * (seed % 5), "drop-acks", 2.5, "producers")]
 

@@ -116,3 +116,56 @@ def test_a_transactional_producer_never_begins_over_an_unresolved_abort() -> Non
     log = world.brokers[str(world.controller.leader_of(key))].logs[key]
     visible, _ = log.read(0, log.lso, read_committed=True)
     assert [r.value for r in visible] == [2]
+
+
+@pytest.mark.parametrize(("in_flight", "appended"), [(5, [2, 1, 2]), (1, [1, 2])])
+def test_a_lost_first_batch_makes_the_java_client_write_the_next_one_twice(
+    in_flight: int, appended: list[int]
+) -> None:
+    """A partition that has never seen the producer takes its first batch whatever its
+    sequence. Batch 0's request is lost, batch 1 lands behind it on the same connection; both
+    time out. Retries go out one at a time (only the partition's first unfinished sequence),
+    so batch 0 is retried alone and gets OUT_OF_ORDER_SEQUENCE_NUMBER as the next expected
+    sequence with nothing unresolved: the client bumps the epoch and renumbers every in-flight
+    batch from 0, and batch 1, already written, is appended again under the new epoch. A real
+    Java-client duplicate (KAFKA-14034's family); with one request in flight it cannot happen.
+
+    Kafka: clients/src/main/java/org/apache/kafka/clients/producer/internals/
+    RecordAccumulator.java, RecordAccumulator.shouldStopDrainBatchesForPartition ("This
+    effectively reduces our in flight request count to 1"); TransactionManager.java,
+    TransactionManager.canRetry (OUT_OF_ORDER_SEQUENCE_NUMBER -> requestEpochBumpForPartition)
+    and bumpIdempotentProducerEpoch (startSequencesAtBeginning); storage/src/main/java/org/
+    apache/kafka/storage/internals/log/ProducerAppendInfo.java, ProducerAppendInfo.checkSequence
+    """
+    from sim.clients.producer import Producer
+    from sim.cluster.build import build_world
+    from sim.cluster.network import Rule
+
+    config = Config(mode="idempotent", max_in_flight=in_flight, linger_ms=0.0)
+    world = build_world(config.validate(), seed=1)
+    env = world.env
+    producer = Producer(world, "p")
+    world.net.add_node(producer, "producer")
+    lost: list[int] = []
+
+    def first_produce(m) -> bool:  # type: ignore[no-untyped-def]
+        if m.api == "Produce" and not m.is_response and m.src == "p" and not lost:
+            lost.append(m.body["seq"])
+            return True
+        return False
+
+    world.net.rules.append(Rule("lose-the-first-batch", first_produce, drop=1.0))
+    outcomes: list[str] = []
+
+    def client():  # type: ignore[no-untyped-def]
+        yield env.timeout(0.5)
+        yield producer.init()
+        for value in (1, 2):
+            producer.send("k0", value, lambda type_, _off: outcomes.append(type_))
+            yield env.timeout(0.01)
+
+    env.process(client())
+    env.run(until=6.0)
+    assert lost == [0] and outcomes == ["ok", "ok"], (lost, outcomes)
+    log = world.brokers[str(world.controller.leader_of("k0"))].logs["k0"]
+    assert [r.value for r in log.records if r.control is None] == appended
