@@ -72,7 +72,10 @@ def one_seed(job: tuple[str, int]) -> tuple[str, int, list[str], bool]:
 
 
 def collect(keys: list[str], seeds: int, workers: int) -> Counts:
-    """Seeds per anomaly for every case in ``keys`` (this process's code)."""
+    """Seeds per anomaly for every case in ``keys`` that this process's code has (a case
+    added since the base has nothing to be compared with there)."""
+    known = set(case_keys([]))
+    keys = [k for k in keys if k in known]
     counts: Counts = {k: {"invalid": 0} for k in keys}
     jobs = [(k, s) for k in keys for s in range(seeds)]
     with ProcessPoolExecutor(workers) as pool:
@@ -140,6 +143,8 @@ def compare(base: Counts, new: Counts, seeds: int, alpha: float) -> list[dict[st
     """One row per case and anomaly seen on either side, with the p-value and a drift flag."""
     rows = []
     for key in new:
+        if key not in base:
+            continue  # a case the base does not have: nothing to compare
         names = sorted(set(base.get(key, {})) | set(new[key]), key=lambda n: (n != "invalid", n))
         for name in names:
             a, b = base.get(key, {}).get(name, 0), new[key].get(name, 0)
@@ -199,6 +204,9 @@ def main() -> None:
         print(
             f"{r['case']:<60} {r['anomaly']:<22} {r['base']:>4} {r['new']:>4}  p={r['p']:.3g} {flag}"
         )
+    added = sorted(k for k in new if k not in base)
+    if added:
+        print(f"new since {head} (not compared): {', '.join(added)}")
     print(f"{len(rows)} rates compared over {args.seeds} seeds; {len(drift)} beyond noise")
 
 
