@@ -20,7 +20,9 @@ search from scratch:
 never a fault's parameters, to measure what parameter mutation adds.
 
 Each strategy runs ``--campaigns`` independent campaigns (different seeds) and stops each at its
-first invalid run or after ``--max-runs``; the table gives the median runs and wall seconds to
+first invalid run that shows one of the target's anomalies (the bug matrix's "caught by", the
+scenario's "found": a failure with others is something else, such as the default idempotent
+client's own duplicate) or after ``--max-runs``; the table gives the median runs and wall seconds to
 the first failure ("-" when fewer than half the campaigns found one). ``--clean-runs N`` also
 runs each strategy N times on the configuration without the bug (the false-positive side:
 every run there must be valid). Run on demand; it takes minutes to hours depending on options.
@@ -52,13 +54,21 @@ class Target:
     name: str
     config: Config  # with the bug (or the vulnerable release) switched on
     clean: Config  # the same without it
+    # the anomalies that reveal it (the bug matrix's "caught by", the scenario's "found"): a
+    # run that fails with others has found something else (the default idempotent client's
+    # own duplicate, say), not this target
+    shows: tuple[str, ...] = ()
+
+    def found_in(self, anomaly_types: list[str]) -> bool:
+        return bool(set(anomaly_types) & set(self.shows)) if self.shows else bool(anomaly_types)
 
 
 def targets() -> list[Target]:
     from sim.scenarios.bug_matrix import MATRIX
 
     out = [
-        Target(e.bug, e.config.replace(bugs=(e.bug,)), e.config.replace(bugs=())) for e in MATRIX
+        Target(e.bug, e.config.replace(bugs=(e.bug,)), e.config.replace(bugs=()), e.catches)
+        for e in MATRIX
     ]
     return out + real_bug_targets()
 
@@ -86,15 +96,17 @@ def real_bug_targets() -> list[Target]:
             continue
         key = repr(sorted(bad.config.to_dict().items()))
         label = f"{name} ({bad.label})"
+        shows = tuple(dict.fromkeys((*bad.found, *bad.found_any)))
         if key in by_config:
             old = by_config[key]
-            by_config[key] = Target(f"{old.name} / {label}", old.config, old.clean)
+            both = tuple(dict.fromkeys((*old.shows, *shows)))
+            by_config[key] = Target(f"{old.name} / {label}", old.config, old.clean, both)
         else:
             # The clean side is the newest release: a case pinned to the release that fixed this
             # class (delayed-txn-offset-commit's 4.0) may have another class fixed later
             # (KAFKA-19446 in 4.2), which a generic search there would rightly find.
             clean = fixed[-1].config.replace(kafka_version=KAFKA_VERSIONS[-1])
-            by_config[key] = Target(label, bad.config, clean)
+            by_config[key] = Target(label, bad.config, clean, shows)
     return list(by_config.values())
 
 
@@ -103,32 +115,38 @@ def real_bug_targets() -> list[Target]:
 Found = tuple[int | None, float, tuple[Config, int, list[dict[str, Any]]] | None]
 
 
-def first_failure_plain(config: Config, first_seed: int, max_runs: int) -> Found:
+def first_failure_plain(
+    config: Config, first_seed: int, max_runs: int, target: Target | None = None
+) -> Found:
+    """Runs to the first failure showing ``target``'s anomalies (any failure without one)."""
     from sim.runs.runner import run
 
     started = time.perf_counter()
     for i in range(max_runs):
         outcome = run(config, first_seed + i)
-        if outcome.results.get("valid") is False:
+        if outcome.results.get("valid") is False and (
+            target is None or target.found_in(outcome.results.get("anomaly_types", []))
+        ):
             witness = (config, first_seed + i, outcome.schedule)
             return i + 1, time.perf_counter() - started, witness
     return None, time.perf_counter() - started, None
 
 
 def first_failure_guided(
-    config: Config, first_seed: int, max_runs: int, mutate_params: bool = True
+    config: Config,
+    first_seed: int,
+    max_runs: int,
+    target: Target | None = None,
+    mutate_params: bool = True,
 ) -> Found:
     from sim.runs.guided import run_guided
 
+    def shows(r: dict[str, Any]) -> bool:
+        return r["valid"] is False and (target is None or target.found_in(r["anomaly_types"]))
+
     started = time.perf_counter()
-    summary = run_guided(
-        config,
-        first_seed,
-        max_runs,
-        stop_when=lambda r: r["valid"] is False,
-        mutate_params=mutate_params,
-    )
-    failing = next((r for r in summary.runs if r["valid"] is False), None)
+    summary = run_guided(config, first_seed, max_runs, stop_when=shows, mutate_params=mutate_params)
+    failing = next((r for r in summary.runs if shows(r)), None)
     if failing is None:
         return None, time.perf_counter() - started, None
     witness = (summary.config, failing["seed"], failing["schedule"])
@@ -137,10 +155,10 @@ def first_failure_guided(
 
 def twin_fails(target: Target, witness: tuple[Config, int, list[dict[str, Any]]]) -> bool:
     """Replay a failing run on the target's clean twin: the same seed, schedule and search
-    settings (swarm, BUGGIFY), without the bug or on the fixed release. If it fails there too,
-    the failure is not the target's: a false alarm of the model, or another bug the fix does
-    not cover. (A guided campaign's failing run of kraft-duplicate-registration failed this way
-    and exposed a KRaft fidelity bug.)"""
+    settings (swarm, BUGGIFY), without the bug or on the fixed release. If it fails there too
+    (with any anomaly: the twin is meant to be clean), the failure is not the target's: a false
+    alarm of the model, or another bug the fix does not cover. (A guided campaign's failing run
+    of kraft-duplicate-registration failed this way and exposed a KRaft fidelity bug.)"""
     from sim.runs.runner import run
 
     config, seed, schedule = witness
@@ -242,7 +260,7 @@ def run_job(job: tuple[str, str, int], max_runs: int, clean_runs: int) -> tuple[
         found, wall, _ = search(config, 7, clean_runs)
         return found, wall, False
     config, search = strategy(name, target.config)
-    found, wall, witness = search(config, 10_000 * (c + 1), max_runs)
+    found, wall, witness = search(config, 10_000 * (c + 1), max_runs, target)
     return found, wall, witness is not None and twin_fails(target, witness)
 
 

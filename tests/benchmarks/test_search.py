@@ -42,3 +42,16 @@ def test_a_find_is_replayed_on_the_clean_twin() -> None:
     assert not search.twin_fails(target, witness)  # the bug, and only the bug
     same = search.Target(target.name, target.config, target.config)  # a "twin" with the bug
     assert search.twin_fails(same, witness)
+
+
+def test_a_find_must_show_the_targets_own_anomalies() -> None:
+    """A failing run counts only if it shows what the target is known to cause: no-dedup
+    shows duplicates, so a search for it that wanted aborted reads finds nothing."""
+    target = next(t for t in search.targets() if t.name == "no-dedup")
+    assert target.shows == ("duplicate",)
+    config, find = search.strategy("swarm", target.config)
+    assert find(config, 10_000, 20, target)[0] is not None
+    wrong = search.Target(target.name, target.config, target.clean, ("G1a",))
+    assert find(config, 10_000, 20, wrong)[0] is None
+    for t in search.targets():
+        assert t.shows, f"{t.name}: no anomalies to recognise it by"
