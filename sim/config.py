@@ -122,6 +122,12 @@ class Config:
         return self.release >= (4, 2) and self.txn_v2
 
     @property
+    def hw_waits_for_joining(self) -> bool:
+        """KAFKA-15021 (3.6+): the leader's high watermark also waits for a follower that is
+        caught up but not yet in the ISR (it may join at any moment)."""
+        return self.release >= (3, 6)
+
+    @property
     def hw_needs_min_isr(self) -> bool:
         """KAFKA-15583 (3.7+): the leader's high watermark does not advance while the ISR is
         smaller than min.insync.replicas."""

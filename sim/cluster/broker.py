@@ -64,6 +64,7 @@ class LeaderState:
     parked: list[tuple[Message, float]] = field(default_factory=list)
     waiters: list[Waiter] = field(default_factory=list)
     alter_pending: float = -1.0
+    joining: tuple[str, ...] = ()  # replicas an AlterPartition in flight adds to the ISR
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Broker(BaseNode):
         cfg = world.config
         self.min_isr = cfg.min_insync_replicas
         self.hw_needs_min_isr = cfg.hw_needs_min_isr
+        self.hw_waits_for_joining = cfg.hw_waits_for_joining
         self.lag_max = cfg.replica_lag_time_max_ms / 1000.0
         self.bugs = world.bugs
         self.buggify = world.buggify  # rare legal paths (sim.cluster.buggify), usually None
@@ -239,6 +241,7 @@ class Broker(BaseNode):
                     st.isr = list(p["isr"])
                     st.partition_epoch = p["partition_epoch"]
                     st.alter_pending = -1.0
+                    st.joining = ()
                     if len(p["replicas"]) != len(st.follower_leo) + 1:
                         self._sync_replicas(st, p["replicas"])  # a reassignment moved them
                     self._advance_hw(key)
@@ -534,7 +537,7 @@ class Broker(BaseNode):
         if self.hw_needs_min_isr and len(st.isr) < self.min_isr:
             return  # Partition.maybeIncrementLeaderHW: no HW progress under min ISR (3.7+)
         log = self.logs[key]
-        # the smallest log end among the leader (its own, len(records)) and its ISR followers
+        # the smallest log end among the leader (its own, len(records)) and its "maximal" ISR
         hw = len(log.records)
         name = self.name
         follower_leo = st.follower_leo
@@ -543,6 +546,8 @@ class Broker(BaseNode):
                 leo = follower_leo.get(r, 0)
                 if leo < hw:
                     hw = leo
+        if len(follower_leo) >= len(st.isr) and (st.joining or self.hw_waits_for_joining):
+            hw = self._hw_with_joining(st, hw)  # a replica is outside the ISR
         if hw > log.hw:
             trace = self.net.trace
             if trace is not None and trace.live:
@@ -591,6 +596,7 @@ class Broker(BaseNode):
                 new_isr.append(r)
         if set(new_isr) != isr:
             st.alter_pending = now
+            st.joining = tuple(r for r in new_isr if r not in isr)
             body = {
                 "key": key,
                 "isr": new_isr,
@@ -605,11 +611,30 @@ class Broker(BaseNode):
                 functools.partial(self._on_alter_reply, key),
             )
 
+    def _hw_with_joining(self, st: LeaderState, hw: int) -> int:
+        """Partition.maybeIncrementLeaderHW counts the *maximal* ISR: a replica that an
+        AlterPartition in flight adds holds the high watermark already (the controller may
+        commit the addition, and then it may be elected), and from 3.6 (KAFKA-15021,
+        shouldWaitForReplicaToJoinIsr) so does any follower caught up to the leader's log end
+        within replica.lag.time.max.ms. Otherwise a record could commit on the old ISR while a
+        replica that lacks it joins, and be lost when that replica is elected."""
+        wall = self.clock.now()
+        for r, leo in st.follower_leo.items():
+            if leo >= hw or r in st.isr:
+                continue
+            joining = r in st.joining or (
+                self.hw_waits_for_joining and wall - st.caught_up.get(r, -1e9) <= self.lag_max
+            )
+            if joining:
+                hw = leo
+        return hw
+
     def _on_alter_reply(self, key: str, body: dict[str, Any]) -> None:
         self._next_controller(body)
         st = self.leading.get(key)
         if st is not None:
             st.alter_pending = -1.0
+            st.joining = ()
         if "state" in body:
             self.apply_image([body["state"]])
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sim.cluster.build import build_world
+from sim.config import Config
 from tests.fidelity.kit import run_for, settled
 
 
@@ -160,3 +162,44 @@ def test_a_quorum_controller_answers_a_read_only_after_what_it_wrote_commits() -
     assert answers, "answered once the record committed"
     assert answers[0][1]["error"] == "invalid_update_version"
     assert answers[0][1]["state"]["partition_epoch"] == stale + 1
+
+
+@pytest.mark.parametrize(
+    ("version", "pending_add", "caught_up", "waits"),
+    [
+        ("3.5", False, True, False),  # 3.5: only the (maximal) ISR holds the high watermark
+        ("3.5", True, True, True),  # an AlterPartition in flight adds it: maximal ISR
+        ("4.2", False, True, True),  # 3.6+: a caught-up follower about to join holds it too
+        ("4.2", False, False, False),  # a lagging one does not
+    ],
+)
+def test_the_high_watermark_waits_for_a_replica_that_may_join_the_isr(
+    version: str, pending_add: bool, caught_up: bool, waits: bool
+) -> None:
+    """The leader's high watermark is the smallest log end of its *maximal* ISR: a replica
+    that an AlterPartition in flight adds counts already, and from 3.6 so does a follower that
+    is caught up but not yet in the ISR. Counting only the committed ISR let a record commit
+    (and a transaction's PrepareCommit be acknowledged) while a replica without it joined the
+    ISR and was then elected: an acknowledged commit lost (found by the search benchmark's
+    clean twin of txn-timeout-aborts-prepared).
+
+    Kafka: core/src/main/scala/kafka/cluster/Partition.scala, Partition.maybeIncrementLeaderHW
+    (partitionState.maximalIsr; shouldWaitForReplicaToJoinIsr, KAFKA-15021) and
+    PendingExpandIsr.maximalIsr
+    """
+    from sim.cluster.log import Record
+
+    world = build_world(Config(mode="idempotent", kafka_version=version).validate(), seed=1)
+    world.env.run(until=0.5)
+    leader = str(world.controller.leader_of("k0"))
+    broker = world.brokers[leader]
+    st, log = broker.leading["k0"], broker.logs["k0"]
+    in_isr, joining = sorted(r for r in st.follower_leo)
+    log.append(Record(0, 7, -1, -1, -1, st.epoch))
+    st.isr = [leader, in_isr]
+    st.follower_leo[in_isr] = log.leo
+    st.follower_leo[joining] = log.leo - 1
+    st.caught_up[joining] = world.env.now if caught_up else -1e9
+    st.joining = (joining,) if pending_add else ()
+    broker._advance_hw("k0")
+    assert log.hw == (log.leo - 1 if waits else log.leo)
