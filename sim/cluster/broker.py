@@ -596,7 +596,9 @@ class Broker(BaseNode):
                 new_isr.append(r)
         if set(new_isr) != isr:
             st.alter_pending = now
-            st.joining = tuple(r for r in new_isr if r not in isr)
+            # the additions of an earlier proposal whose answer never came may still commit
+            # (Kafka keeps the partition in PendingExpandIsr and retries the same request)
+            st.joining = tuple(sorted({*st.joining, *(r for r in new_isr if r not in isr)}))
             body = {
                 "key": key,
                 "isr": new_isr,
@@ -634,7 +636,8 @@ class Broker(BaseNode):
         st = self.leading.get(key)
         if st is not None:
             st.alter_pending = -1.0
-            st.joining = ()
+            if "state" in body:  # answered: what the controller holds is known now
+                st.joining = ()
         if "state" in body:
             self.apply_image([body["state"]])
 

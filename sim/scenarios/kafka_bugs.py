@@ -177,8 +177,9 @@ scenario(
         explanation=(
             "A partition that has never seen the producer accepts its first batch whatever its "
             "sequence (ProducerAppendInfo.checkSequence: no producer epoch yet). With several "
-            "requests in flight, batch 0's request is lost and batch 1 lands; its answer is "
-            "lost too. The retried batch 0 gets OUT_OF_ORDER_SEQUENCE_NUMBER as the next "
+            "requests in flight, batch 0's request is lost and batch 1 lands; its answer waits "
+            "behind the lost request and times out with it. Retries go one at a time, so the "
+            "retried batch 0 goes alone and gets OUT_OF_ORDER_SEQUENCE_NUMBER as the next "
             "expected sequence with nothing unresolved, so the Java client "
             "(TransactionManager.canRetry) bumps the epoch and renumbers every in-flight batch "
             "from 0 (bumpIdempotentProducerEpoch -> startSequencesAtBeginning): batch 1, already "

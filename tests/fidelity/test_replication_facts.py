@@ -203,3 +203,39 @@ def test_the_high_watermark_waits_for_a_replica_that_may_join_the_isr(
     st.joining = (joining,) if pending_add else ()
     broker._advance_hw("k0")
     assert log.hw == (log.leo - 1 if waits else log.leo)
+
+
+@pytest.mark.parametrize(
+    ("answer", "waits"), [({"error": "request_timed_out"}, True), (None, False)]
+)
+def test_an_unanswered_alter_partition_keeps_its_replica_holding_the_high_watermark(
+    answer: dict | None, waits: bool
+) -> None:
+    """An AlterPartition that adds a replica and gets no answer may still have been committed
+    by the controller (which may then elect that replica), so the leader goes on counting the
+    replica until it learns the outcome; an answer with the partition's state ends that. The
+    model had dropped the pending addition on a timeout and acknowledged a write the replica
+    lacked: with the controller's ISR holding that replica, its election lost the write
+    (found by the search benchmark's clean twin of kraft-ack-before-commit).
+
+    Kafka: core/src/main/scala/kafka/cluster/Partition.scala, PendingExpandIsr.maximalIsr and
+    Partition.handleAlterPartitionError / sendAlterPartitionRequest (the pending state stays
+    until a response; the request is retried)
+    """
+    from sim.cluster.log import Record
+
+    world = build_world(Config(mode="idempotent", kafka_version="3.5").validate(), seed=1)
+    world.env.run(until=0.5)
+    leader = str(world.controller.leader_of("k0"))
+    broker = world.brokers[leader]
+    st, log = broker.leading["k0"], broker.logs["k0"]
+    in_isr, joining = sorted(r for r in st.follower_leo)
+    log.append(Record(0, 7, -1, -1, -1, st.epoch))
+    st.isr = [leader, in_isr]
+    st.follower_leo[in_isr] = log.leo
+    st.follower_leo[joining] = log.leo - 1
+    st.joining = (joining,)
+    state = {**world.controller.partitions["k0"].image(), "isr": [leader, in_isr]}
+    broker._on_alter_reply("k0", answer if answer is not None else {"state": state})
+    broker._advance_hw("k0")
+    assert log.hw == (log.leo - 1 if waits else log.leo)
