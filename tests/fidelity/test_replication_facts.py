@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sim.cluster.build import build_world
@@ -164,6 +166,24 @@ def test_a_quorum_controller_answers_a_read_only_after_what_it_wrote_commits() -
     assert answers[0][1]["state"]["partition_epoch"] == stale + 1
 
 
+def leader_one_record_ahead_of(version: str) -> tuple[Any, Any, str]:
+    """k0's leader with a record that one follower (in the ISR) has and the other (outside
+    the ISR) lacks: the world, the leader broker, and that other follower."""
+    from sim.cluster.log import Record
+
+    world = build_world(Config(mode="idempotent", kafka_version=version).validate(), seed=1)
+    world.env.run(until=0.5)
+    leader = str(world.controller.leader_of("k0"))
+    broker = world.brokers[leader]
+    st, log = broker.leading["k0"], broker.logs["k0"]
+    in_isr, joining = sorted(r for r in st.follower_leo)
+    log.append(Record(0, 7, -1, -1, -1, st.epoch))
+    st.isr = [leader, in_isr]
+    st.follower_leo[in_isr] = log.leo
+    st.follower_leo[joining] = log.leo - 1
+    return world, broker, joining
+
+
 @pytest.mark.parametrize(
     ("version", "pending_add", "caught_up", "waits"),
     [
@@ -187,18 +207,8 @@ def test_the_high_watermark_waits_for_a_replica_that_may_join_the_isr(
     (partitionState.maximalIsr; shouldWaitForReplicaToJoinIsr, KAFKA-15021) and
     PendingExpandIsr.maximalIsr
     """
-    from sim.cluster.log import Record
-
-    world = build_world(Config(mode="idempotent", kafka_version=version).validate(), seed=1)
-    world.env.run(until=0.5)
-    leader = str(world.controller.leader_of("k0"))
-    broker = world.brokers[leader]
+    world, broker, joining = leader_one_record_ahead_of(version)
     st, log = broker.leading["k0"], broker.logs["k0"]
-    in_isr, joining = sorted(r for r in st.follower_leo)
-    log.append(Record(0, 7, -1, -1, -1, st.epoch))
-    st.isr = [leader, in_isr]
-    st.follower_leo[in_isr] = log.leo
-    st.follower_leo[joining] = log.leo - 1
     st.caught_up[joining] = world.env.now if caught_up else -1e9
     st.joining = (joining,) if pending_add else ()
     broker._advance_hw("k0")
@@ -222,20 +232,10 @@ def test_an_unanswered_alter_partition_keeps_its_replica_holding_the_high_waterm
     Partition.handleAlterPartitionError / sendAlterPartitionRequest (the pending state stays
     until a response; the request is retried)
     """
-    from sim.cluster.log import Record
-
-    world = build_world(Config(mode="idempotent", kafka_version="3.5").validate(), seed=1)
-    world.env.run(until=0.5)
-    leader = str(world.controller.leader_of("k0"))
-    broker = world.brokers[leader]
+    world, broker, joining = leader_one_record_ahead_of("3.5")
     st, log = broker.leading["k0"], broker.logs["k0"]
-    in_isr, joining = sorted(r for r in st.follower_leo)
-    log.append(Record(0, 7, -1, -1, -1, st.epoch))
-    st.isr = [leader, in_isr]
-    st.follower_leo[in_isr] = log.leo
-    st.follower_leo[joining] = log.leo - 1
     st.joining = (joining,)
-    state = {**world.controller.partitions["k0"].image(), "isr": [leader, in_isr]}
+    state = {**world.controller.partitions["k0"].image(), "isr": list(st.isr)}
     broker._on_alter_reply("k0", answer if answer is not None else {"state": state})
     broker._advance_hw("k0")
     assert log.hw == (log.leo - 1 if waits else log.leo)
