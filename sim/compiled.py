@@ -92,7 +92,9 @@ class _Finder:
         from importlib.util import spec_from_file_location
 
         file = self.files.get(fullname)
-        if file is None:
+        if file is None or os.environ.get(PURE_ENV):
+            # the pure switch is read at each import, not only at install: ``import sim`` may
+            # come first (pytest loads sim.pytest_plugin before a conftest can set it)
             return None
         return spec_from_file_location(
             fullname, str(file), loader=ExtensionFileLoader(fullname, str(file))

@@ -79,6 +79,10 @@ def test_a_build_is_used_only_when_complete_and_not_switched_off(
     spec = finder.find_spec("sim.cluster.broker")
     assert spec.origin == str(build / ("sim/cluster/broker" + suffix))
     assert finder.find_spec("sim.cluster.trace") is None  # left interpreted: the usual finder
+    # switched off after install (pytest imports sim for its plugin before a conftest runs):
+    # the next import of a compiled module is plain Python
+    monkeypatch.setenv(compiled.PURE_ENV, "1")
+    assert finder.find_spec("sim.cluster.broker") is None
 
 
 def test_the_suite_itself_runs_plain_python() -> None:
