@@ -49,6 +49,13 @@ class HostedCoordinator:
         )
         return "coordinator_load_in_progress" if loading else "not_coordinator"
 
+    def refused(self, msg: Any) -> bool:
+        """Answer ``msg`` with ``refusal`` unless this broker is the coordinator now."""
+        if self.active:
+            return False
+        self.broker.reply(msg, {"error": self.refusal})
+        return True
+
     def on_metadata(self) -> None:
         epoch = self.broker.leader_epoch(self.key)
         if epoch is not None and epoch != self.active_epoch:

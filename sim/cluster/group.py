@@ -126,10 +126,7 @@ class GroupCoordinator(HostedCoordinator):
             self.broker.reply(msg, {"coordinator": leader})
 
     def _guard(self, msg: Message) -> bool:
-        if not self.active:
-            self.broker.reply(msg, {"error": self.refusal})
-            return False
-        return True
+        return not self.refused(msg)
 
     def on_join(self, msg: Message) -> None:
         if not self._guard(msg):

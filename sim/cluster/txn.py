@@ -135,18 +135,19 @@ class TxnCoordinator(HostedCoordinator):
         self.busy = set()
 
     def _persist(self, meta: TxnMeta, then: Any) -> None:
+        """Write ``meta``'s record; ``then`` gets None or the coordinator error for a failed
+        write (``APPEND_ERRORS``), the one the client is answered with."""
         self.busy.add(meta.txn_id)
 
         def done(err: str | None) -> None:
             self.busy.discard(meta.txn_id)
-            then(err)
+            then(APPEND_ERRORS.get(err, err) if err else None)
 
         self.persist(meta.record(), done)
 
     def _guard(self, msg: Message) -> TxnMeta | None | bool:
         """Common checks: coordinator, a known id, the caller's epoch (fencing)."""
-        if not self.active:
-            self.broker.reply(msg, {"error": self.refusal})
+        if self.refused(msg):
             return False
         b = msg.body
         meta = self.txns.get(b["txn_id"])
@@ -183,8 +184,7 @@ class TxnCoordinator(HostedCoordinator):
 
     # --- InitProducerId ------------------------------------------------------------------
     def on_init(self, msg: Message) -> None:
-        if not self.active:
-            self.broker.reply(msg, {"error": self.refusal})
+        if self.refused(msg):
             return
         b = msg.body
         txn_id = b["txn_id"]
@@ -228,10 +228,7 @@ class TxnCoordinator(HostedCoordinator):
 
         def done(err: str | None) -> None:
             self.broker.reply(
-                msg,
-                {"error": APPEND_ERRORS.get(err, err)}
-                if err
-                else {"pid": meta.pid, "epoch": meta.epoch},
+                msg, {"error": err} if err else {"pid": meta.pid, "epoch": meta.epoch}
             )
 
         self._persist(meta, done)
@@ -276,16 +273,13 @@ class TxnCoordinator(HostedCoordinator):
                 participants.append(item)
         self._persist(
             meta,
-            lambda err: self.broker.reply(
-                msg, {"error": APPEND_ERRORS.get(err, err)} if err else {"ok": True}
-            ),
+            lambda err: self.broker.reply(msg, {"error": err} if err else {"ok": True}),
         )
 
     def on_verify(self, msg: Message) -> None:
         """KIP-890 part 1: a partition leader asks whether this producer's transaction includes
         the partition before the first transactional append."""
-        if not self.active:
-            self.broker.reply(msg, {"error": self.refusal})
+        if self.refused(msg):
             return
         b = msg.body
         meta = self.txns.get(b["txn_id"])
@@ -369,10 +363,7 @@ class TxnCoordinator(HostedCoordinator):
                 self._note(meta, f"{state} (epoch {epoch}): writing markers")
             if reply_to is not None:
                 self.broker.reply(
-                    reply_to,
-                    {"error": APPEND_ERRORS.get(err, err)}
-                    if err
-                    else {"ok": True, "epoch": meta.epoch},
+                    reply_to, {"error": err} if err else {"ok": True, "epoch": meta.epoch}
                 )
             if err is None:
                 self._write_markers(meta)
