@@ -25,7 +25,8 @@ scenario's "found": a failure with others is something else, such as the default
 client's own duplicate) or after ``--max-runs``; the table gives the median runs and wall seconds to
 the first failure ("-" when fewer than half the campaigns found one). ``--clean-runs N`` also
 runs each strategy N times on the configuration without the bug (the false-positive side:
-every run there must be valid). Run on demand; it takes minutes to hours depending on options.
+every run there must be valid, or fail only with a class real Kafka has too, ``sim.runs.known``:
+the default idempotent client's renumbered duplicate is one; those are counted apart). Run on demand; it takes minutes to hours depending on options.
 """
 
 from __future__ import annotations
@@ -153,19 +154,52 @@ def first_failure_guided(
     return failing["index"] + 1, time.perf_counter() - started, witness
 
 
-def twin_fails(target: Target, witness: tuple[Config, int, list[dict[str, Any]]]) -> bool:
+def twin_fails(target: Target, witness: tuple[Config, int, list[dict[str, Any]]]) -> str | None:
     """Replay a failing run on the target's clean twin: the same seed, schedule and search
     settings (swarm, BUGGIFY), without the bug or on the fixed release. If it fails there too
     (with any anomaly: the twin is meant to be clean), the failure is not the target's: a false
-    alarm of the model, or another bug the fix does not cover. (A guided campaign's failing run
-    of kraft-duplicate-registration failed this way and exposed a KRaft fidelity bug.)"""
+    alarm of the model ("alarm"), or a failure real Kafka has too ("known": every forbidden
+    witness is a known real class, sim.runs.known); None when the twin passes. (A guided
+    campaign's failing run of kraft-duplicate-registration failed this way and exposed a KRaft
+    fidelity bug.)"""
     from sim.runs.runner import run
 
     config, seed, schedule = witness
     clean = target.clean.replace(swarm=config.swarm, nemesis=config.nemesis)
     clean = clean.replace(external={**clean.external, **{
         k: v for k, v in config.external.items() if k.startswith("sim.")}})  # fmt: skip
-    return run(clean, seed, schedule).results.get("valid") is False
+    return failure_kind(run(clean, seed, schedule).results)
+
+
+def failure_kind(results: dict[str, Any]) -> str | None:
+    """None for a run that did not fail; "known" for one whose every forbidden witness real
+    Kafka has too (sim.runs.known); "alarm" otherwise (on a clean configuration: the model's)."""
+    from sim.runs.known import explained
+
+    if results.get("valid") is not False:
+        return None
+    return "known" if explained(results) else "alarm"
+
+
+def clean_side(name: str, config: Config, runs: int) -> tuple[int, int, float]:
+    """The false-positive side: ``runs`` runs of a strategy on a clean configuration (seeds from
+    7), all of them; returns (false alarms, failures of a known real class, wall seconds)."""
+    started = time.perf_counter()
+    config, search = strategy(name, config)
+    if search is first_failure_plain:
+        from sim.runs.runner import run
+
+        kinds = [failure_kind(run(config, 7 + i).results) for i in range(runs)]
+    else:
+        from sim.runs.guided import run_guided
+
+        summary = run_guided(config, 7, runs, mutate_params=search is first_failure_guided)
+        kinds = [
+            None if r["valid"] is not False else "known" if r["known_real"] else "alarm"
+            for r in summary.runs
+        ]
+    wall = time.perf_counter() - started
+    return kinds.count("alarm"), kinds.count("known"), wall
 
 
 def strategy(name: str, config: Config) -> tuple[Config, Callable[..., Found]]:
@@ -250,18 +284,16 @@ def main() -> None:
 
 
 def run_job(job: tuple[str, str, int], max_runs: int, clean_runs: int) -> tuple[Any, ...]:
-    """One campaign (``c`` >= 0, seeds from 10,000 x (c + 1)) on a target's buggy configuration,
-    or (``c`` == -1) the clean twin's ``clean_runs`` runs: runs to the first failure, wall s,
-    and whether the failing run fails on the clean twin too (``twin_fails``)."""
+    """One campaign (``c`` >= 0, seeds from 10,000 x (c + 1)) on a target's buggy configuration:
+    runs to the first failure, wall s, and how the failing run fares on the clean twin
+    (``twin_fails``); or (``c`` == -1) the clean side's ``clean_runs`` runs (``clean_side``)."""
     target_name, name, c = job
     target = next(t for t in targets() if t.name == target_name)
     if c < 0:
-        config, search = strategy(name, target.clean)
-        found, wall, _ = search(config, 7, clean_runs)
-        return found, wall, False
+        return clean_side(name, target.clean, clean_runs)
     config, search = strategy(name, target.config)
     found, wall, witness = search(config, 10_000 * (c + 1), max_runs, target)
-    return found, wall, witness is not None and twin_fails(target, witness)
+    return found, wall, None if witness is None else twin_fails(target, witness)
 
 
 def table_rows(
@@ -271,8 +303,9 @@ def table_rows(
     done: dict[tuple[str, str, int], tuple[Any, ...]],
 ) -> list[dict[str, Any]]:
     """The rows whose campaigns have all finished, in target order. A find whose failing run
-    fails on the clean twin too does not count (``runs`` shows it as None; ``twin_failures``
-    counts them)."""
+    fails on the clean twin too does not count (``runs`` shows it as None): ``twin_failures``
+    counts the false alarms among them, ``twin_known`` those of a known real class. The clean
+    side likewise: ``clean_failures`` (false alarms) and ``clean_known``."""
     rows = []
     for t in chosen:
         keys = [(t.name, n, c) for n in names for c in range(args.campaigns)]
@@ -284,11 +317,13 @@ def table_rows(
             found = [None if twin else n for n, _, twin in results]
             walls = [wall for _, wall, _ in results]
             runs, wall = median_or_dash(found, walls, args.max_runs)
+            twins = [twin for _, _, twin in results]
             row[name] = {"median_runs": runs, "median_wall_s": wall, "runs": found,
-                         "twin_failures": sum(1 for _, _, twin in results if twin)}  # fmt: skip
+                         "twin_failures": twins.count("alarm"),
+                         "twin_known": twins.count("known")}  # fmt: skip
             clean = done.get((t.name, name, -1))
             if clean is not None:
-                row[name]["clean_failures"] = 0 if clean[0] is None else 1
+                row[name]["clean_failures"], row[name]["clean_known"], _ = clean
                 row[name]["clean_runs"] = args.clean_runs
         rows.append(row)
     return rows

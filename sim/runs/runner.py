@@ -143,12 +143,16 @@ def run(
 
 def verdict(world: World, config: Config, seed: int, digest: str) -> dict[str, Any]:
     import checkers
+    from sim.runs.known import known_classes
     from sim.runs.liveness import stalled
 
     results = checkers.check(world.history.ops, config.mode, extra_anomalies=stalled(world))
     results["seed"] = seed
     results["digest"] = digest
     results.setdefault("stats", {})["sim_time"] = round(world.env.now, 6)
+    known = known_classes(world, results)
+    if known:  # failures real Kafka has too (sim.runs.known), told apart from the model's own
+        results["known_real"] = known
     if world.quorum is not None:
         results["stats"]["elections"] = world.quorum.elections
         results["stats"]["isr_shrinks"] = world.quorum.isr_shrinks

@@ -39,9 +39,9 @@ def test_a_find_is_replayed_on_the_clean_twin() -> None:
     config, find = search.strategy("swarm", target.config)
     found, _, witness = find(config, 10_000, 20)
     assert found is not None and witness is not None
-    assert not search.twin_fails(target, witness)  # the bug, and only the bug
+    assert search.twin_fails(target, witness) is None  # the bug, and only the bug
     same = search.Target(target.name, target.config, target.config)  # a "twin" with the bug
-    assert search.twin_fails(same, witness)
+    assert search.twin_fails(same, witness) == "alarm"
 
 
 def test_a_find_must_show_the_targets_own_anomalies() -> None:
@@ -55,3 +55,24 @@ def test_a_find_must_show_the_targets_own_anomalies() -> None:
     assert find(config, 10_000, 20, wrong)[0] is None
     for t in search.targets():
         assert t.shows, f"{t.name}: no anomalies to recognise it by"
+
+
+def test_a_failure_real_kafka_has_too_is_counted_apart_from_false_alarms() -> None:
+    """The false-positive side separates the model's false alarms from a class real Kafka has
+    too (sim.runs.known): the default Java client's renumbered duplicate is "known", a
+    same-epoch duplicate (the no-dedup bug switch) an "alarm", a valid run neither."""
+    from sim.runs.runner import run
+    from sim.scenarios import SCENARIOS
+    from sim.scenarios.bug_matrix import MATRIX
+
+    case = SCENARIOS["first-batch-oos-duplicate"].cases[0]
+    assert search.failure_kind(run(case.config, 1, case.schedule(1)).results) == "known"
+    entry = next(e for e in MATRIX if e.bug == "no-dedup")
+    buggy = run(entry.config.replace(bugs=("no-dedup",)), 0, entry.schedule(0)).results
+    assert search.failure_kind(buggy) == "alarm"
+    assert search.failure_kind(run(entry.config, 0, entry.schedule(0)).results) is None
+    target = next(t for t in search.targets() if t.name == "no-dedup")
+    alarms, known, _ = search.clean_side("swarm", target.clean, 2)
+    assert (alarms, known) == (0, 0)
+    alarms, known, _ = search.clean_side("guided", target.config, 3)
+    assert alarms >= 1 and known == 0  # the bug's duplicates are not a known real class
