@@ -79,7 +79,7 @@ def render_results(results: dict[str, Any], console: Console) -> None:
     console.print(line)
     for name, items in sorted((results.get("known_real") or {}).items()):
         kinds = sorted({(str(i.get("class")), str(i.get("scenario"))) for i in items})
-        shown = "; ".join(f"{c} (eosim scenario run {s})" for c, s in kinds)
+        shown = "; ".join(c if s == "None" else f"{c} (eosim scenario run {s})" for c, s in kinds)
         console.print(
             Text(f"known real Kafka behaviour: {len(items)} {name} witness(es) are {shown}"),
             style="yellow",

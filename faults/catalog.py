@@ -67,11 +67,28 @@ def _probability(rng: Any) -> float:
     return round(rng.uniform(0.1, 1.0), 3)
 
 
+def _intensity(rng: Any) -> float:
+    """--swarm's loss probability: a full outage half the time (the Two Generals cases need
+    every answer gone), otherwise partial loss, under which one request of a pipeline is lost
+    and the next lands (first-batch-oos-duplicate)."""
+    return 1.0 if rng.random() < 0.5 else _probability(rng)
+
+
+def _fit_acks(params: dict[str, Any], config: Any, rng: Any) -> dict[str, Any]:
+    """Lost answers to a request type no producer of this run sends are redrawn from those one
+    does (consumers' OffsetCommit answers never reach a producer target)."""
+    sent = [a for a in ACK_APIS if a in requests_sent(config) and a != "OffsetCommit"]
+    apis = [a for a in params.get("apis", ["Produce"]) if a in sent]
+    return params if apis == params.get("apis") else {**params, "apis": apis or [rng.choice(sent)]}
+
+
 @nemesis(
     "drop-acks",
     "responses from brokers to a client are lost: its writes land but it never hears (Two Generals)",
     "producers",
     search_params=lambda rng: {"p": _probability(rng), "apis": [rng.choice(ACK_APIS)]},
+    swarm_params=lambda rng: {"p": _intensity(rng), "apis": [rng.choice(ACK_APIS)]},
+    swarm_fit=_fit_acks,
 )
 def drop_acks(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     brokers = _brokers(ctx)
@@ -89,6 +106,7 @@ def drop_acks(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     "requests from a client to the brokers are lost",
     "producers",
     search_params=lambda rng: {"p": _probability(rng)},
+    swarm_params=lambda rng: {"p": _intensity(rng)},
 )
 def drop_requests(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     brokers = _brokers(ctx)
@@ -107,7 +125,7 @@ def drop_requests(ctx: FaultContext, target: str, params: dict[str, Any]) -> Hea
     "delay",
     "latency spike on every message to and from a node",
     "random-broker",
-    search_params=lambda rng: {"delay": round(rng.uniform(0.02, 1.5), 3)},
+    swarm_params=lambda rng: {"delay": round(rng.uniform(0.02, 1.5), 3)},
 )
 def delay(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     d = float(params.get("delay", 0.3))

@@ -169,14 +169,15 @@ class Consumer(BaseNode):
                 "isolation": self.isolation,
                 "max_wait": POLL_WAIT,
             }
-            pending.append((key, self.request(leader, "Fetch", body, self.request_timeout)))
+            request = self.request(leader, "Fetch", body, self.request_timeout)
+            pending.append((key, leader, request))
         if not pending:
             yield self.env.timeout(POLL_WAIT)
             return {}
-        yield self.env.all_of([ev for _, ev in pending])
+        yield self.env.all_of([ev for _, _, ev in pending])
         out: dict[str, list[list[int]]] = {}
         stale = False
-        for key, ev in pending:
+        for key, leader, ev in pending:
             reply = cast(dict[str, Any], ev.value)
             if key not in self.positions:
                 continue  # revoked meanwhile
@@ -189,7 +190,10 @@ class Consumer(BaseNode):
                     self.validated[key] = self.leaders.get(key, (None, -1))[1]
                 self.lag[key] = reply["hw"] - self.positions[key]
             elif reply.get("error") == "offset_out_of_range":
-                self.positions[key] = 0  # auto.offset.reset=earliest
+                # FetchCollector.handleInitializeErrors: reset (auto.offset.reset=earliest),
+                # even when the answer came from a stale leader with a shorter log
+                self.cluster.note_offset_reset(key, leader)
+                self.positions[key] = 0
                 self.position_epochs.pop(key, None)
                 self.rebalanced.add(key)
             else:

@@ -1,21 +1,30 @@
-"""Known real classes: failures that real Kafka has too, recognised from the brokers' logs.
+"""Known real classes: failures that real Kafka has too, recognised from what the simulator saw.
 
 A failing run is a finding either way, but a reader (and the search benchmark's false-positive
 side) must tell "the model is wrong" from "Kafka does this". The checker cannot: a history says
-a value was written twice, not why. The simulator can, after the run, because its logs keep each
-record's producer id, epoch and sequence. One class is recognised today:
+a value was written twice, not why. The simulator can, after the run: its logs keep each
+record's producer id, epoch and sequence, and it notes what no client could know (whether the
+broker that answered a consumer was a stale leader). Two classes are recognised:
 
-- ``renumbered-after-landing``: an idempotent producer's value written twice by one producer id
-  under two epochs, outside any transaction. Only the client's local epoch bump renumbers a
-  batch (TransactionManager.bumpIdempotentProducerEpoch -> startSequencesAtBeginning), and a
-  batch written under the old epoch and renumbered under the new one is appended again: the
-  KAFKA-14034 family, shown by the ``first-batch-oos-duplicate`` scenario (and, with librdkafka's
-  bump on every timeout, by ``epoch-bump-duplicate``). A broker that forgot a producer's
-  sequence writes the second copy under the *same* epoch, so a model or broker bug of that kind
-  is not mistaken for this class.
+- ``renumbered-after-landing`` (duplicate): an idempotent producer's value written twice by one
+  producer id under two epochs, outside any transaction. Only the client's local epoch bump
+  renumbers a batch (TransactionManager.bumpIdempotentProducerEpoch ->
+  startSequencesAtBeginning), and a batch written under the old epoch and renumbered under the
+  new one is appended again: the KAFKA-14034 family, shown by the ``first-batch-oos-duplicate``
+  scenario. A broker that forgot a producer's sequence writes the second copy under the *same*
+  epoch, so a model or broker bug of that kind is not mistaken for this class.
+- ``stale-leader-reset`` (pipeline-duplicate, duplicate-delivery): a consumer reset its position
+  on an input partition after OFFSET_OUT_OF_RANGE from a stale leader (a broker cut off from the
+  controller still leads with its old epoch and a shorter log), and processed the input again.
+  The Java consumer resets on that error (FetchCollector.handleInitializeErrors ->
+  requestOffsetResetIfPartitionAssigned); KIP-320 would keep it off the stale leader only if
+  the committed offset carried its leader epoch (ClassicKafkaConsumer.updateLastSeenEpochIfNewer),
+  which neither Kafka's exactly-once example (ExactlyOnceMessageProcessor.getOffsetsToCommit)
+  nor Kafka Streams (StreamTask.committableOffsetsAndMetadata) commits.
 
-What triggered the bump (an OutOfOrderSequence, an unresolved expired batch) is not checked
-here; the fidelity tests of those paths are what make the trigger trustworthy.
+What triggered the condition (an OutOfOrderSequence, an unresolved expired batch, a partition
+from the controller) is not checked here; the fidelity tests of those paths are what make the
+trigger trustworthy.
 """
 
 from __future__ import annotations
@@ -26,23 +35,33 @@ from checkers.modes import violates
 from sim.cluster.world import World
 
 RENUMBERED = "renumbered-after-landing"
-SCENARIO_OF = {RENUMBERED: "first-batch-oos-duplicate"}
+STALE_RESET = "stale-leader-reset"
+SCENARIO_OF: dict[str, str | None] = {
+    RENUMBERED: "first-batch-oos-duplicate",
+    STALE_RESET: None,  # no hand-aimed scenario yet
+}
+LABELS = ("class", "scenario")  # an item's other fields name the witness it explains
 
 
 def known_classes(world: World, results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Per forbidden anomaly, the witnesses a known real class explains: ``{"duplicate":
-    [{"key", "value", "class"}]}``; empty when none is."""
+    """Per forbidden anomaly, the witnesses a known real class explains, each named by the
+    witness's own fields (``{"duplicate": [{"key", "value", "class", "scenario"}]}``,
+    ``{"pipeline-duplicate": [{"key", "offset", ...}]}``); empty when none is."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for w in results.get("anomalies", {}).get("duplicate", []):
+    anomalies = results.get("anomalies", {})
+
+    def note(name: str, w: dict[str, Any], fields: tuple[str, ...], cls: str) -> None:
+        item = {f: w.get(f) for f in fields}
+        out.setdefault(name, []).append({**item, "class": cls, "scenario": SCENARIO_OF[cls]})
+
+    for w in anomalies.get("duplicate", []):
         if violates(results["mode"], "duplicate", w) and _renumbered(world, w["key"], w["value"]):
-            out.setdefault("duplicate", []).append(
-                {
-                    "key": w["key"],
-                    "value": w["value"],
-                    "class": RENUMBERED,
-                    "scenario": SCENARIO_OF[RENUMBERED],
-                }  # fmt: skip
-            )
+            note("duplicate", w, ("key", "value"), RENUMBERED)
+    reset = {key for key, _, stale in world.offset_resets if stale}
+    for name in ("pipeline-duplicate", "duplicate-delivery"):
+        for w in anomalies.get(name, []):
+            if violates(results["mode"], name, w) and w.get("key") in reset:
+                note(name, w, ("key", "offset"), STALE_RESET)
     return out
 
 
@@ -57,12 +76,14 @@ def explained(results: dict[str, Any]) -> bool:
         if results.get("counts", {}).get(name, len(witnesses)) > len(witnesses):
             return False
         breaking = [w for w in witnesses if violates(results["mode"], name, w)]
-        explained_here = {(k["key"], repr(k["value"])) for k in known.get(name, [])}
-        if not breaking or any(
-            (w["key"], repr(w["value"])) not in explained_here for w in breaking
-        ):
+        items = known.get(name, [])
+        if not breaking or not all(any(_names(i, w) for i in items) for w in breaking):
             return False
     return True
+
+
+def _names(item: dict[str, Any], w: dict[str, Any]) -> bool:
+    return all(w.get(f) == v for f, v in item.items() if f not in LABELS)
 
 
 def _renumbered(world: World, key: str, value: Any) -> bool:

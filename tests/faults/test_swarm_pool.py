@@ -132,3 +132,38 @@ def test_guided_mutations_are_fitted_to_the_requests_the_run_sends() -> None:
     assert fitted["params"]["delay"] == 1.0
     sent = {**unsent, "params": {"api": "EndTxn", "delay": 1.0}}
     assert fit_params(sent, config, random.Random(0)) == sent
+
+
+def test_swarm_draws_the_intensity_of_lost_messages_and_latency() -> None:
+    """Lost requests and answers are drawn with a loss probability (a full outage half the
+    time, partial loss otherwise: one request of a pipeline lost, the next landing), lost
+    answers for any request a producer of the run sends, and a latency spike of any size."""
+    config = Config(mode="transactional", swarm=True)
+    faults = [f for s in range(300) for f in plan(config, s)]
+    for kind in ("drop-acks", "drop-requests"):
+        ps = [f["params"]["p"] for f in faults if f["nemesis"] == kind]
+        assert any(p == 1.0 for p in ps) and any(p < 0.5 for p in ps), kind
+    apis = {a for f in faults if f["nemesis"] == "drop-acks" for a in f["params"]["apis"]}
+    assert {"Produce", "EndTxn", "AddPartitionsToTxn"} <= apis and "OffsetCommit" not in apis
+    delays = [f["params"]["delay"] for f in faults if f["nemesis"] == "delay"]
+    assert min(delays) < 0.2 and max(delays) > 1.0
+    idempotent = Config(mode="idempotent", swarm=True)
+    assert {
+        a
+        for s in range(300)
+        for f in plan(idempotent, s)
+        if f["nemesis"] == "drop-acks"
+        for a in f["params"]["apis"]
+    } == {"Produce"}  # an idempotent producer sends no transactional requests
+
+
+def test_a_quarter_of_swarm_lanes_start_at_time_zero() -> None:
+    """A lane usually starts a fifth of an interval in or later, after every client's first
+    requests; a quarter of swarm's lanes start at 0 so a fault can meet a producer's first
+    batch to a partition (first-batch-oos-duplicate). Plain plans never do."""
+    swarm = Config(mode="idempotent", swarm=True)
+    starts = [plan(swarm, s)[0]["at"] for s in range(200) if plan(swarm, s)]
+    share = sum(1 for t in starts if t == 0.0) / len(starts)
+    assert 0.15 < share < 0.45  # the first lane's or an extra lane's start, about 25% to 40%
+    named = Config(mode="idempotent", nemesis=("drop-acks",))
+    assert all(plan(named, s)[0]["at"] > 0 for s in range(50))

@@ -46,5 +46,57 @@ def test_a_valid_run_or_a_partly_explained_one_is_not_explained() -> None:
     more = {**failing, "forbidden": ["duplicate", "lost-write"],
             "anomalies": {**failing["anomalies"], "lost-write": [{"key": "k0", "value": 1}]}}  # fmt: skip
     assert not explained(more)  # a lost write beside it is not of the class
+    stalled = {**failing, "forbidden": ["duplicate", "stalled"],
+               "anomalies": {**failing["anomalies"], "stalled": [{"what": "lso"}]}}  # fmt: skip
+    assert not explained(stalled)  # a witness with no key or value is not of it either
     capped = {**failing, "counts": {"duplicate": 101}}
     assert not explained(capped)  # witnesses beyond the cap were not looked at
+
+
+STALE_LEADER_RUN = {
+    "config": {
+        "mode": "transactional", "workload": "ctp", "time-limit": 6.0, "convergence": 3.0,
+        "swarm": True, "kafka.version": "4.2", "external": {"workload.txn-think-ms": 300.0},
+    },
+    "seed": 100201,
+    "schedule": [
+        {"at": 0.0, "nemesis": "kill-coordinator", "duration": 2.957, "target": "coordinator"},
+        {"at": 1.602, "nemesis": "partition-halves", "duration": 1.818, "target": "brokers"},
+        {"at": 3.102, "nemesis": "partition-controller", "duration": 2.79,
+         "target": "random-broker"},
+    ],
+}  # fmt: skip
+
+
+def test_a_reset_after_a_stale_leaders_out_of_range_is_known_real() -> None:
+    """A swarm run on the newest release (found as a clean twin of the search benchmark): b2,
+    cut off from the controller, still leads in2 with its old epoch and a shorter log; a
+    processor that just got in2 (committed offset 2, with no leader epoch) fetches there with
+    its cached metadata, gets OFFSET_OUT_OF_RANGE, resets to the earliest offset and processes
+    in2's first records again, committing them twice.
+
+    Kafka: clients/src/main/java/org/apache/kafka/clients/consumer/internals/FetchCollector.java,
+    handleInitializeErrors (OFFSET_OUT_OF_RANGE -> requestOffsetResetIfPartitionAssigned);
+    ClassicKafkaConsumer.updateLastSeenEpochIfNewer (only a committed offset with a leader epoch
+    moves the consumer off stale metadata); examples/.../ExactlyOnceMessageProcessor.java,
+    getOffsetsToCommit (commits positions without one)."""
+    from sim.config import from_mapping
+
+    config = from_mapping(STALE_LEADER_RUN["config"])
+    outcome = run(config, STALE_LEADER_RUN["seed"], STALE_LEADER_RUN["schedule"])
+    results = outcome.results
+    assert results["forbidden"] == ["pipeline-duplicate"]
+    assert outcome.world is not None
+    assert ("in2", True) in {(k, stale) for k, _, stale in outcome.world.offset_resets}
+    known = results["known_real"]["pipeline-duplicate"]
+    assert {(k["key"], k["offset"], k["class"]) for k in known} == {
+        ("in2", 0, "stale-leader-reset"),
+        ("in2", 1, "stale-leader-reset"),
+    }
+    assert explained(results)
+    # a reset answered by the partition's current leader is not stale
+    world = outcome.world
+    leader = world.controller.partitions["in2"].leader
+    assert leader is not None
+    world.note_offset_reset("in2", leader)
+    assert world.offset_resets[-1][2] is False
