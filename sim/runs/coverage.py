@@ -48,6 +48,9 @@ class Coverage(MessageTrace):
     def __init__(self) -> None:
         super().__init__()
         self.hits: Counter[str] = Counter()
+        # requests a fault held back, by (sender, receiver, correlation id): their answers are
+        # news of their own (a late TxnOffsetCommit or marker accepted or fenced)
+        self._held: set[tuple[str, str, int]] = set()
 
     @property
     def live(self) -> bool:  # nodes format their notes only when a trace is live
@@ -63,6 +66,11 @@ class Coverage(MessageTrace):
             self.hits[f"dropped:{name}:{reason}"] += 1
         if entry.delayed:
             self.hits[f"delayed:{name}"] += 1
+            if not entry.response:
+                self._held.add((entry.src, entry.dst, entry.corr))
+        if entry.response and (entry.dst, entry.src, entry.corr) in self._held:
+            self._held.discard((entry.dst, entry.src, entry.corr))
+            self.hits[f"late-answer:{name}:{error or 'ok'}"] += 1
         if entry.duplicate:
             self.hits[f"duplicated:{name}"] += 1
         if entry.reordered:
@@ -82,12 +90,13 @@ class Coverage(MessageTrace):
         """Every feature this run reached, with its count bucket; plus the verdict's anomaly
         types and bucketed protocol counters when ``results`` is given."""
         out = set(self.hits)
-        # How often counts only where it is news: decisions and error answers. Routine traffic
-        # and drops vary with every schedule; bucketing them would keep nearly every run.
+        # How often counts only where it is news: decisions, error answers and answers to held
+        # requests. Routine traffic and drops vary with every schedule; bucketing them would
+        # keep nearly every run.
         out |= {
             f"{name}#{bucket(n)}"
             for name, n in self.hits.items()
-            if name.startswith("decision:")
+            if name.startswith(("decision:", "late-answer:"))
             or (name.startswith("msg:") and not name.endswith(":ok"))
         }
         if results is not None:

@@ -35,6 +35,26 @@ def test_coverage_does_not_change_the_history_and_sees_the_protocol() -> None:
     assert any(f.startswith("msg:ProduceResponse") for f in features)
 
 
+def test_coverage_tells_the_answer_to_a_held_request_apart() -> None:
+    """The answer to a request a fault held back is a feature of its own (a late marker or
+    TxnOffsetCommit accepted, or fenced), so guided search keeps the runs where one landed and
+    mutates from there; the same requests answered on time are not."""
+    from sim.scenarios import SCENARIOS
+
+    case = SCENARIOS["delayed-txn-offset-commit"].cases[0]
+    coverage = Coverage()
+    run(case.config, 0, case.schedule(0), trace=coverage)
+    late = {f for f in coverage.features() if f.startswith("late-answer:")}
+    assert late == {
+        "late-answer:TxnOffsetCommitResponse:ok",
+        "late-answer:TxnOffsetCommitResponse:ok#1",
+    }
+    plain = Coverage()
+    run(case.config, 0, [], trace=plain)
+    assert "msg:TxnOffsetCommitResponse:ok" in plain.features()
+    assert not any(f.startswith("late-answer:") for f in plain.features())
+
+
 def test_buckets_are_coarse_above_three() -> None:
     assert [bucket(n) for n in (1, 2, 3, 4, 7, 8, 20, 40, 500)] == [
         "1", "2", "3", "4+", "4+", "8+", "16+", "32+", "128+",
