@@ -30,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sim.cluster import trace as tr
+
 if TYPE_CHECKING:
     from sim.cluster.controller import Controller, PartitionState
 
@@ -156,6 +158,13 @@ def reassignments(controller: Controller) -> Reassignments:
     return state
 
 
+def _note(controller: Controller, text: str) -> None:
+    """Tracing only (and guided search's coverage): an election's outcome for a partition."""
+    trace = controller.world.net.trace
+    if trace is not None and trace.live:
+        trace.note("controller", tr.ELECTION, text)
+
+
 def elect_preferred(controller: Controller, keys: list[str]) -> dict[str, str]:
     """ElectLeaders(PREFERRED) for ``keys``: partition -> new leader, for those that moved."""
     c = controller
@@ -169,7 +178,9 @@ def elect_preferred(controller: Controller, keys: list[str]) -> dict[str, str]:
             continue  # ELECTION_NOT_NEEDED / PREFERRED_LEADER_NOT_AVAILABLE
         if preferred not in p.isr:
             if not ignore_isr:
+                _note(c, f"preferred-election refused, replica outside ISR: {key} {preferred}")
                 continue
+            _note(c, f"preferred-election elects replica outside ISR: {key} {preferred}")
             p.isr = [preferred, *(r for r in p.isr if r != preferred)]
         p.leader = preferred
         p.leader_epoch += 1

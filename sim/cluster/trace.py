@@ -32,6 +32,7 @@ MARKER = "marker"
 LSO = "lso-advanced"
 APPEND = "append"
 COORDINATOR = "coordinator"
+ELECTION = "election"  # an admin election's outcome per partition (sim.cluster.reassign)
 BUGGIFY = "buggify"  # a BUGGIFY site took its rare path (sim.cluster.buggify)
 
 

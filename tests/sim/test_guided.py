@@ -55,6 +55,25 @@ def test_coverage_tells_the_answer_to_a_held_request_apart() -> None:
     assert not any(f.startswith("late-answer:") for f in plain.features())
 
 
+def test_coverage_sees_a_preferred_election_meet_a_replica_outside_the_isr() -> None:
+    """The precondition of a preferred leader elected from behind is a feature: refused on a
+    correct controller, taken with the bug switch (guided search keeps such runs).
+
+    Kafka: metadata/src/main/java/org/apache/kafka/controller/PartitionChangeBuilder.java,
+    electPreferredLeader (the first replica only if isValidNewLeader: in the ISR)."""
+    from sim.scenarios.bug_matrix import MATRIX
+
+    entry = next(e for e in MATRIX if e.bug == "preferred-election-ignores-isr")
+    seen = {}
+    for bugs in ((), (entry.bug,)):
+        coverage = Coverage()
+        run(entry.config.replace(bugs=bugs), 0, entry.schedule(0), trace=coverage)
+        seen[bugs] = {f for f in coverage.features() if f.startswith("decision:election:")}
+    assert "decision:election:preferred-election refused, replica outside" in seen[()]
+    assert "decision:election:preferred-election elects replica outside" in seen[(entry.bug,)]
+    assert not any("elects" in f for f in seen[()])
+
+
 def test_buckets_are_coarse_above_three() -> None:
     assert [bucket(n) for n in (1, 2, 3, 4, 7, 8, 20, 40, 500)] == [
         "1", "2", "3", "4+", "4+", "8+", "16+", "32+", "128+",
