@@ -154,21 +154,27 @@ def first_failure_guided(
     return failing["index"] + 1, time.perf_counter() - started, witness
 
 
-def twin_fails(target: Target, witness: tuple[Config, int, list[dict[str, Any]]]) -> str | None:
+def twin_fails(
+    target: Target, witness: tuple[Config, int, list[dict[str, Any]]]
+) -> tuple[str | None, bool]:
     """Replay a failing run on the target's clean twin: the same seed, schedule and search
-    settings (swarm, BUGGIFY), without the bug or on the fixed release. If it fails there too
-    (with any anomaly: the twin is meant to be clean), the failure is not the target's: a false
-    alarm of the model ("alarm"), or a failure real Kafka has too ("known": every forbidden
-    witness is a known real class, sim.runs.known); None when the twin passes. (A guided
-    campaign's failing run of kraft-duplicate-registration failed this way and exposed a KRaft
-    fidelity bug.)"""
+    settings (swarm, BUGGIFY), without the bug or on the fixed release. Returns how the twin
+    fared (``failure_kind``: None, "known" or "alarm") and whether that rejects the find: it
+    does when the twin shows one of the target's own anomalies (then the failure is not the
+    target's: a false alarm of the model, or another bug the fix does not cover). A twin that
+    fails with something else (the default idempotent client's own duplicate beside the bug's
+    lost writes) leaves the find standing and is counted on the false-positive side. (A guided
+    campaign's failing run of kraft-duplicate-registration failed on its twin and exposed a
+    KRaft fidelity bug.)"""
     from sim.runs.runner import run
 
     config, seed, schedule = witness
     clean = target.clean.replace(swarm=config.swarm, nemesis=config.nemesis)
     clean = clean.replace(external={**clean.external, **{
         k: v for k, v in config.external.items() if k.startswith("sim.")}})  # fmt: skip
-    return failure_kind(run(clean, seed, schedule).results)
+    results = run(clean, seed, schedule).results
+    kind = failure_kind(results)
+    return kind, kind is not None and target.found_in(results.get("forbidden", []))
 
 
 def failure_kind(results: dict[str, Any]) -> str | None:
@@ -286,14 +292,15 @@ def main() -> None:
 def run_job(job: tuple[str, str, int], max_runs: int, clean_runs: int) -> tuple[Any, ...]:
     """One campaign (``c`` >= 0, seeds from 10,000 x (c + 1)) on a target's buggy configuration:
     runs to the first failure, wall s, and how the failing run fares on the clean twin
-    (``twin_fails``); or (``c`` == -1) the clean side's ``clean_runs`` runs (``clean_side``)."""
+    (``twin_fails``: its failure kind, and whether that rejects the find); or (``c`` == -1) the clean side's ``clean_runs`` runs (``clean_side``)."""
     target_name, name, c = job
     target = next(t for t in targets() if t.name == target_name)
     if c < 0:
         return clean_side(name, target.clean, clean_runs)
     config, search = strategy(name, target.config)
     found, wall, witness = search(config, 10_000 * (c + 1), max_runs, target)
-    return found, wall, None if witness is None else twin_fails(target, witness)
+    twin, rejected = (None, False) if witness is None else twin_fails(target, witness)
+    return found, wall, twin, rejected
 
 
 def table_rows(
@@ -302,10 +309,11 @@ def table_rows(
     args: argparse.Namespace,
     done: dict[tuple[str, str, int], tuple[Any, ...]],
 ) -> list[dict[str, Any]]:
-    """The rows whose campaigns have all finished, in target order. A find whose failing run
-    fails on the clean twin too does not count (``runs`` shows it as None): ``twin_failures``
-    counts the false alarms among them, ``twin_known`` those of a known real class. The clean
-    side likewise: ``clean_failures`` (false alarms) and ``clean_known``."""
+    """The rows whose campaigns have all finished, in target order. A find whose clean twin
+    shows the target's own anomalies does not count (``runs`` shows it as None;
+    ``twin_rejected`` counts them). Every twin that failed at all is counted on the
+    false-positive side: ``twin_failures`` the false alarms, ``twin_known`` those of a known
+    real class; the clean side likewise (``clean_failures``, ``clean_known``)."""
     rows = []
     for t in chosen:
         keys = [(t.name, n, c) for n in names for c in range(args.campaigns)]
@@ -314,13 +322,14 @@ def table_rows(
         row: dict[str, Any] = {"target": t.name}
         for name in names:
             results = [done[(t.name, name, c)] for c in range(args.campaigns)]
-            found = [None if twin else n for n, _, twin in results]
-            walls = [wall for _, wall, _ in results]
+            found = [None if rejected else n for n, _, _, rejected in results]
+            walls = [r[1] for r in results]
             runs, wall = median_or_dash(found, walls, args.max_runs)
-            twins = [twin for _, _, twin in results]
+            twins = [r[2] for r in results]
             row[name] = {"median_runs": runs, "median_wall_s": wall, "runs": found,
                          "twin_failures": twins.count("alarm"),
-                         "twin_known": twins.count("known")}  # fmt: skip
+                         "twin_known": twins.count("known"),
+                         "twin_rejected": sum(1 for r in results if r[3])}  # fmt: skip
             clean = done.get((t.name, name, -1))
             if clean is not None:
                 row[name]["clean_failures"], row[name]["clean_known"], _ = clean

@@ -150,17 +150,25 @@ def search_table() -> str:
         for n in names
         if row[n].get("twin_failures") or row[n].get("twin_known")
     ]
+    rejected = [
+        f"{row['target']} ({n}, {row[n]['twin_rejected']})"
+        for row in data["rows"]
+        for n in names
+        if row[n].get("twin_rejected")
+    ]
     if any("twin_failures" in row[n] for row in data["rows"] for n in names):
         lines += [
             "",
             "Every find was replayed on the target's clean twin (same seed, schedule and "
-            "search settings): "
+            "search settings); a find counts only if the twin does not show the target's own "
+            "anomalies. "
+            + (f"Rejected: {', '.join(rejected)}. " if rejected else "None was rejected. ")
             + (
-                "some failed there too and are not counted: "
+                "Twins that failed at all (counted on the false-positive side): "
                 + ", ".join(f"{t} ({n}, {_failures(a, k)})" for t, n, a, k in twins)
                 + "."
                 if twins
-                else "each passed there."
+                else "Every twin passed."
             ),
         ]
     if clean:
