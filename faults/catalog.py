@@ -444,10 +444,23 @@ def _crash_broker(ctx: FaultContext, target: str, params: dict[str, Any]) -> Hea
     return broker.restart
 
 
+def _fit_lose_unflushed(params: dict[str, Any], config: Any, rng: Any) -> dict[str, Any]:
+    """One broker losing its unflushed suffix is a crash Kafka promises to survive with acks=all
+    and min.insync.replicas >= 2 (every acknowledged record is in another replica's memory) once
+    a restarted broker cannot rejoin as its old self: the KRaft controller fences it first
+    (BrokerRegistration: DuplicateBrokerRegistrationException while the old session lives). The
+    single-controller model has no registration check, so --swarm draws it only with a quorum."""
+    if config.quorum_voters > 1 and config.acks == "all" and config.min_insync_replicas >= 2:
+        return params
+    return {k: v for k, v in params.items() if k != "lose-unflushed"}
+
+
 @nemesis(
     "kill-broker",
     "crash a broker (leaders fail over); restart it later, optionally losing its unflushed suffix",
     "random-broker",
+    swarm_params=lambda rng: {"lose-unflushed": True} if rng.random() < 0.5 else {},
+    swarm_fit=_fit_lose_unflushed,
 )
 def kill_broker(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
     return _crash_broker(ctx, target, params)

@@ -70,16 +70,30 @@ def explained(results: dict[str, Any]) -> bool:
     real class (witnesses cut at the results' cap count as unexplained)."""
     if results.get("valid") is not False:
         return False
+    return set(results.get("forbidden", [])) <= explained_types(results)
+
+
+def excuses(results: dict[str, Any]) -> dict[str, list[str]]:
+    """What a search needs to tell a run's own failure from a known real class's: the
+    forbidden anomalies known classes fully explain, and which classes were seen."""
+    classes = {i["class"] for items in results.get("known_real", {}).values() for i in items}
+    return {"explained": sorted(explained_types(results)), "classes": sorted(classes)}
+
+
+def explained_types(results: dict[str, Any], but: tuple[str, ...] = ()) -> set[str]:
+    """The forbidden anomalies whose every breaking witness a known real class explains, not
+    counting the classes in ``but``."""
     known = results.get("known_real", {})
+    out = set()
     for name in results.get("forbidden", []):
         witnesses = results["anomalies"].get(name, [])
         if results.get("counts", {}).get(name, len(witnesses)) > len(witnesses):
-            return False
+            continue
         breaking = [w for w in witnesses if violates(results["mode"], name, w)]
-        items = known.get(name, [])
-        if not breaking or not all(any(_names(i, w) for i in items) for w in breaking):
-            return False
-    return True
+        items = [i for i in known.get(name, []) if i["class"] not in but]
+        if breaking and all(any(_names(i, w) for i in items) for w in breaking):
+            out.add(name)
+    return out
 
 
 def _names(item: dict[str, Any], w: dict[str, Any]) -> bool:

@@ -80,3 +80,18 @@ def test_a_failure_real_kafka_has_too_is_counted_apart_from_false_alarms() -> No
     assert (alarms, known) == (0, 0)
     alarms, known, _ = search.clean_side("guided", target.config, 3)
     assert alarms >= 1 and known == 0  # the bug's duplicates are not a known real class
+
+
+def test_a_known_real_class_does_not_count_as_another_targets_find() -> None:
+    """A run whose only forbidden anomaly is the default idempotent client's renumbered
+    duplicate (sim.runs.known) has not found unclean-truncation (which also shows duplicates),
+    but it has found the first-batch duplicate, whose class it is; a lost write beside it is
+    unclean-truncation's find whatever the duplicates are."""
+    by_name = {t.name: t for t in search.targets()}
+    truncation = by_name["unclean-truncation"]
+    first_batch = next(t for n, t in by_name.items() if n.startswith("first-batch-oos-duplicate"))
+    known = {"explained": ["duplicate"], "classes": ["renumbered-after-landing"]}
+    assert not truncation.shown_by(["duplicate"], known)
+    assert first_batch.shown_by(["duplicate"], known)
+    assert truncation.shown_by(["duplicate", "lost-write"], known)
+    assert truncation.shown_by(["duplicate"], {"explained": [], "classes": []})
