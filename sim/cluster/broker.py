@@ -90,6 +90,9 @@ class Broker(BaseNode):
             for k in keys
         }
         self.disk = Disk(cfg, self.bugs)  # what survives a power loss (sim.cluster.storage)
+        # partitions whose records a crash took (log end before it, last leader epoch seen):
+        # the simulator's bookkeeping for sim.runs.known, never read by the protocol
+        self.lost_committed: dict[str, tuple[int, int]] = {}
         # After a restart that lost data: register anew before taking any metadata (KRaft
         # BrokerLifecycleManager), so the shortened log never resumes its old leaderships.
         self.registering = False
@@ -136,12 +139,15 @@ class Broker(BaseNode):
             ext.reset()
         if lose_unflushed:
             self.registering = True
+            before = self._log_ends()
             for log in self.logs.values():
                 power_loss(log, None, 0.0)
+            self._note_lost_committed(before)
 
     def lose_power(self, rng: random.Random, torn_tail: float) -> dict[str, dict[str, int]]:
         """Crash losing every log's suffix past its on-disk prefix (a torn last write with
         probability ``torn_tail``, truncated by recovery); returns what went, per partition."""
+        before = self._log_ends()
         self.crash()
         self.registering = True
         out = {}
@@ -149,7 +155,21 @@ class Broker(BaseNode):
             lost = power_loss(log, rng, torn_tail)
             if lost["lost"] or lost["torn"]:
                 out[key] = lost
+        self._note_lost_committed(before)
         return out
+
+    def _log_ends(self) -> dict[str, tuple[int, int]]:
+        """Per partition: the log end and the last leader epoch this replica had seen. (Not its
+        high watermark: a follower learns the leader's one fetch late, so records it held may
+        be committed beyond it.)"""
+        return {k: (log.leo, log.last_epoch) for k, log in self.logs.items()}
+
+    def _note_lost_committed(self, before: dict[str, tuple[int, int]]) -> None:
+        """Remember the partitions whose records this crash took from the log (the simulator's
+        own bookkeeping, for ``_become_leader``'s observation)."""
+        for key, (end, epoch) in before.items():
+            if self.logs[key].leo < end:
+                self.lost_committed[key] = (end, epoch)
 
     def restart(self) -> None:
         for log in self.logs.values():
@@ -260,6 +280,14 @@ class Broker(BaseNode):
         self._step_down(key)
         self.following.pop(key, None)
         log = self.logs[key]
+        lost = self.lost_committed.get(key)
+        if lost is not None and log.leo < lost[0]:
+            if p["leader_epoch"] > lost[1] and list(p["isr"]) == [self.name]:
+                # elected anew as the last ISR member without the records its crash took:
+                # Kafka does this too before KIP-966 (sim.runs.known)
+                self.world.observe("leader-after-lost-suffix", key)
+        elif lost is not None:
+            del self.lost_committed[key]
         log.note_epoch(p["leader_epoch"])
         st = LeaderState(p["leader_epoch"], p["partition_epoch"], list(p["isr"]))
         now = self.clock.now()  # lastCaughtUpTimeMs is wall-clock time (Partition.makeLeader)

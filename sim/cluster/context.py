@@ -28,3 +28,9 @@ class Context(Protocol):
     def next_id(self, name: str) -> int:
         """A cluster-wide counter (producer ids, process numbers): deterministic, never reused."""
         ...
+
+    def observe(self, kind: str, key: str) -> None:
+        """The simulator's own record of something no history shows (sim.runs.known reads it
+        after the run to tell Kafka's real failure classes from the model's); the model never
+        reads it back."""
+        ...

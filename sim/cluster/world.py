@@ -64,9 +64,8 @@ class World:
             None  # set by the runner; faults and scenarios reach sessions through it
         )
         self.stats: dict[str, Any] = {}
-        # consumer position resets after OFFSET_OUT_OF_RANGE, kept off the history for
-        # sim.runs.known: (partition, time, whether the broker that answered was a stale leader)
-        self.offset_resets: list[tuple[str, float, bool]] = []
+        # what no history shows, for sim.runs.known: (kind, partition, time), see observe
+        self.observations: list[tuple[str, str, float]] = []
         ext = config.external
         self.buggify: Buggify | None = (
             Buggify(self.rng, all_sites=bool(ext.get("sim.buggify-all")), now=lambda: self.env.now)
@@ -105,15 +104,19 @@ class World:
         self.counters[name] = n + 1
         return n
 
+    def observe(self, kind: str, key: str) -> None:
+        self.observations.append((kind, key, self.env.now))
+
     def note_offset_reset(self, key: str, broker: str) -> None:
         """A consumer reset its position on ``key`` after ``broker`` answered
-        OFFSET_OUT_OF_RANGE; stale if the controller has since given the partition a newer
-        leader epoch than the one ``broker`` still leads with (what no client can know)."""
+        OFFSET_OUT_OF_RANGE: observed as ``stale-leader-reset`` if the controller has since
+        given the partition a newer leader epoch than the one ``broker`` still leads with (what
+        no client can know)."""
         node = self.brokers.get(broker)
         epoch = node.leader_epoch(key) if node is not None else None
         p = self.controller.partitions.get(key)
-        stale = epoch is not None and p is not None and p.leader_epoch > epoch
-        self.offset_resets.append((key, self.env.now, stale))
+        if epoch is not None and p is not None and p.leader_epoch > epoch:
+            self.observe("stale-leader-reset", key)
 
     def broker_names(self) -> list[str]:
         return list(self.brokers)

@@ -21,6 +21,14 @@ broker that answered a consumer was a stale leader). Two classes are recognised:
   the committed offset carried its leader epoch (ClassicKafkaConsumer.updateLastSeenEpochIfNewer),
   which neither Kafka's exactly-once example (ExactlyOnceMessageProcessor.getOffsetsToCommit)
   nor Kafka Streams (StreamTask.committableOffsetsAndMetadata) commits.
+- ``unclean-shutdown-last-isr`` (lost-write, inconsistent-offsets and the read/send orderings on
+  that partition): a broker whose crash took records from its page cache was later
+  elected leader, with a new leader epoch, as the partition's only ISR member. A fenced broker
+  that is the last ISR member stays in the ISR (ReplicationControlManager: the ISR never
+  empties) and is elected again once it registers; nothing records that its shutdown was
+  unclean. That is the data loss KIP-966 (Eligible Leader Replicas, unclean shutdown
+  detection) describes; the modelled releases do not have it. A broker that resumes its
+  leadership with the *same* epoch (the kraft-duplicate-registration bug switch) is not this.
 
 What triggered the condition (an OutOfOrderSequence, an unresolved expired batch, a partition
 from the controller) is not checked here; the fidelity tests of those paths are what make the
@@ -36,10 +44,26 @@ from sim.cluster.world import World
 
 RENUMBERED = "renumbered-after-landing"
 STALE_RESET = "stale-leader-reset"
+UNCLEAN_SHUTDOWN = "unclean-shutdown-last-isr"
+LOST_SUFFIX_LEADER = "leader-after-lost-suffix"  # the broker's observation (sim.cluster.broker)
 SCENARIO_OF: dict[str, str | None] = {
     RENUMBERED: "first-batch-oos-duplicate",
     STALE_RESET: None,  # no hand-aimed scenario yet
+    UNCLEAN_SHUTDOWN: None,
 }
+# what a leader elected without committed records breaks on its partition, and the fields
+# that name each witness
+LOST_SUFFIX_SHOWS = (
+    "lost-write",
+    "inconsistent-offsets",
+    "duplicate",
+    "nonmonotonic-send",
+    "nonmonotonic-poll",
+    "poll-skip",
+    "int-poll-skip",
+    "int-nonmonotonic-poll",
+)
+WITNESS_FIELDS = {"inconsistent-offsets": ("key", "offset")}
 LABELS = ("class", "scenario")  # an item's other fields name the witness it explains
 
 
@@ -57,11 +81,16 @@ def known_classes(world: World, results: dict[str, Any]) -> dict[str, list[dict[
     for w in anomalies.get("duplicate", []):
         if violates(results["mode"], "duplicate", w) and _renumbered(world, w["key"], w["value"]):
             note("duplicate", w, ("key", "value"), RENUMBERED)
-    reset = {key for key, _, stale in world.offset_resets if stale}
+    reset = {key for kind, key, _ in world.observations if kind == STALE_RESET}
     for name in ("pipeline-duplicate", "duplicate-delivery"):
         for w in anomalies.get(name, []):
             if violates(results["mode"], name, w) and w.get("key") in reset:
                 note(name, w, ("key", "offset"), STALE_RESET)
+    cut = {key for kind, key, _ in world.observations if kind == LOST_SUFFIX_LEADER}
+    for name in LOST_SUFFIX_SHOWS:
+        for w in anomalies.get(name, []):
+            if w.get("key") in cut and violates(results["mode"], name, w):
+                note(name, w, WITNESS_FIELDS.get(name, ("key", "value")), UNCLEAN_SHUTDOWN)
     return out
 
 
