@@ -11,7 +11,7 @@ broker that answered a consumer was a stale leader). Two classes are recognised:
   renumbers a batch (TransactionManager.bumpIdempotentProducerEpoch ->
   startSequencesAtBeginning), and a batch written under the old epoch and renumbered under the
   new one is appended again: the KAFKA-14034 family, shown by the ``first-batch-oos-duplicate``
-  scenario. A broker that forgot a producer's sequence writes the second copy under the *same*
+  scenario (and, with librdkafka's bump on every timeout, by ``epoch-bump-duplicate``). A broker that forgot a producer's sequence writes the second copy under the *same*
   epoch, so a model or broker bug of that kind is not mistaken for this class.
 - ``stale-leader-reset`` (pipeline-duplicate, duplicate-delivery): a consumer reset its position
   on an input partition after OFFSET_OUT_OF_RANGE from a stale leader (a broker cut off from the
@@ -46,10 +46,11 @@ RENUMBERED = "renumbered-after-landing"
 STALE_RESET = "stale-leader-reset"
 UNCLEAN_SHUTDOWN = "unclean-shutdown-last-isr"
 LOST_SUFFIX_LEADER = "leader-after-lost-suffix"  # the broker's observation (sim.cluster.broker)
-SCENARIO_OF: dict[str, str | None] = {
-    RENUMBERED: "first-batch-oos-duplicate",
-    STALE_RESET: None,  # no hand-aimed scenario yet
-    UNCLEAN_SHUTDOWN: None,
+# the scenarios that show each class (none yet for the last two)
+SCENARIOS_OF: dict[str, tuple[str, ...]] = {
+    RENUMBERED: ("first-batch-oos-duplicate", "epoch-bump-duplicate"),
+    STALE_RESET: (),
+    UNCLEAN_SHUTDOWN: (),
 }
 # what a leader elected without committed records breaks on its partition, and the fields
 # that name each witness
@@ -76,7 +77,7 @@ def known_classes(world: World, results: dict[str, Any]) -> dict[str, list[dict[
 
     def note(name: str, w: dict[str, Any], fields: tuple[str, ...], cls: str) -> None:
         item = {f: w.get(f) for f in fields}
-        out.setdefault(name, []).append({**item, "class": cls, "scenario": SCENARIO_OF[cls]})
+        out.setdefault(name, []).append({**item, "class": cls, "scenario": _scenario(world, cls)})
 
     for w in anomalies.get("duplicate", []):
         if violates(results["mode"], "duplicate", w) and _renumbered(world, w["key"], w["value"]):
@@ -123,6 +124,15 @@ def explained_types(results: dict[str, Any], but: tuple[str, ...] = ()) -> set[s
         if breaking and all(any(_names(i, w) for i in items) for w in breaking):
             out.add(name)
     return out
+
+
+def _scenario(world: World, cls: str) -> str | None:
+    """The scenario that shows ``cls`` for this run's client: librdkafka's bump on every
+    timeout renumbers as the Java client's OutOfOrderSequence path does."""
+    if cls != RENUMBERED:
+        return None
+    bump_and_retry = world.config.external.get("client.oos") == "bump-and-retry"
+    return SCENARIOS_OF[cls][1 if bump_and_retry else 0]
 
 
 def _names(item: dict[str, Any], w: dict[str, Any]) -> bool:

@@ -93,5 +93,7 @@ def test_a_known_real_class_does_not_count_as_another_targets_find() -> None:
     known = {"explained": ["duplicate"], "classes": ["renumbered-after-landing"]}
     assert not truncation.shown_by(["duplicate"], known)
     assert first_batch.shown_by(["duplicate"], known)
+    bump = next(t for n, t in by_name.items() if n.startswith("epoch-bump-duplicate"))
+    assert bump.shown_by(["duplicate"], known)  # librdkafka's renumbering: the same class
     assert truncation.shown_by(["duplicate", "lost-write"], known)
     assert truncation.shown_by(["duplicate"], {"explained": [], "classes": []})

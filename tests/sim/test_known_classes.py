@@ -151,3 +151,14 @@ def test_a_last_isr_member_elected_after_an_unclean_shutdown_is_known_real() -> 
     entry = next(e for e in MATRIX if e.bug == "kraft-duplicate-registration")
     buggy = run(entry.config.replace(bugs=(entry.bug,)), 0, entry.schedule(0))
     assert buggy.results["valid"] is False and "known_real" not in buggy.results
+
+
+def test_librdkafkas_bump_and_retry_duplicate_is_the_same_class_with_its_own_scenario() -> None:
+    """librdkafka's drain-and-bump renumbers in-flight batches too (#4953): the same
+    signature, pointed at the scenario that shows that client policy."""
+    case = SCENARIOS["epoch-bump-duplicate"].cases[0]
+    results = run(case.config, 0, case.schedule(0)).results
+    assert results["valid"] is False and explained(results)
+    assert {(k["class"], k["scenario"]) for k in results["known_real"]["duplicate"]} == {
+        (RENUMBERED, "epoch-bump-duplicate")
+    }
