@@ -206,19 +206,20 @@ def failure_kind(results: dict[str, Any]) -> str | None:
     return "known" if explained(results) else "alarm"
 
 
-def clean_side(name: str, config: Config, runs: int) -> tuple[int, int, float]:
+def clean_side(name: str, config: Config, runs: int, first_seed: int = 7) -> tuple[int, int, float]:
     """The false-positive side: ``runs`` runs of a strategy on a clean configuration (seeds from
-    7), all of them; returns (false alarms, failures of a known real class, wall seconds)."""
+    ``first_seed``), all of them; returns (false alarms, failures of a known real class, wall
+    seconds)."""
     started = time.perf_counter()
     config, search = strategy(name, config)
     if search is first_failure_plain:
         from sim.runs.runner import run
 
-        kinds = [failure_kind(run(config, 7 + i).results) for i in range(runs)]
+        kinds = [failure_kind(run(config, first_seed + i).results) for i in range(runs)]
     else:
         from sim.runs.guided import run_guided
 
-        summary = run_guided(config, 7, runs, mutate_params=search is first_failure_guided)
+        summary = run_guided(config, first_seed, runs, mutate_params=search is first_failure_guided)
         kinds = [
             None if r["valid"] is not False else "known" if r["known_real"] else "alarm"
             for r in summary.runs
@@ -313,9 +314,12 @@ def run_job(job: tuple[str, str, int], max_runs: int, clean_runs: int) -> tuple[
     runs to the first failure, wall s, and how the failing run fares on the clean twin
     (``twin_fails``: its failure kind, and whether that rejects the find); or (``c`` == -1) the clean side's ``clean_runs`` runs (``clean_side``)."""
     target_name, name, c = job
-    target = next(t for t in targets() if t.name == target_name)
+    names = [t.name for t in targets()]
+    target = targets()[names.index(target_name)]
     if c < 0:
-        return clean_side(name, target.clean, clean_runs)
+        # seeds apart per target: several targets share one clean configuration (idempotent,
+        # the default workload), and the same seeds there would count the same runs again
+        return clean_side(name, target.clean, clean_runs, 7 + 10_000 * names.index(target_name))
     config, search = strategy(name, target.config)
     found, wall, witness = search(config, 10_000 * (c + 1), max_runs, target)
     twin, rejected = (None, False) if witness is None else twin_fails(target, witness)
