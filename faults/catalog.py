@@ -451,7 +451,7 @@ def _fit_lose_unflushed(params: dict[str, Any], config: Any, rng: Any) -> dict[s
     (BrokerRegistration: DuplicateBrokerRegistrationException while the old session lives). The
     single-controller model has no registration check, so --swarm draws it only with a quorum."""
     if config.quorum_voters > 1 and config.acks == "all" and config.min_insync_replicas >= 2:
-        return params
+        return params if params.get("lose-unflushed") else {}
     return {k: v for k, v in params.items() if k != "lose-unflushed"}
 
 
@@ -459,7 +459,7 @@ def _fit_lose_unflushed(params: dict[str, Any], config: Any, rng: Any) -> dict[s
     "kill-broker",
     "crash a broker (leaders fail over); restart it later, optionally losing its unflushed suffix",
     "random-broker",
-    swarm_params=lambda rng: {"lose-unflushed": True} if rng.random() < 0.5 else {},
+    swarm_params=lambda rng: {"lose-unflushed": rng.random() < 0.5},
     swarm_fit=_fit_lose_unflushed,
 )
 def kill_broker(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:

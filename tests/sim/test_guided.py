@@ -114,8 +114,11 @@ def test_parameter_mutation_explores_each_kinds_parameters_and_stays_valid() -> 
             fault = mutate_params(fault, rng)
             validate_schedule([{**fault, "target": REGISTRY[kind].default_target}])
             seen.add(json.dumps(fault["params"], sort_keys=True))
+        if kind == "kill-broker":  # one switch: lose the unflushed suffix or not
+            assert seen == {'{"lose-unflushed": false}', '{"lose-unflushed": true}'}, seen
+            continue
         assert len(seen) > 10, (kind, seen)
-    plain = {"at": 1.0, "nemesis": "kill-broker", "duration": 1.0, "target": "x", "params": {}}
+    plain = {"at": 1.0, "nemesis": "crash-producer", "duration": 1.0, "target": "x", "params": {}}
     assert mutate_params(plain, rng) == plain  # a kind without a parameter space
 
 
