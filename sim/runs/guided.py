@@ -135,6 +135,10 @@ def fault_kinds(config: Config) -> list[str]:
     return swarm_pool(config)
 
 
+# the share of candidates after the first round that are fresh swarm plans, not mutations
+FRESH_SHARE = 0.5
+
+
 class _Corpus:
     def __init__(self, config: Config, campaign_seed: int, mutate_params: bool = True) -> None:
         self.config = config
@@ -151,7 +155,10 @@ class _Corpus:
 
         out = []
         for index in range(start, start + n):
-            if not self.entries:  # the first round: planned schedules, as a swarm would draw
+            # the first round, and a share of every later one: planned schedules, as a swarm
+            # would draw them (mutation narrows towards what the corpus reached; fresh swarm
+            # plans keep swarm's own breadth, its kinds left out per seed and its lanes)
+            if not self.entries or self.rng.random() < FRESH_SHARE:
                 seed = self.seed + index
                 planning = self.config if self.config.nemesis else replace(self.config, swarm=True)
                 out.append((index, seed, plan(planning, seed)))
