@@ -77,10 +77,21 @@ def render_results(results: dict[str, Any], console: Console) -> None:
     if summary:
         line.append(f"  [{summary}]", style="dim")
     console.print(line)
+    for text in known_real_lines(results):
+        console.print(Text(text), style="yellow")
+
+
+def known_real_lines(results: dict[str, Any]) -> list[str]:
+    """One line per anomaly whose witnesses a known real class explains (``known_real``, set
+    by sim.runs.known): the terminal and the HTML report say the same."""
+    lines = []
     for name, items in sorted((results.get("known_real") or {}).items()):
         kinds = sorted({(str(i.get("class")), str(i.get("scenario"))) for i in items})
-        shown = "; ".join(c if s == "None" else f"{c} (eosim scenario run {s})" for c, s in kinds)
-        console.print(
-            Text(f"known real Kafka behaviour: {len(items)} {name} witness(es) are {shown}"),
-            style="yellow",
+        shown = "; ".join(
+            c if s == "None" else f"{c} (see: eosim scenario run {s})" for c, s in kinds
         )
+        lines.append(
+            f"known real Kafka behaviour (real Kafka does this too): {name} × {len(items)} "
+            f"is {shown}"
+        )
+    return lines

@@ -32,6 +32,7 @@ table{border-collapse:collapse;margin:6px 0 10px}
 td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
 .valid-true{color:#176b2c}.valid-false{color:#b00020}.valid-unknown{color:#8a6d00}
 .facts{color:#444;margin:2px 0 10px}
+.known{color:#7a5b00;background:#fff6d6;border-left:4px solid #e0b000;padding:4px 8px;margin:4px 0}
 .note{color:#555;margin:4px 0}
 .anomaly{border:1px solid #ddd;border-left:5px solid #b00020;padding:8px 10px;margin:8px 0;
  background:#fff8f8}
@@ -170,8 +171,14 @@ def _heading(
         if plots
         else ""
     )
+    from checkers.report_text import known_real_lines
+
+    known = "".join(
+        f'<p class="known">{_esc(line)}</p>' for line in known_real_lines(dict(results))
+    )
     return (
         f'<h1 class="{cls}">{_verdict_word(results)}: {_esc(verdict_sentence(results))}</h1>'
+        f"{known}"
         f'<p class="facts">{_esc(" · ".join(facts))}</p>'
         f'<p class="facts">faults that ran: {_esc(fault_text)} · '
         f'<a href="#timeline">timeline</a> · {plot_links}<a href="results.json">results.json</a>'
