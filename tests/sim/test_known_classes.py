@@ -162,3 +162,22 @@ def test_librdkafkas_bump_and_retry_duplicate_is_the_same_class_with_its_own_sce
     assert {(k["class"], k["scenario"]) for k in results["known_real"]["duplicate"]} == {
         (RENUMBERED, "epoch-bump-duplicate")
     }
+
+
+def test_an_acknowledged_record_lost_with_fsync_on_every_write_is_not_excused() -> None:
+    """With log.flush.interval.messages=1 Kafka fsyncs before a record counts, so a power loss
+    that takes an acknowledged record is the ack-before-flush bug, never Kafka's own
+    unclean-shutdown class, even where the survivor is re-elected as the last ISR member.
+
+    Kafka: storage/src/main/java/org/apache/kafka/storage/internals/log/UnifiedLog.java,
+    append (flush when unflushedMessages >= flushInterval, before the append returns)."""
+    entry = next(e for e in MATRIX if e.bug == "ack-before-flush")
+    found = 0
+    for seed in range(4):
+        outcome = run(entry.config.replace(bugs=(entry.bug,)), seed, entry.schedule(seed))
+        assert outcome.world is not None
+        assert not any(k == "leader-after-lost-suffix" for k, _, _ in outcome.world.observations)
+        if outcome.results["valid"] is False:
+            found += 1
+            assert not explained(outcome.results)
+    assert found
