@@ -448,8 +448,11 @@ def _fit_lose_unflushed(params: dict[str, Any], config: Any, rng: Any) -> dict[s
     """One broker losing its unflushed suffix is a crash Kafka promises to survive with acks=all
     and min.insync.replicas >= 2 (every acknowledged record is in another replica's memory) once
     a restarted broker cannot rejoin as its old self: the KRaft controller fences it first
-    (BrokerRegistration: DuplicateBrokerRegistrationException while the old session lives). The
-    single-controller model has no registration check, so --swarm draws it only with a quorum."""
+    (BrokerRegistration: DuplicateBrokerRegistrationException while the old session lives).
+    Overlapped with faults that leave that broker the last ISR member, Kafka before KIP-966
+    re-elects it without what it lost: such runs name the known class unclean-shutdown-last-isr
+    (sim.runs.known). The single-controller model has no registration check, so --swarm draws
+    it only with a quorum."""
     if config.quorum_voters > 1 and config.acks == "all" and config.min_insync_replicas >= 2:
         return params if params.get("lose-unflushed") else {}
     return {k: v for k, v in params.items() if k != "lose-unflushed"}

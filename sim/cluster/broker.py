@@ -92,7 +92,7 @@ class Broker(BaseNode):
         self.disk = Disk(cfg, self.bugs)  # what survives a power loss (sim.cluster.storage)
         # partitions whose records a crash took (log end before it, last leader epoch seen):
         # the simulator's bookkeeping for sim.runs.known, never read by the protocol
-        self.lost_committed: dict[str, tuple[int, int]] = {}
+        self.lost_suffix: dict[str, tuple[int, int]] = {}
         # After a restart that lost data: register anew before taking any metadata (KRaft
         # BrokerLifecycleManager), so the shortened log never resumes its old leaderships.
         self.registering = False
@@ -142,7 +142,7 @@ class Broker(BaseNode):
             before = self._log_ends()
             for log in self.logs.values():
                 power_loss(log, None, 0.0)
-            self._note_lost_committed(before)
+            self._note_lost_suffix(before)
 
     def lose_power(self, rng: random.Random, torn_tail: float) -> dict[str, dict[str, int]]:
         """Crash losing every log's suffix past its on-disk prefix (a torn last write with
@@ -155,7 +155,7 @@ class Broker(BaseNode):
             lost = power_loss(log, rng, torn_tail)
             if lost["lost"] or lost["torn"]:
                 out[key] = lost
-        self._note_lost_committed(before)
+        self._note_lost_suffix(before)
         return out
 
     def _log_ends(self) -> dict[str, tuple[int, int]]:
@@ -164,7 +164,7 @@ class Broker(BaseNode):
         be committed beyond it.)"""
         return {k: (log.leo, log.last_epoch) for k, log in self.logs.items()}
 
-    def _note_lost_committed(self, before: dict[str, tuple[int, int]]) -> None:
+    def _note_lost_suffix(self, before: dict[str, tuple[int, int]]) -> None:
         """Remember the partitions whose records this crash took from the log (the simulator's
         own bookkeeping, for ``_become_leader``'s observation). Not with
         log.flush.interval.messages=1: Kafka then fsyncs every append before it counts, so
@@ -174,7 +174,7 @@ class Broker(BaseNode):
             return
         for key, (end, epoch) in before.items():
             if self.logs[key].leo < end:
-                self.lost_committed[key] = (end, epoch)
+                self.lost_suffix[key] = (end, epoch)
 
     def restart(self) -> None:
         for log in self.logs.values():
@@ -285,14 +285,14 @@ class Broker(BaseNode):
         self._step_down(key)
         self.following.pop(key, None)
         log = self.logs[key]
-        lost = self.lost_committed.get(key)
+        lost = self.lost_suffix.get(key)
         if lost is not None and log.leo < lost[0]:
             if p["leader_epoch"] > lost[1] and list(p["isr"]) == [self.name]:
                 # elected anew as the last ISR member without the records its crash took:
                 # Kafka does this too before KIP-966 (sim.runs.known)
                 self.world.observe("leader-after-lost-suffix", key)
         elif lost is not None:
-            del self.lost_committed[key]
+            del self.lost_suffix[key]
         log.note_epoch(p["leader_epoch"])
         st = LeaderState(p["leader_epoch"], p["partition_epoch"], list(p["isr"]))
         now = self.clock.now()  # lastCaughtUpTimeMs is wall-clock time (Partition.makeLeader)
