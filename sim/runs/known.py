@@ -13,7 +13,7 @@ broker that answered a consumer was a stale leader). Two classes are recognised:
   new one is appended again: the KAFKA-14034 family, shown by the ``first-batch-oos-duplicate``
   scenario (and, with librdkafka's bump on every timeout, by ``epoch-bump-duplicate``). A broker that forgot a producer's sequence writes the second copy under the *same*
   epoch, so a model or broker bug of that kind is not mistaken for this class.
-- ``stale-leader-reset`` (pipeline-duplicate, duplicate-delivery): a consumer reset its position
+- ``stale-leader-reset`` (pipeline-duplicate): a consumer reset its position
   on an input partition after OFFSET_OUT_OF_RANGE from a stale leader (a broker cut off from the
   controller still leads with its old epoch and a shorter log), and processed the input again.
   The Java consumer resets on that error (FetchCollector.handleInitializeErrors ->
@@ -83,10 +83,12 @@ def known_classes(world: World, results: dict[str, Any]) -> dict[str, list[dict[
         if violates(results["mode"], "duplicate", w) and _renumbered(world, w["key"], w["value"]):
             note("duplicate", w, ("key", "value"), RENUMBERED)
     reset = {key for kind, key, _ in world.observations if kind == STALE_RESET}
-    for name in ("pipeline-duplicate", "duplicate-delivery"):
-        for w in anomalies.get(name, []):
-            if violates(results["mode"], name, w) and w.get("key") in reset:
-                note(name, w, ("key", "offset"), STALE_RESET)
+    # only a pipeline's duplicate: its offsets go through sendOffsetsToTransaction, which
+    # applications fill without a leader epoch; a plain consumer group's commitSync() and
+    # auto-commit carry one (SubscriptionState.allConsumed), so there the reset is not Kafka's
+    for w in anomalies.get("pipeline-duplicate", []):
+        if violates(results["mode"], "pipeline-duplicate", w) and w.get("key") in reset:
+            note("pipeline-duplicate", w, ("key", "offset"), STALE_RESET)
     cut = {key for kind, key, _ in world.observations if kind == LOST_SUFFIX_LEADER}
     for name in LOST_SUFFIX_SHOWS:
         for w in anomalies.get(name, []):
