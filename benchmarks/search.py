@@ -26,7 +26,8 @@ client's own duplicate) or after ``--max-runs``; the table gives the median runs
 the first failure ("-" when fewer than half the campaigns found one). ``--clean-runs N`` also
 runs each strategy N times on the configuration without the bug (the false-positive side:
 every run there must be valid, or fail only with a class real Kafka has too, ``sim.runs.known``:
-the default idempotent client's renumbered duplicate is one; those are counted apart). Run on demand; it takes minutes to hours depending on options.
+the default idempotent client's renumbered duplicate is one; those are counted apart). Run on
+demand; it takes minutes to hours depending on options.
 """
 
 from __future__ import annotations
@@ -199,11 +200,17 @@ def twin_fails(
 def failure_kind(results: dict[str, Any]) -> str | None:
     """None for a run that did not fail; "known" for one whose every forbidden witness real
     Kafka has too (sim.runs.known); "alarm" otherwise (on a clean configuration: the model's)."""
-    from sim.runs.known import explained
+    from sim.runs.known import excuses
 
-    if results.get("valid") is not False:
+    return _kind(results.get("valid"), results.get("forbidden", []), excuses(results))
+
+
+def _kind(valid: Any, forbidden: list[str], excused: dict[str, list[str]]) -> str | None:
+    """``failure_kind`` from a run's verdict, forbidden anomalies and ``excuses`` (what a
+    guided campaign keeps of each run)."""
+    if valid is not False:
         return None
-    return "known" if explained(results) else "alarm"
+    return "known" if set(forbidden) <= set(excused["explained"]) else "alarm"
 
 
 def clean_side(name: str, config: Config, runs: int, first_seed: int = 7) -> tuple[int, int, float]:
@@ -220,10 +227,7 @@ def clean_side(name: str, config: Config, runs: int, first_seed: int = 7) -> tup
         from sim.runs.guided import run_guided
 
         summary = run_guided(config, first_seed, runs, mutate_params=search is first_failure_guided)
-        kinds = [
-            None if r["valid"] is not False else "known" if r["known_real"] else "alarm"
-            for r in summary.runs
-        ]
+        kinds = [_kind(r["valid"], r["forbidden"], r["excuses"]) for r in summary.runs]
     wall = time.perf_counter() - started
     return kinds.count("alarm"), kinds.count("known"), wall
 
@@ -312,10 +316,12 @@ def main() -> None:
 def run_job(job: tuple[str, str, int], max_runs: int, clean_runs: int) -> tuple[Any, ...]:
     """One campaign (``c`` >= 0, seeds from 10,000 x (c + 1)) on a target's buggy configuration:
     runs to the first failure, wall s, and how the failing run fares on the clean twin
-    (``twin_fails``: its failure kind, and whether that rejects the find); or (``c`` == -1) the clean side's ``clean_runs`` runs (``clean_side``)."""
+    (``twin_fails``: its failure kind, and whether that rejects the find); or (``c`` == -1)
+    the clean side's ``clean_runs`` runs (``clean_side``)."""
     target_name, name, c = job
-    names = [t.name for t in targets()]
-    target = targets()[names.index(target_name)]
+    every = targets()
+    names = [t.name for t in every]
+    target = every[names.index(target_name)]
     if c < 0:
         # seeds apart per target: several targets share one clean configuration (idempotent,
         # the default workload), and the same seeds there would count the same runs again

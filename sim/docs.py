@@ -196,7 +196,7 @@ def search_table() -> str:
 
 
 def _failures(alarms: int, known: int) -> str:
-    """ "2 false alarms, 1 known real": a failure of a class real Kafka has too (sim.runs.known)
+    """ "2 false alarms, 1 of a known real class": a failure of a class real Kafka has too (sim.runs.known)
     is not the model's; older results (before known classes were told apart) count all as
     false alarms."""
     parts = []

@@ -4,15 +4,16 @@ A failing run is a finding either way, but a reader (and the search benchmark's 
 side) must tell "the model is wrong" from "Kafka does this". The checker cannot: a history says
 a value was written twice, not why. The simulator can, after the run: its logs keep each
 record's producer id, epoch and sequence, and it notes what no client could know (whether the
-broker that answered a consumer was a stale leader). Two classes are recognised:
+broker that answered a consumer was a stale leader). Three classes are recognised:
 
 - ``renumbered-after-landing`` (duplicate): an idempotent producer's value written twice by one
   producer id under two epochs, outside any transaction. Only the client's local epoch bump
   renumbers a batch (TransactionManager.bumpIdempotentProducerEpoch ->
   startSequencesAtBeginning), and a batch written under the old epoch and renumbered under the
   new one is appended again: the KAFKA-14034 family, shown by the ``first-batch-oos-duplicate``
-  scenario (and, with librdkafka's bump on every timeout, by ``epoch-bump-duplicate``). A broker that forgot a producer's sequence writes the second copy under the *same*
-  epoch, so a model or broker bug of that kind is not mistaken for this class.
+  scenario (and, with librdkafka's bump on every timeout, by ``epoch-bump-duplicate``). A
+  broker that forgot a producer's sequence writes the second copy under the *same* epoch, so a
+  model or broker bug of that kind is not mistaken for this class.
 - ``stale-leader-reset`` (pipeline-duplicate): a consumer reset its position
   on an input partition after OFFSET_OUT_OF_RANGE from a stale leader (a broker cut off from the
   controller still leads with its old epoch and a shorter log), and processed the input again.
@@ -112,9 +113,8 @@ def excuses(results: dict[str, Any]) -> dict[str, list[str]]:
     return {"explained": sorted(explained_types(results)), "classes": sorted(classes)}
 
 
-def explained_types(results: dict[str, Any], but: tuple[str, ...] = ()) -> set[str]:
-    """The forbidden anomalies whose every breaking witness a known real class explains, not
-    counting the classes in ``but``."""
+def explained_types(results: dict[str, Any]) -> set[str]:
+    """The forbidden anomalies whose every breaking witness a known real class explains."""
     known = results.get("known_real", {})
     out = set()
     for name in results.get("forbidden", []):
@@ -122,7 +122,7 @@ def explained_types(results: dict[str, Any], but: tuple[str, ...] = ()) -> set[s
         if results.get("counts", {}).get(name, len(witnesses)) > len(witnesses):
             continue
         breaking = [w for w in witnesses if violates(results["mode"], name, w)]
-        items = [i for i in known.get(name, []) if i["class"] not in but]
+        items = known.get(name, [])
         if breaking and all(any(_names(i, w) for i in items) for w in breaking):
             out.add(name)
     return out
