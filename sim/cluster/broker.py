@@ -31,6 +31,16 @@ SLOW_APIS = frozenset(
      "SyncGroup", "Heartbeat", "OffsetFetch"}
 )  # fmt: skip
 
+# Client requests BUGGIFY's late-request and late-produce sites may handle after the client's
+# timeout (WriteTxnMarkers, a broker's own request, is slow-marker's and stays within its timeout).
+LATE_SITES = {
+    "EndTxn": "late-request",
+    "TxnOffsetCommit": "late-request",
+    "AddPartitionsToTxn": "late-request",
+    "AddOffsetsToTxn": "late-request",
+    "Produce": "late-produce",
+}
+
 if TYPE_CHECKING:
     import random
 
@@ -366,6 +376,37 @@ class Broker(BaseNode):
         self.after_append(key)
         self.wait_for_hw(key, end, done)
 
+    def receive(self, msg: Message) -> None:
+        """With BUGGIFY's late-request / late-produce sites, a client's request may be handled
+        only after the client timed out and retried on a new connection (it waited in the
+        request queue; Kafka still handles a queued request whose connection has closed, and
+        the answer goes nowhere)."""
+        bug = self.buggify
+        if bug is None or msg.is_response:
+            super().receive(msg)
+            return
+        site = LATE_SITES.get(msg.api)
+        if site is None or not bug(site):
+            super().receive(msg)
+            return
+        timeout = self.world.config.request_timeout_ms / 1000
+        late = bug.uniform(site, 1.05, 2.5) * timeout
+        trace = self.net.trace
+        if trace is not None and trace.live:
+            trace.note(
+                self.name,
+                tr.BUGGIFY,
+                f"BUGGIFY {site}: {msg.api} from {msg.src} handled {late:.3f} s late",
+            )
+            trace.held_request(msg)
+        incarnation = self.incarnation
+        self.env.timeout(late).callbacks.append(lambda _ev: self._handle_late(msg, incarnation))
+
+    def _handle_late(self, msg: Message, incarnation: int) -> None:
+        """A queued request dies with the process that queued it."""
+        if self.alive and self.incarnation == incarnation:
+            super().receive(msg)
+
     # --- produce -------------------------------------------------------------------------
     def reply(self, msg: Message, body: dict[str, Any]) -> None:
         """Answer a request; with BUGGIFY's slow-response site a client's answer may leave late,
@@ -385,7 +426,7 @@ class Broker(BaseNode):
         late = bug.uniform("slow-response", 0.3, 0.95) * self.world.config.request_timeout_ms / 1000
         response = Message(self.name, msg.src, msg.api, body, msg.corr, is_response=True)
         self.env.timeout(late).callbacks.append(
-            functools.partial(self._later, self.transmit, response)
+            functools.partial(self._later, self.transmit, response, self.incarnation)
         )
 
     def on_produce(self, msg: Message) -> None:

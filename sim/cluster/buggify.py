@@ -56,6 +56,33 @@ SITES: dict[str, tuple[float, str]] = {
         "queue): the transaction stays in PrepareCommit or PrepareAbort that much longer, and "
         "that partition's LSO with it",
     ),
+    "auto-leader-rebalance": (
+        0.5,
+        "the active controller's leader-imbalance check runs at a controller tick and moves "
+        "every partition whose preferred replica is not its leader back to it, if it may "
+        "(auto.leader.rebalance.enable, on by default, with a short "
+        "leader.imbalance.check.interval.seconds): leadership returns to a broker soon after "
+        "it comes back, while it may still be catching up",
+    ),
+    "late-request": (
+        0.05,
+        "a broker handles a transactional client request (EndTxn, TxnOffsetCommit, "
+        "AddPartitionsToTxn, AddOffsetsToTxn) only after the client's request timeout: it sat "
+        "in the request queue behind a stalled handler, the client gave up on the connection "
+        "and retried on a new one, and the broker still handles what was queued (the "
+        "KAFKA-17754 family that KIP-890 closes)",
+    ),
+    "late-produce": (
+        0.01,
+        "a broker handles a Produce request only after the producer's request timeout (as "
+        "late-request: a queued request outlives the connection it came on)",
+    ),
+    "late-marker": (
+        0.05,
+        "a partition leader handles a WriteTxnMarkers request only after the coordinator's "
+        "marker timeout (as late-request: the coordinator re-sent it on a new connection and "
+        "completed the transaction; the queued original is still handled, KAFKA-19446)",
+    ),
 }
 ENABLE_PROBABILITY = 0.25
 # what a client hears instead of an answer when a site breaks the connection under a request

@@ -80,6 +80,15 @@ class Controller(BaseNode):
             for b in self.brokers:
                 if b not in self.fenced and now - self.last_heartbeat[b] > self.session_timeout:
                     self.fence(b)
+            self.maybe_rebalance()
+
+    def maybe_rebalance(self) -> None:
+        """BUGGIFY's ``auto-leader-rebalance``: the leader-imbalance check runs this tick."""
+        bug = self.world.buggify
+        if bug is not None and bug("auto-leader-rebalance"):
+            from sim.cluster.reassign import rebalance_leaders
+
+            rebalance_leaders(self)
 
     def fence(self, broker: str) -> None:
         self.fenced.add(broker)

@@ -109,15 +109,21 @@ class BaseNode:
     def reply(self, msg: Message, body: dict[str, Any]) -> None:
         self.transmit(Message(self.name, msg.src, msg.api, body, msg.corr, True))
 
-    def _later(self, action: Callable[[Message], None], msg: Message, _ev: object) -> None:
-        if self.alive:
+    def _later(
+        self, action: Callable[[Message], None], msg: Message, incarnation: int, _ev: object
+    ) -> None:
+        """A deferred send or receive, dropped if the process crashed meanwhile (even if it
+        has restarted since: what a process held in memory dies with it)."""
+        if self.alive and self.incarnation == incarnation:
             action(msg)
 
     def transmit(self, msg: Message) -> None:
         """Put a message on the network; a paused node (a GC pause) sends it when it wakes."""
         if self.paused_until and self.env.now < self.paused_until:  # (0.0: never paused)
             wait = self.env.timeout(self.paused_until - self.env.now)
-            wait.callbacks.append(functools.partial(self._later, self.transmit, msg))
+            wait.callbacks.append(
+                functools.partial(self._later, self.transmit, msg, self.incarnation)
+            )
             return
         self.net.send(msg)
 
@@ -126,7 +132,9 @@ class BaseNode:
         if self.paused_until and self.env.now < self.paused_until:
             # A paused process (a GC pause) handles its messages only when it wakes up.
             wait = self.env.timeout(self.paused_until - self.env.now)
-            wait.callbacks.append(functools.partial(self._later, self.receive, msg))
+            wait.callbacks.append(
+                functools.partial(self._later, self.receive, msg, self.incarnation)
+            )
             return
         if msg.is_response:
             self._deadlines.pop(msg.corr, None)

@@ -316,6 +316,7 @@ class Voter(Controller):
                 seen = self.last_heartbeat.get(b)
                 if seen is not None and b not in self.fenced and now - seen > self.session_timeout:
                     self.fence(b)
+            self.maybe_rebalance()
 
     def _fetch(self) -> None:
         assert self.leader is not None

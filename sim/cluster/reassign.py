@@ -165,6 +165,16 @@ def _note(controller: Controller, text: str) -> None:
         trace.note("controller", tr.ELECTION, text)
 
 
+def rebalance_leaders(controller: Controller) -> dict[str, str]:
+    """The controller's periodic leader-imbalance check (QuorumController's
+    maybeScheduleNextBalancePartitionLeaders -> ReplicationControlManager.
+    maybeBalancePartitionLeaders): a PREFERRED election for every partition whose leader is not
+    its first replica. Run by the BUGGIFY site ``auto-leader-rebalance``."""
+    c = controller
+    keys = [k for k, p in c.partitions.items() if p.leader != p.replicas[0]]
+    return elect_preferred(c, keys) if keys else {}
+
+
 def elect_preferred(controller: Controller, keys: list[str]) -> dict[str, str]:
     """ElectLeaders(PREFERRED) for ``keys``: partition -> new leader, for those that moved."""
     c = controller

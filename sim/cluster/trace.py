@@ -159,6 +159,10 @@ class MessageTrace:
             entry.fate = DROPPED
             entry.reason = "node down" if node_known else "node gone"
 
+    def held_request(self, msg: Any) -> None:
+        """A node will handle this request late (BUGGIFY's late-request): guided search's
+        coverage counts its answer as a late answer; a plain trace has the note already."""
+
     def note(self, node: str, kind: str, text: str) -> None:
         t = self.now
         if self.start <= t <= self.end:

@@ -506,17 +506,34 @@ class TxnPartitionGate(HostedCoordinator):
         bug = self.broker.buggify
         if bug is not None and bug("slow-marker"):
             # BUGGIFY slow-marker: the request waits in this broker's queue (a GC pause, a full
-            # request queue) and is handled up to just before the coordinator's marker timeout;
-            # it dies with the process if the broker crashes meanwhile
-            late = bug.uniform("slow-marker", 0.3, 0.95) * MARKER_TIMEOUT
-            incarnation = self.broker.incarnation
-            self.env.timeout(late).callbacks.append(
-                lambda _ev: (
-                    self._handle_markers(msg) if self.broker.incarnation == incarnation else None
+            # request queue) and is handled up to just before the coordinator's marker timeout
+            self._handle_markers_later(msg, bug.uniform("slow-marker", 0.3, 0.95) * MARKER_TIMEOUT)
+            return
+        if bug is not None and bug("late-marker"):
+            # BUGGIFY late-marker: it waits past the coordinator's timeout; the coordinator has
+            # re-sent the markers on a new connection by then, and this one is still handled
+            late = bug.uniform("late-marker", 1.05, 2.0) * MARKER_TIMEOUT
+            trace = self.broker.net.trace
+            if trace is not None and trace.live:
+                trace.note(
+                    self.broker.name,
+                    tr.BUGGIFY,
+                    f"BUGGIFY late-marker: WriteTxnMarkers from {msg.src} handled {late:.3f} s late",
                 )
-            )
+                trace.held_request(msg)
+            self._handle_markers_later(msg, late)
             return
         self._handle_markers(msg)
+
+    def _handle_markers_later(self, msg: Message, late: float) -> None:
+        """Handled ``late`` seconds from now, unless the broker crashes meanwhile (a queued
+        request dies with the process)."""
+        incarnation = self.broker.incarnation
+        self.env.timeout(late).callbacks.append(
+            lambda _ev: (
+                self._handle_markers(msg) if self.broker.incarnation == incarnation else None
+            )
+        )
 
     def _handle_markers(self, msg: Message) -> None:
         b = msg.body

@@ -76,6 +76,9 @@ class Coverage(MessageTrace):
         if entry.reordered:
             self.hits[f"reordered:{name}"] += 1
 
+    def held_request(self, msg: Any) -> None:
+        self._held.add((msg.src, msg.dst, msg.corr))
+
     def arrived(self, entry: Sent, node_up: bool, node_known: bool) -> None:
         if not node_up:
             name = f"{entry.api}Response" if entry.response else entry.api

@@ -11,6 +11,7 @@ from sim.cluster.buggify import ENABLE_PROBABILITY, SITES
 from sim.cluster.trace import MessageTrace
 from sim.config import Config, from_mapping
 from sim.rand import derive_seed
+from sim.runs.known import excuses
 from sim.runs.liveness import buggify_quiet_from
 from sim.runs.runner import run
 
@@ -51,13 +52,18 @@ def test_each_run_enables_its_own_sites_from_the_seed() -> None:
 # Where each site can fire: the group sites need a consumer group (every workload here has
 # one), the transaction sites a transactional producer, AddOffsetsToTxn a consume-transform-
 # produce pipeline (sendOffsetsToTransaction).
+EVERY = {
+    "slow-response",
+    "empty-fetch",
+    "spurious-rebalance",
+    "auto-leader-rebalance",
+    "late-produce",
+}
 EVERY_SITE_CASES = {
-    "at-least-once": ({"mode": "at-least-once"}, {"slow-response", "empty-fetch",
-                                                  "spurious-rebalance"}),
-    "idempotent": ({"mode": "idempotent"}, {"slow-response", "empty-fetch", "spurious-rebalance"}),
-    "transactional": ({"mode": "transactional"}, {"slow-response", "empty-fetch",
-                      "spurious-rebalance", "concurrent-transactions", "marker-retry",
-                      "slow-marker"}),
+    "at-least-once": ({"mode": "at-least-once"}, EVERY),
+    "idempotent": ({"mode": "idempotent"}, EVERY),
+    "transactional": ({"mode": "transactional"}, {*EVERY, "concurrent-transactions",
+                      "marker-retry", "slow-marker", "late-request", "late-marker"}),
     "ctp": ({"mode": "transactional", "workload": "ctp"}, set(SITES)),
 }  # fmt: skip
 
@@ -68,7 +74,8 @@ def test_every_site_on_keeps_the_newest_release_correct(case: str) -> None:
     CONCURRENT_TRANSACTIONS the client retries, a marker re-sent after a broken connection, a
     rebalance nobody faulted): with all of them on, under lost acks, broker kills and consumer
     crashes, no mode reports anything forbidden (safety, and liveness once the sites fall
-    quiet), and every site that applies fired.
+    quiet), and every site that applies fired. A late-handled produce (late-produce) may show
+    the default idempotent client's known renumbered duplicate, which real Kafka has too.
 
     Kafka: clients/src/main/java/org/apache/kafka/clients/producer/internals/TransactionManager.java,
     AddPartitionsToTxnHandler.handleResponse and AddOffsetsToTxnHandler.handleResponse
@@ -76,7 +83,13 @@ def test_every_site_on_keeps_the_newest_release_correct(case: str) -> None:
     core/src/main/scala/kafka/coordinator/transaction/TransactionMarkerRequestCompletionHandler.scala,
     onComplete (a disconnection re-enqueues the markers);
     core/src/main/scala/kafka/coordinator/group/GroupCoordinator.scala, doCurrentMemberJoinGroup
-    (the leader rejoining a Stable group -> prepareRebalance)
+    (the leader rejoining a Stable group -> prepareRebalance);
+    core/src/main/scala/kafka/network/SocketServer.scala, Processor (connection ids are not
+    reused "while requests from the closed connection are being processed") and sendResponse
+    (the answer to a closed connection is dropped): a request queued past the client's timeout
+    is still handled (late-request, late-produce);
+    metadata/src/main/java/org/apache/kafka/controller/QuorumController.java,
+    maybeScheduleNextBalancePartitionLeaders (auto-leader-rebalance)
     """
     mapping, applies = EVERY_SITE_CASES[case]
     config = from_mapping({**LONGER, **mapping, "sim.buggify-all": True,
@@ -84,7 +97,10 @@ def test_every_site_on_keeps_the_newest_release_correct(case: str) -> None:
     fired = dict.fromkeys(SITES, 0)
     for seed in range(10):
         results = run(config, seed).results
-        assert results["valid"] is not False, (seed, results["forbidden"])
+        # a failure real Kafka has too (a late first batch renumbered by the idempotent
+        # client's epoch bump, sim.runs.known) is not the model's
+        unexplained = set(results["forbidden"]) - set(excuses(results)["explained"])
+        assert results["valid"] is not False or not unexplained, (seed, results["forbidden"])
         for site, n in results["stats"]["buggify"].items():
             fired[site] += n or 0
     assert {site for site, n in fired.items() if n} == applies, fired
@@ -191,22 +207,21 @@ def test_add_offsets_concurrent_transactions_is_retried_and_the_transaction_comm
     """
     config = from_mapping({**LONGER, "mode": "transactional", "workload": "ctp",
                            "sim.buggify-all": True})  # fmt: skip
-    trace, results = _traced(config, 1)
-    assert (
-        results["valid"] is True and results["stats"]["buggify"]["concurrent-transactions-offsets"]
-    )
-    msgs = sorted(trace.messages, key=lambda m: (m.sent, m.id))
     retried_then_committed = 0
-    for i, m in enumerate(msgs):
-        if not (m.api == "AddOffsetsToTxn" and m.response
-                and m.body.get("error") == "concurrent_transactions"):  # fmt: skip
-            continue
-        producer = m.dst
-        later = [x for x in msgs[i + 1 :] if producer in (x.src, x.dst)]
-        ok = next(x for x in later if x.api == "AddOffsetsToTxn" and x.response)
-        assert ok.body.get("ok"), ok.body
-        end = next(x for x in later if x.api == "EndTxn" and not x.response)
-        retried_then_committed += "commit" in end.summary
+    for seed in (1, 2, 3):  # other sites (a late request, a rebalance) abort some of them
+        trace, results = _traced(config, seed)
+        assert results["valid"] is True, (seed, results["forbidden"])
+        msgs = sorted(trace.messages, key=lambda m: (m.sent, m.id))
+        for i, m in enumerate(msgs):
+            if not (m.api == "AddOffsetsToTxn" and m.response
+                    and m.body.get("error") == "concurrent_transactions"):  # fmt: skip
+                continue
+            producer = m.dst
+            later = [x for x in msgs[i + 1 :] if producer in (x.src, x.dst)]
+            ok = next(x for x in later if x.api == "AddOffsetsToTxn" and x.response)
+            assert ok.body.get("ok"), ok.body
+            end = next(x for x in later if x.api == "EndTxn" and not x.response)
+            retried_then_committed += "commit" in end.summary
     assert retried_then_committed > 0
 
 
@@ -230,3 +245,86 @@ def test_slow_marker_keeps_the_transaction_in_prepare_commit_longer() -> None:
              if m.api == "WriteTxnMarkers" and m.response and (m.dst, m.src, m.corr) in sent]  # fmt: skip
     assert waits and max(waits) > 0.3  # answered late, not after the usual few milliseconds
     assert max(waits) < 1.0  # but before the coordinator's marker timeout
+
+
+def test_late_request_is_handled_after_the_client_gave_up() -> None:
+    """A broker handles a transactional request only after the client's request timeout: the
+    client has timed out and retried by then, the queued original is still handled, and its
+    answer reaches a client that no longer waits for it. On the newest release the late
+    request is fenced or harmless, and the run stays correct.
+
+    Kafka: core/src/main/scala/kafka/network/SocketServer.scala, Processor (connection ids are
+    not reused "while requests from the closed connection are being processed") and
+    sendResponse (a response for a closed connection is dropped)
+    """
+    config = from_mapping({**LONGER, "mode": "transactional", "workload": "ctp",
+                           "sim.buggify-all": True})  # fmt: skip
+    trace, results = _traced(config, 1)
+    assert results["valid"] is True, results["forbidden"]
+    assert results["stats"]["buggify"]["late-request"] > 0
+    timeout = config.request_timeout_ms / 1000
+    late = [d for d in trace.decisions if d.kind == "buggify" and "late-request" in d.text]
+    assert late
+    requests = {(m.src, m.dst, m.corr): m for m in trace.messages if not m.response}
+    late_answers = [
+        (held, m)
+        for m in trace.messages
+        if m.response
+        and (held := requests.get((m.dst, m.src, m.corr))) is not None
+        and held.at is not None
+        and m.sent - held.at > timeout
+    ]
+    assert late_answers
+    # the client gave up first: it sent the same request again before the late answer
+    assert any(
+        r.api == held.api and r.src == held.src and held.sent < r.sent < answer.sent
+        for held, answer in late_answers
+        for r in requests.values()
+    )
+
+
+def test_a_queued_request_dies_with_its_broker() -> None:
+    """A request waiting in a broker's queue is lost when the broker crashes: the restarted
+    process never answers it (Broker._handle_late checks the incarnation)."""
+    config = from_mapping({**LONGER, "mode": "transactional", "workload": "ctp",
+                           "sim.buggify-all": True, "nemesis": "kill-broker",
+                           "nemesis-interval": 1.0})  # fmt: skip
+    queued_at_crash = 0
+    for seed in range(8):
+        trace = MessageTrace()
+        outcome = run(config, seed, trace=trace)
+        assert outcome.results["valid"] is not False, (seed, outcome.results["forbidden"])
+        crashes = [(op["time"], op["value"]["target"]) for op in outcome.ops
+                   if op.get("f") == "kill-broker" and op["value"].get("phase") == "start"]  # fmt: skip
+        late = [(d.time, d.node) for d in trace.decisions if "late-request" in d.text]
+        requests = {(m.src, m.dst, m.corr): m for m in trace.messages if not m.response}
+        for crashed_at, broker in crashes:
+            queued_at_crash += any(n == broker and t < crashed_at < t + 2.0 for t, n in late)
+            for m in trace.messages:
+                held = requests.get((m.dst, m.src, m.corr))
+                if m.response and m.src == broker and held is not None and held.at is not None:
+                    assert not held.at < crashed_at < m.sent, (seed, held.summary)
+    assert queued_at_crash > 0
+
+
+def test_auto_leader_rebalance_gives_leadership_back_to_the_preferred_replica() -> None:
+    """The controller's periodic imbalance check moves each partition back to its preferred
+    (first) replica once that replica is back in the ISR: a broker killed for a while leads its
+    partitions again at the end of the run with the site on, and not without it. (That it never
+    elects a replica outside the ISR is the preferred-election-ignores-isr bug's clean side.)
+
+    Kafka: metadata/src/main/java/org/apache/kafka/controller/QuorumController.java,
+    maybeScheduleNextBalancePartitionLeaders; ReplicationControlManager.java,
+    maybeBalancePartitionLeaders (a PREFERRED election: PartitionChangeBuilder elects the
+    preferred replica only if it is in the ISR and unfenced)
+    """
+    schedule = [{"at": 1.0, "nemesis": "kill-broker", "duration": 1.5, "target": "b0"}]
+    leaders = {}
+    for on in (True, False):
+        config = from_mapping({**LONGER, "mode": "idempotent", "sim.buggify-all": on})
+        outcome = run(config, 3, schedule)
+        assert outcome.results["valid"] is True and outcome.world is not None
+        parts = outcome.world.controller.partitions
+        leaders[on] = {k: p.leader for k, p in parts.items() if p.replicas[0] == "b0"}
+    assert leaders[True] and set(leaders[True].values()) == {"b0"}
+    assert "b0" not in leaders[False].values()
