@@ -922,15 +922,13 @@ def decommission_broker(ctx: FaultContext, target: str, params: dict[str, Any]) 
     admin=True,
 )
 def elect_preferred(ctx: FaultContext, target: str, params: dict[str, Any]) -> Heal:
-    from sim.cluster.reassign import elect_preferred as elect
-
     _check_elect(params)
     c = ctx.world.controller
     key = params.get("partition", "all")
     keys = [*c.partitions] if key == "all" else [key] if key in c.partitions else []
     keys = [k for k in keys if c.partitions[k].replicas[0] == target]
     elected = ctx.notes.setdefault("elected", {})
-    elected.update(elect(c, keys))
+    elected.update(c.elect_preferred(keys))
     return lambda: None
 
 

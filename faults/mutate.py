@@ -35,9 +35,14 @@ def _fit(fault: dict[str, Any], time_limit: float) -> dict[str, Any]:
 
 
 def new_fault(
-    kind: str, rng: random.Random, time_limit: float, params: bool = False
+    kind: str,
+    rng: random.Random,
+    time_limit: float,
+    params: bool = False,
+    after: float | None = None,
 ) -> dict[str, Any]:
-    at = rng.uniform(0.0, time_limit * 0.9)
+    """A fault of ``kind`` at a random time, or within a second after ``after``."""
+    at = rng.uniform(0.0, time_limit * 0.9) if after is None else after + rng.uniform(0.0, 1.0)
     fault = {
         "at": at,
         "nemesis": kind,
@@ -91,13 +96,16 @@ def mutate(
     time_limit: float,
     other: Sequence[dict[str, Any]] = (),
     params: bool = False,
+    anchor: float | None = None,
 ) -> list[dict[str, Any]]:
     """One to three random edits of ``schedule`` (a new list; the input is not changed).
     ``params``: fault parameters may be mutated too (without it, the edits and the draws are
-    exactly those of a campaign before parameter mutation existed)."""
+    exactly those of a campaign before parameter mutation existed). ``anchor``: when the
+    parent run reached its rarest behaviour; an added fault lands within a second after it
+    half the time."""
     out = [dict(f) for f in schedule]
     for _ in range(1 + (rng.random() < 0.5) + (rng.random() < 0.25)):
-        out = _one(out, rng, kinds, time_limit, other, params)
+        out = _one(out, rng, kinds, time_limit, other, params, anchor)
     out.sort(key=lambda f: (f["at"], f["nemesis"], str(f.get("target"))))
     return out
 
@@ -109,10 +117,13 @@ def _one(
     time_limit: float,
     other: Sequence[dict[str, Any]],
     params: bool = False,
+    anchor: float | None = None,
 ) -> list[dict[str, Any]]:
     choice = rng.randrange(10 if params else 8) if out else 0
     if choice in (0, 1) and kinds:  # add a fault
-        return [*out, new_fault(kinds[rng.randrange(len(kinds))], rng, time_limit, params)]
+        kind = kinds[rng.randrange(len(kinds))]
+        after = anchor if anchor is not None and rng.random() < 0.5 else None
+        return [*out, new_fault(kind, rng, time_limit, params, after)]
     if not out:
         return out
     if choice >= 8:  # change one fault's parameters (one of the faults that have any)

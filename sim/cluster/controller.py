@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from simpy import Event
 
+from sim.cluster import trace as tr
 from sim.cluster.network import Message
 from sim.cluster.node import BaseNode
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 CONTROLLER = "controller"
 TICK = 0.05
+# Bug switch: a preferred-leader election ignores the ISR (the preferred replica may be behind).
+BUG_PREFERRED_IGNORES_ISR = "preferred-election-ignores-isr"
 
 
 @dataclass
@@ -83,12 +86,52 @@ class Controller(BaseNode):
             self.maybe_rebalance()
 
     def maybe_rebalance(self) -> None:
-        """BUGGIFY's ``auto-leader-rebalance``: the leader-imbalance check runs this tick."""
+        """BUGGIFY's ``auto-leader-rebalance``: the leader-imbalance check runs this tick
+        (QuorumController.maybeScheduleNextBalancePartitionLeaders ->
+        ReplicationControlManager.maybeBalancePartitionLeaders): a PREFERRED election for every
+        partition whose leader is not its first replica."""
         bug = self.world.buggify
         if bug is not None and bug("auto-leader-rebalance"):
-            from sim.cluster.reassign import rebalance_leaders
+            keys = [k for k, p in self.partitions.items() if p.leader != p.replicas[0]]
+            if keys:
+                self.elect_preferred(keys)
 
-            rebalance_leaders(self)
+    def elect_preferred(self, keys: list[str]) -> dict[str, str]:
+        """ElectLeaders(PREFERRED) for ``keys``: partition -> new leader, for those that moved.
+        The preferred replica must be unfenced and in the ISR (PartitionChangeBuilder), unless
+        the preferred-election-ignores-isr bug is on."""
+        ignore_isr = BUG_PREFERRED_IGNORES_ISR in self.world.bugs
+        moved: dict[str, str] = {}
+        changed = []
+        for key in keys:
+            p = self.partitions[key]
+            preferred = p.replicas[0]
+            if p.leader == preferred or preferred in self.fenced:
+                continue  # ELECTION_NOT_NEEDED / PREFERRED_LEADER_NOT_AVAILABLE
+            if preferred not in p.isr:
+                if not ignore_isr:
+                    self._note_election(
+                        f"preferred-election refused, replica outside ISR: {key} {preferred}"
+                    )
+                    continue
+                self._note_election(
+                    f"preferred-election elects replica outside ISR: {key} {preferred}"
+                )
+                p.isr = [preferred, *(r for r in p.isr if r != preferred)]
+            p.leader = preferred
+            p.leader_epoch += 1
+            p.partition_epoch += 1
+            self.elections += 1
+            moved[key] = preferred
+            changed.append(p)
+        self.push(changed)
+        return moved
+
+    def _note_election(self, text: str) -> None:
+        """Tracing only (and guided search's coverage): an election's outcome for a partition."""
+        trace = self.world.net.trace
+        if trace is not None and trace.live:
+            trace.note(CONTROLLER, tr.ELECTION, text)
 
     def fence(self, broker: str) -> None:
         self.fenced.add(broker)

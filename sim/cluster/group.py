@@ -70,7 +70,7 @@ class GroupCoordinator(HostedCoordinator):
     def load(self, payloads: list[Any]) -> None:
         self.unload()
         for p in payloads:
-            self.apply(p)
+            self.apply(p, live=False)
 
     def unload(self) -> None:
         self.groups = {}
@@ -80,7 +80,8 @@ class GroupCoordinator(HostedCoordinator):
         self.pending_txn_offsets = {}
         self.producer_epochs = {}
 
-    def apply(self, p: dict[str, Any]) -> None:
+    def apply(self, p: dict[str, Any], live: bool = True) -> None:
+        """One state change (a write now, or ``live=False`` a record replayed at load)."""
         kind = p["type"]
         self.records += 1
         at = self.records
@@ -88,6 +89,9 @@ class GroupCoordinator(HostedCoordinator):
             self.producer_epochs[p["pid"]] = max(self.producer_epochs.get(p["pid"], -1), p["epoch"])
         if kind == "offsets":
             for key, off in p["offsets"].items():
+                if live:
+                    old = self.offsets.get((p["group"], key))
+                    self._note_regression("committed", p["group"], key, old, off)
                 self.offsets[(p["group"], key)] = off
                 self.written_at[(p["group"], key)] = at
         elif kind == "generation":
@@ -99,14 +103,35 @@ class GroupCoordinator(HostedCoordinator):
             # partition into the producer's pending offsets, never replaced wholesale
             pending = self.pending_txn_offsets.setdefault((p["group"], p["pid"]), {})
             for key, off in p["offsets"].items():
+                if live and key in pending:
+                    self._note_regression("pending", p["group"], key, pending[key][0], off)
                 pending[key] = (off, at)
         elif kind == "txn-marker":
             pending = self.pending_txn_offsets.pop((p["group"], p["pid"]), {})
             if p["commit"]:
                 for key, (off, written) in pending.items():
                     if written > self.written_at.get((p["group"], key), -1):
+                        if live:
+                            old = self.offsets.get((p["group"], key))
+                            self._note_regression("committed", p["group"], key, old, off)
                         self.offsets[(p["group"], key)] = off
                         self.written_at[(p["group"], key)] = written
+
+    def _note_regression(
+        self, which: str, group: str, key: str, old: int | None, offset: int
+    ) -> None:
+        """Tracing only (and guided search's coverage): a commit moves a group's committed
+        offset, or a transaction's pending one, backwards, as a late TxnOffsetCommit or
+        OffsetCommit can; whoever reads the offsets next processes those records again."""
+        if old is None or offset >= old:
+            return
+        trace = self.broker.net.trace
+        if trace is not None and trace.live:
+            trace.note(
+                self.broker.name,
+                tr.OFFSETS,
+                f"{which} offset moves back: group {group} {key} {old} -> {offset}",
+            )
 
     def group(self, name: str) -> Group:
         g = self.groups.get(name)

@@ -1,4 +1,5 @@
-"""Partition reassignment and preferred-leader election, driven through the controller.
+"""Partition reassignment, driven through the controller (preferred-leader election is the
+controller's own, ``Controller.elect_preferred``).
 
 Modelled on the KRaft controller (apache/kafka, metadata/src/main/java/org/apache/kafka/controller):
 
@@ -18,7 +19,8 @@ Modelled on the KRaft controller (apache/kafka, metadata/src/main/java/org/apach
   ``applyDelta`` -> ``stopPartitions(delete = true)``): see ``Broker.apply_image``.
 - ``ReplicationControlManager.electLeader`` with ``ElectionType.PREFERRED`` ->
   ``PartitionChangeBuilder.electPreferredLeader``: the first replica becomes leader if it is in
-  the ISR and not fenced (``isValidNewLeader``); otherwise the leader stays.
+  the ISR and not fenced (``isValidNewLeader``); otherwise the leader stays
+  (``Controller.elect_preferred``).
 
 Nothing here runs unless a reassignment or an election is asked for: the controller calls
 ``after_isr_change`` only when a ``Reassignments`` object exists.
@@ -30,16 +32,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sim.cluster import trace as tr
-
 if TYPE_CHECKING:
     from sim.cluster.controller import Controller, PartitionState
 
 # Bug switch: the old replicas are removed and the new ones counted in the ISR as soon as the
 # move starts, so a replica that has fetched nothing can be elected leader.
 BUG_EARLY_COMPLETE = "reassign-drops-before-caught-up"
-# Bug switch: a preferred-leader election ignores the ISR (the preferred replica may be behind).
-BUG_PREFERRED_IGNORES_ISR = "preferred-election-ignores-isr"
 
 
 @dataclass
@@ -156,47 +154,3 @@ def reassignments(controller: Controller) -> Reassignments:
         controller.reassignments = Reassignments(controller)
     state: Reassignments = controller.reassignments
     return state
-
-
-def _note(controller: Controller, text: str) -> None:
-    """Tracing only (and guided search's coverage): an election's outcome for a partition."""
-    trace = controller.world.net.trace
-    if trace is not None and trace.live:
-        trace.note("controller", tr.ELECTION, text)
-
-
-def rebalance_leaders(controller: Controller) -> dict[str, str]:
-    """The controller's periodic leader-imbalance check (QuorumController's
-    maybeScheduleNextBalancePartitionLeaders -> ReplicationControlManager.
-    maybeBalancePartitionLeaders): a PREFERRED election for every partition whose leader is not
-    its first replica. Run by the BUGGIFY site ``auto-leader-rebalance``."""
-    c = controller
-    keys = [k for k, p in c.partitions.items() if p.leader != p.replicas[0]]
-    return elect_preferred(c, keys) if keys else {}
-
-
-def elect_preferred(controller: Controller, keys: list[str]) -> dict[str, str]:
-    """ElectLeaders(PREFERRED) for ``keys``: partition -> new leader, for those that moved."""
-    c = controller
-    ignore_isr = BUG_PREFERRED_IGNORES_ISR in c.world.bugs
-    moved: dict[str, str] = {}
-    changed = []
-    for key in keys:
-        p = c.partitions[key]
-        preferred = p.replicas[0]
-        if p.leader == preferred or preferred in c.fenced:
-            continue  # ELECTION_NOT_NEEDED / PREFERRED_LEADER_NOT_AVAILABLE
-        if preferred not in p.isr:
-            if not ignore_isr:
-                _note(c, f"preferred-election refused, replica outside ISR: {key} {preferred}")
-                continue
-            _note(c, f"preferred-election elects replica outside ISR: {key} {preferred}")
-            p.isr = [preferred, *(r for r in p.isr if r != preferred)]
-        p.leader = preferred
-        p.leader_epoch += 1
-        p.partition_epoch += 1
-        c.elections += 1
-        moved[key] = preferred
-        changed.append(p)
-    c.push(changed)
-    return moved

@@ -32,8 +32,9 @@ MARKER = "marker"
 LSO = "lso-advanced"
 APPEND = "append"
 COORDINATOR = "coordinator"
-ELECTION = "election"  # an admin election's outcome per partition (sim.cluster.reassign)
+ELECTION = "election"  # a preferred election's outcome per partition (Controller.elect_preferred)
 BUGGIFY = "buggify"  # a BUGGIFY site took its rare path (sim.cluster.buggify)
+OFFSETS = "offsets"  # a group's committed offset moved backwards (sim.cluster.group)
 
 
 @dataclass(slots=True)

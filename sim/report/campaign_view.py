@@ -68,7 +68,7 @@ def render_summary(summary: CampaignSummary, console: Console, reproduce: Any) -
     for seed in summary.failing[:20]:
         r = summary.results[seed]
         console.print(
-            f"  seed {seed}: {', '.join(r['forbidden'])}  ->  eosim run {reproduce(summary.config, seed)}",
+            f"  seed {seed}: {', '.join(r['forbidden'])}{_known(r)}  ->  eosim run {reproduce(summary.config, seed)}",
             markup=False,
             soft_wrap=True,
         )
@@ -76,3 +76,12 @@ def render_summary(summary: CampaignSummary, console: Console, reproduce: Any) -
         console.print(
             f"  ... and {len(summary.failing) - 20} more failing seeds (see campaign.json)"
         )
+
+
+def _known(record: dict[str, Any]) -> str:
+    """ " (known real: class)" when a known real class (sim.runs.known) explains some of it."""
+    classes = record.get("known_real") or []
+    if not classes:
+        return ""
+    whole = "" if record.get("explained") else ", in part"
+    return f" (known real{whole}: {', '.join(classes)})"

@@ -51,6 +51,14 @@ class Coverage(MessageTrace):
         # requests a fault held back, by (sender, receiver, correlation id): their answers are
         # news of their own (a late TxnOffsetCommit or marker accepted or fenced)
         self._held: set[tuple[str, str, int]] = set()
+        # when each decision, error answer and late answer first happened (simulated time):
+        # guided search adds faults just after a parent's rarest one
+        self.first_at: dict[str, float] = {}
+
+    def _hit(self, name: str, at: float) -> None:
+        if name not in self.hits:
+            self.first_at[name] = round(at, 6)
+        self.hits[name] += 1
 
     @property
     def live(self) -> bool:  # nodes format their notes only when a trace is live
@@ -60,7 +68,10 @@ class Coverage(MessageTrace):
         body = entry.body if isinstance(entry.body, dict) else {}
         name = f"{entry.api}Response" if entry.response else entry.api
         error = body.get("error") if entry.response else None
-        self.hits[f"msg:{name}:{error or 'ok'}"] += 1
+        if error:
+            self._hit(f"msg:{name}:{error}", entry.sent)
+        else:
+            self.hits[f"msg:{name}:ok"] += 1
         if entry.fate == "dropped":
             reason = entry.reason.split(" ", 1)[0] if entry.reason else "lost"
             self.hits[f"dropped:{name}:{reason}"] += 1
@@ -70,7 +81,7 @@ class Coverage(MessageTrace):
                 self._held.add((entry.src, entry.dst, entry.corr))
         if entry.response and (entry.dst, entry.src, entry.corr) in self._held:
             self._held.discard((entry.dst, entry.src, entry.corr))
-            self.hits[f"late-answer:{name}:{error or 'ok'}"] += 1
+            self._hit(f"late-answer:{name}:{error or 'ok'}", entry.sent)
         if entry.duplicate:
             self.hits[f"duplicated:{name}"] += 1
         if entry.reordered:
@@ -87,7 +98,7 @@ class Coverage(MessageTrace):
     def note(self, node: str, kind: str, text: str) -> None:
         words = [w for w in text.split() if not any(c.isdigit() for c in w)]
         detail = " ".join(words[:4]) if kind not in ("append", "lso-advanced") else ""
-        self.hits[f"decision:{kind}:{detail}" if detail else f"decision:{kind}"] += 1
+        self._hit(f"decision:{kind}:{detail}" if detail else f"decision:{kind}", self.now)
 
     def features(self, results: Mapping[str, Any] | None = None) -> set[str]:
         """Every feature this run reached, with its count bucket; plus the verdict's anomaly

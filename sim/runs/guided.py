@@ -53,6 +53,7 @@ def run_candidate(
         "seed": seed,
         "schedule": outcome.schedule,
         "features": sorted(coverage.features(results)),
+        "feature_times": dict(sorted(coverage.first_at.items())),
         "valid": results.get("valid"),
         "anomaly_types": results.get("anomaly_types", []),
         "forbidden": sorted(results.get("forbidden", [])),
@@ -105,7 +106,10 @@ class GuidedSummary:
                 {k: r[k] for k in ("index", "seed", "forbidden", "store")} for r in self.failing
             ],
             "first_reached": dict(sorted(self.first_reached.items())),
-            "runs": [{k: v for k, v in r.items() if k != "features"} for r in self.runs],
+            "runs": [
+                {k: v for k, v in r.items() if k not in ("features", "feature_times")}
+                for r in self.runs
+            ],
         }
 
 
@@ -162,8 +166,11 @@ class _Corpus:
                 planning = self.config if self.config.nemesis else replace(self.config, swarm=True)
                 out.append((index, seed, plan(planning, seed)))
                 continue
-            weights = [self._rarity(e) for e in self.entries]
-            parent = self.rng.choices(self.entries, weights=weights)[0]
+            parent, anchor = self._rare_parent()
+            if parent is None:
+                weights = [self._rarity(e) for e in self.entries]
+                parent = self.rng.choices(self.entries, weights=weights)[0]
+                anchor = self._rarest_time(parent)
             other = self.entries[self.rng.randrange(len(self.entries))]
             seed = (
                 parent["seed"] if self.rng.random() < 0.5 else self.seed + FRESH_SEED_OFFSET + index
@@ -175,6 +182,7 @@ class _Corpus:
                 self.config.time_limit,
                 other["schedule"],
                 params=self.mutate_params,
+                anchor=anchor,
             )
             # a kind's targets name the default workload's partitions (k0): the pipelines' are in0..
             schedule = [{**f, "target": for_workload(f["target"], self.config)} for f in schedule]
@@ -182,6 +190,37 @@ class _Corpus:
             schedule = [fit_params(f, self.config, self.rng) for f in schedule]
             out.append((index, seed, schedule))
         return out
+
+    def _rare_parent(self) -> tuple[dict[str, Any] | None, float | None]:
+        """Half the mutations, FairFuzz's way: take one of the protocol events the fewest
+        runs have reached (a decision, an error answer, a late answer), a run that reached it,
+        and the time it did; the child's new faults land just after that time. Rare events
+        get the budget instead of being one feature among the many a parent has."""
+        if self.rng.random() < 0.5:
+            return None, None
+        rarest: int | None = None
+        holders: list[tuple[int, str]] = []  # (corpus position, feature)
+        for i, entry in enumerate(self.entries):
+            for f in entry.get("feature_times") or {}:
+                n = self.seen.get(f, 0)
+                if rarest is None or n < rarest:
+                    rarest, holders = n, [(i, f)]
+                elif n == rarest:
+                    holders.append((i, f))
+        if not holders:
+            return None, None
+        i, f = holders[self.rng.randrange(len(holders))]
+        entry = self.entries[i]
+        return entry, entry["feature_times"][f]
+
+    def _rarest_time(self, entry: dict[str, Any]) -> float | None:
+        """When ``entry`` first reached its rarest timed feature (ties: the earliest): new
+        faults land just after it half the time, to perturb what follows the rare event (a
+        crash after a late offset commit landed, a slow broker after a refused election)."""
+        times = entry.get("feature_times") or {}
+        if not times:
+            return None
+        return min((self.seen.get(f, 0), t) for f, t in times.items())[1]
 
     def _rarity(self, entry: dict[str, Any]) -> float:
         return sum(1.0 / self.seen.get(f, 1) for f in entry["features"]) or 1e-6

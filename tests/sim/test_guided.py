@@ -142,8 +142,10 @@ def test_parameter_mutation_is_one_sequence_of_runs_for_any_workers() -> None:
     """With parameter mutation (the default) a campaign seed still gives one sequence of runs
     whatever the number of workers, and the runs it spends do carry mutated parameters."""
     config = from_mapping({"mode": "idempotent", "nemesis": "drop-acks,delay", **SMALL})
-    one = run_guided(config, 4, 24, workers=1)
-    two = run_guided(config, 4, 24, workers=2)
+    # 40 runs: after the fresh first round about half the candidates are mutations, and a
+    # mutation changes parameters in a fraction of them
+    one = run_guided(config, 4, 40, workers=1)
+    two = run_guided(config, 4, 40, workers=2)
     assert [r["digest"] for r in one.runs] == [r["digest"] for r in two.runs]
     assert [r["schedule"] for r in one.runs] == [r["schedule"] for r in two.runs]
     assert any(f["params"] for r in one.runs[8:] for f in r["schedule"])
@@ -203,3 +205,51 @@ def test_guided_runs_with_buggify_unless_the_config_says_otherwise(tmp_path: Pat
     assert off.config.external == {"sim.buggify": False}
     every = run_guided(config.replace(external={"sim.buggify-all": True}), 1, 1)
     assert "sim.buggify" not in every.config.external
+
+
+def test_added_faults_land_just_after_the_anchor_half_the_time() -> None:
+    """A mutation given an anchor (when the parent reached its rarest behaviour) puts about
+    half the faults it adds within a second after it; without one, anywhere."""
+    kinds = ["crash-consumer", "pause-client"]
+    anchored, free = [], []
+    for s in range(200):
+        anchored += mutate([], random.Random(s), kinds, 10.0, anchor=6.0)
+        free += mutate([], random.Random(s), kinds, 10.0)
+    near = sum(6.0 <= f["at"] <= 7.0 for f in anchored) / len(anchored)
+    near_free = sum(6.0 <= f["at"] <= 7.0 for f in free) / len(free)
+    assert 0.4 < near < 0.75 and near_free < 0.2, (near, near_free)
+
+
+def test_coverage_notes_when_each_protocol_event_first_happened() -> None:
+    """The first time of each decision, error answer and late answer, in simulated time, for
+    guided search's anchors; routine traffic has none."""
+    config = Config(mode="transactional", time_limit=3, convergence=2, nemesis=("drop-acks",))
+    coverage = Coverage()
+    outcome = run(config, 1, trace=coverage)
+    times = coverage.first_at
+    assert times and all(0 <= t <= outcome.results["stats"]["sim_time"] for t in times.values())
+    assert all(f.startswith(("decision:", "msg:", "late-answer:")) for f in times)
+    assert not any(f.endswith(":ok") and f.startswith("msg:") for f in times)
+    assert set(times) <= set(coverage.hits)
+
+
+def test_half_the_mutations_start_from_the_rarest_protocol_event() -> None:
+    """FairFuzz's rule: the event the fewest runs reached picks the parent (a run that reached
+    it) and the anchor (when it did)."""
+    from sim.runs.guided import _Corpus
+
+    corpus = _Corpus(Config(mode="idempotent"), 0)
+    common = {"index": 0, "feature_times": {"decision:a": 1.0, "decision:b": 2.0}}
+    rare = {"index": 1, "feature_times": {"decision:a": 0.5, "late-answer:X:ok": 3.25}}
+    corpus.entries = [common, rare]
+    corpus.seen = {"decision:a": 9, "decision:b": 4, "late-answer:X:ok": 1}
+
+    class Always(random.Random):
+        def random(self) -> float:  # the FairFuzz half
+            return 0.9
+
+    corpus.rng = Always(0)
+    assert corpus._rare_parent() == (rare, 3.25)
+    corpus.rng = random.Random(0)
+    picks = [corpus._rare_parent()[0] for _ in range(100)]
+    assert 20 < picks.count(None) < 80  # the other half: the rarity-weighted choice
