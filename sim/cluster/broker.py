@@ -391,14 +391,9 @@ class Broker(BaseNode):
             return
         timeout = self.world.config.request_timeout_ms / 1000
         late = bug.uniform(site, 1.05, 2.5) * timeout
-        trace = self.net.trace
-        if trace is not None and trace.live:
-            trace.note(
-                self.name,
-                tr.BUGGIFY,
-                f"BUGGIFY {site}: {msg.api} from {msg.src} handled {late:.3f} s late",
-            )
-            trace.held_request(msg)
+        self.note(
+            tr.BUGGIFY, f"BUGGIFY {site}: {msg.api} from {msg.src} handled {late:.3f} s late", msg
+        )
         incarnation = self.incarnation
         self.env.timeout(late).callbacks.append(lambda _ev: self._handle_late(msg, incarnation))
 

@@ -110,12 +110,13 @@ class Controller(BaseNode):
                 continue  # ELECTION_NOT_NEEDED / PREFERRED_LEADER_NOT_AVAILABLE
             if preferred not in p.isr:
                 if not ignore_isr:
-                    self._note_election(
-                        f"preferred-election refused, replica outside ISR: {key} {preferred}"
+                    self.note(
+                        tr.ELECTION,
+                        f"preferred-election refused, replica outside ISR: {key} {preferred}",
                     )
                     continue
-                self._note_election(
-                    f"preferred-election elects replica outside ISR: {key} {preferred}"
+                self.note(
+                    tr.ELECTION, f"preferred-election elects replica outside ISR: {key} {preferred}"
                 )
                 p.isr = [preferred, *(r for r in p.isr if r != preferred)]
             p.leader = preferred
@@ -126,12 +127,6 @@ class Controller(BaseNode):
             changed.append(p)
         self.push(changed)
         return moved
-
-    def _note_election(self, text: str) -> None:
-        """Tracing only (and guided search's coverage): an election's outcome for a partition."""
-        trace = self.world.net.trace
-        if trace is not None and trace.live:
-            trace.note(CONTROLLER, tr.ELECTION, text)
 
     def fence(self, broker: str) -> None:
         self.fenced.add(broker)

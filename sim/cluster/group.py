@@ -125,13 +125,9 @@ class GroupCoordinator(HostedCoordinator):
         OffsetCommit can; whoever reads the offsets next processes those records again."""
         if old is None or offset >= old:
             return
-        trace = self.broker.net.trace
-        if trace is not None and trace.live:
-            trace.note(
-                self.broker.name,
-                tr.OFFSETS,
-                f"{which} offset moves back: group {group} {key} {old} -> {offset}",
-            )
+        self.broker.note(
+            tr.OFFSETS, f"{which} offset moves back: group {group} {key} {old} -> {offset}"
+        )
 
     def group(self, name: str) -> Group:
         g = self.groups.get(name)

@@ -100,6 +100,16 @@ class BaseNode:
         an attribute narrowed to None across the callbacks that re-arm it."""
         return self._timer_at
 
+    def note(self, kind: str, text: str, held: Message | None = None) -> None:
+        """A decision for a live message trace (and guided search's coverage); ``held``: a
+        request this node will handle late, whose answer coverage counts as a late answer.
+        Callers on hot paths check ``net.trace`` first, to skip formatting the text."""
+        trace = self.net.trace
+        if trace is not None and trace.live:
+            trace.note(self.name, kind, text)
+            if held is not None:
+                trace.held_request(held)
+
     def request(self, dst: str, api: str, body: dict[str, Any], timeout: float) -> Event:
         """Like ``call`` but returns a simpy event, for client processes written as generators."""
         ev = self.env.event()

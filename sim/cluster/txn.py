@@ -513,14 +513,11 @@ class TxnPartitionGate(HostedCoordinator):
             # BUGGIFY late-marker: it waits past the coordinator's timeout; the coordinator has
             # re-sent the markers on a new connection by then, and this one is still handled
             late = bug.uniform("late-marker", 1.05, 2.0) * MARKER_TIMEOUT
-            trace = self.broker.net.trace
-            if trace is not None and trace.live:
-                trace.note(
-                    self.broker.name,
-                    tr.BUGGIFY,
-                    f"BUGGIFY late-marker: WriteTxnMarkers from {msg.src} handled {late:.3f} s late",
-                )
-                trace.held_request(msg)
+            self.broker.note(
+                tr.BUGGIFY,
+                f"BUGGIFY late-marker: WriteTxnMarkers from {msg.src} handled {late:.3f} s late",
+                held=msg,
+            )
             self._handle_markers_later(msg, late)
             return
         self._handle_markers(msg)
