@@ -303,10 +303,23 @@ def _failing_list(
             f'<span class="forbidden">{esc(a)}{f" ×{counts[a]}" if a in counts else ""}</span>'
             for a in forbidden
         )
+        known = r.get("known_real") or []
+        if known:  # a class real Kafka has too (sim.runs.known)
+            part = "" if r.get("explained") else ", in part"
+            anomalies += (
+                f'<br><span class="muted">known real{part} (Kafka fails so too): '
+                f"{esc(', '.join(str(k) for k in known))}</span>"
+            )
         kinds = _ran(directory, r or {"seed": seed})
         ran = (
             esc(", ".join(kinds) or "none") if kinds is not None else '<span class="muted">?</span>'
         )
+        sites = r.get("buggify") or []
+        if sites:
+            ran += (
+                f'<br><span class="muted">BUGGIFY: {esc(", ".join(str(x) for x in sites))}</span>'
+            )
+
         rows.append(
             f'<tr id="seed-{seed}"><td class="num">{_seed_cell(store, seed)}</td><td>{anomalies}</td><td>{ran}</td>'
             f'<td class="links">{_store_links(store)}</td><td>{_reproduce(reproduce, config, seed)}</td></tr>'

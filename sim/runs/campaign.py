@@ -91,6 +91,8 @@ def _run_seed(
         "forbidden": sorted(results.get("forbidden", [])),
         "digest": results.get("digest"),
         "nemeses": sorted({str(op.get("nemesis")) for op in outcome.schedule}),
+        # BUGGIFY sites that took their rare path in this seed (sim.cluster.buggify)
+        "buggify": sorted(s for s, n in results.get("stats", {}).get("buggify", {}).items() if n),
         "store": store,
         "ops": results.get("stats", {}).get("ops"),
         # known real classes (sim.runs.known): Kafka fails this way too

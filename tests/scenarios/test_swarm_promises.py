@@ -6,6 +6,8 @@ transition pending until its record was committed (16 of the first 300 seeds fai
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sim.config import Config
@@ -28,6 +30,7 @@ def test_a_campaign_names_the_known_real_class_of_a_failing_seed() -> None:
     from rich.console import Console
 
     from sim.cli import reproduce_args
+    from sim.report.campaign_page import render_campaign_page
     from sim.report.campaign_view import render_summary
 
     summary = run_campaign(Config(mode="idempotent", swarm=True), [13], workers=1)
@@ -35,6 +38,10 @@ def test_a_campaign_names_the_known_real_class_of_a_failing_seed() -> None:
     assert record["valid"] is False and record["forbidden"] == ["duplicate"]
     assert record["known_real"] == ["renumbered-after-landing"] and record["explained"]
     assert summary.failing == [13] and summary.failing_unexplained == []
+    assert "late-produce" in record["buggify"]  # the site that held the first batch
     console = Console(record=True, width=200)
     render_summary(summary, console, reproduce_args)
     assert "(known real: renumbered-after-landing)" in console.export_text()
+    page = render_campaign_page(Path("c"), summary.to_json())
+    assert "known real (Kafka fails so too): renumbered-after-landing" in page
+    assert "BUGGIFY: " in page and "late-produce" in page
