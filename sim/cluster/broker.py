@@ -394,13 +394,10 @@ class Broker(BaseNode):
         self.note(
             tr.BUGGIFY, f"BUGGIFY {site}: {msg.api} from {msg.src} handled {late:.3f} s late", msg
         )
-        incarnation = self.incarnation
-        self.env.timeout(late).callbacks.append(lambda _ev: self._handle_late(msg, incarnation))
+        self.later(late, self._receive_now, msg)  # a queued request dies with its process
 
-    def _handle_late(self, msg: Message, incarnation: int) -> None:
-        """A queued request dies with the process that queued it."""
-        if self.alive and self.incarnation == incarnation:
-            super().receive(msg)
+    def _receive_now(self, msg: Message) -> None:
+        super().receive(msg)
 
     # --- produce -------------------------------------------------------------------------
     def reply(self, msg: Message, body: dict[str, Any]) -> None:
@@ -420,9 +417,7 @@ class Broker(BaseNode):
             return
         late = bug.uniform("slow-response", 0.3, 0.95) * self.world.config.request_timeout_ms / 1000
         response = Message(self.name, msg.src, msg.api, body, msg.corr, is_response=True)
-        self.env.timeout(late).callbacks.append(
-            functools.partial(self._later, self.transmit, response, self.incarnation)
-        )
+        self.later(late, self.transmit, response)
 
     def on_produce(self, msg: Message) -> None:
         b = msg.body

@@ -127,13 +127,16 @@ class BaseNode:
         if self.alive and self.incarnation == incarnation:
             action(msg)
 
+    def later(self, delay: float, action: Callable[[Message], None], msg: Message) -> None:
+        """``action(msg)`` after ``delay`` seconds, unless this process crashes meanwhile."""
+        self.env.timeout(delay).callbacks.append(
+            functools.partial(self._later, action, msg, self.incarnation)
+        )
+
     def transmit(self, msg: Message) -> None:
         """Put a message on the network; a paused node (a GC pause) sends it when it wakes."""
         if self.paused_until and self.env.now < self.paused_until:  # (0.0: never paused)
-            wait = self.env.timeout(self.paused_until - self.env.now)
-            wait.callbacks.append(
-                functools.partial(self._later, self.transmit, msg, self.incarnation)
-            )
+            self.later(self.paused_until - self.env.now, self.transmit, msg)
             return
         self.net.send(msg)
 
@@ -141,10 +144,7 @@ class BaseNode:
     def receive(self, msg: Message) -> None:
         if self.paused_until and self.env.now < self.paused_until:
             # A paused process (a GC pause) handles its messages only when it wakes up.
-            wait = self.env.timeout(self.paused_until - self.env.now)
-            wait.callbacks.append(
-                functools.partial(self._later, self.receive, msg, self.incarnation)
-            )
+            self.later(self.paused_until - self.env.now, self.receive, msg)
             return
         if msg.is_response:
             self._deadlines.pop(msg.corr, None)

@@ -507,7 +507,8 @@ class TxnPartitionGate(HostedCoordinator):
         if bug is not None and bug("slow-marker"):
             # BUGGIFY slow-marker: the request waits in this broker's queue (a GC pause, a full
             # request queue) and is handled up to just before the coordinator's marker timeout
-            self._handle_markers_later(msg, bug.uniform("slow-marker", 0.3, 0.95) * MARKER_TIMEOUT)
+            late = bug.uniform("slow-marker", 0.3, 0.95) * MARKER_TIMEOUT
+            self.broker.later(late, self._handle_markers, msg)  # dies with the process
             return
         if bug is not None and bug("late-marker"):
             # BUGGIFY late-marker: it waits past the coordinator's timeout; the coordinator has
@@ -518,19 +519,9 @@ class TxnPartitionGate(HostedCoordinator):
                 f"BUGGIFY late-marker: WriteTxnMarkers from {msg.src} handled {late:.3f} s late",
                 held=msg,
             )
-            self._handle_markers_later(msg, late)
+            self.broker.later(late, self._handle_markers, msg)
             return
         self._handle_markers(msg)
-
-    def _handle_markers_later(self, msg: Message, late: float) -> None:
-        """Handled ``late`` seconds from now, unless the broker crashes meanwhile (a queued
-        request dies with the process)."""
-        incarnation = self.broker.incarnation
-        self.env.timeout(late).callbacks.append(
-            lambda _ev: (
-                self._handle_markers(msg) if self.broker.incarnation == incarnation else None
-            )
-        )
 
     def _handle_markers(self, msg: Message) -> None:
         b = msg.body
