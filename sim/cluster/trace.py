@@ -34,7 +34,7 @@ APPEND = "append"
 COORDINATOR = "coordinator"
 ELECTION = "election"  # a preferred election's outcome per partition (Controller.elect_preferred)
 BUGGIFY = "buggify"  # a BUGGIFY site took its rare path (sim.cluster.buggify)
-OFFSETS = "offsets"  # a group's committed offset moved backwards (sim.cluster.group)
+OFFSETS = "offsets"  # a group's committed or pending offset moved back (sim.cluster.group)
 
 
 @dataclass(slots=True)

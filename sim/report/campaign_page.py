@@ -319,7 +319,6 @@ def _failing_list(
             ran += (
                 f'<br><span class="muted">BUGGIFY: {esc(", ".join(str(x) for x in sites))}</span>'
             )
-
         rows.append(
             f'<tr id="seed-{seed}"><td class="num">{_seed_cell(store, seed)}</td><td>{anomalies}</td><td>{ran}</td>'
             f'<td class="links">{_store_links(store)}</td><td>{_reproduce(reproduce, config, seed)}</td></tr>'
