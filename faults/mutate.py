@@ -11,6 +11,7 @@ new faults draw theirs half the time (the kind's defaults otherwise).
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from typing import Any
@@ -42,7 +43,10 @@ def new_fault(
     after: float | None = None,
 ) -> dict[str, Any]:
     """A fault of ``kind`` at a random time, or within a second after ``after``."""
-    at = rng.uniform(0.0, time_limit * 0.9) if after is None else after + rng.uniform(0.0, 1.0)
+    if after is None:
+        at = rng.uniform(0.0, time_limit * 0.9)
+    else:  # strictly after it once rounded to the millisecond (the event itself stays as it was)
+        at = max(after + rng.uniform(0.0, 1.0), math.floor(after * 1000 + 1) / 1000)
     fault = {
         "at": at,
         "nemesis": kind,
@@ -106,6 +110,33 @@ def mutate(
     out = [dict(f) for f in schedule]
     for _ in range(1 + (rng.random() < 0.5) + (rng.random() < 0.25)):
         out = _one(out, rng, kinds, time_limit, other, params, anchor)
+    out.sort(key=lambda f: (f["at"], f["nemesis"], str(f.get("target"))))
+    return out
+
+
+def explore_after(
+    schedule: Sequence[dict[str, Any]],
+    rng: random.Random,
+    kinds: Sequence[str],
+    time_limit: float,
+    anchor: float,
+    params: bool = False,
+) -> list[dict[str, Any]]:
+    """One to three edits that leave everything up to ``anchor`` as it was: a new fault within
+    a second after it, or (with ``params``) new parameters for a fault that starts after it.
+    Run under the parent's seed, the child replays the parent up to the anchor, the rare
+    event included, and differs only after it: Go-Explore's "first return, then explore", which
+    a deterministic simulator gets by replaying."""
+    out = [dict(f) for f in schedule]
+    for _ in range(1 + (rng.random() < 0.5) + (rng.random() < 0.25)):
+        later = [j for j, f in enumerate(out) if f["at"] > anchor]
+        tunable = [j for j in later if REGISTRY[out[j]["nemesis"]].params_draw]
+        if params and tunable and rng.random() < 0.3:
+            j = tunable[rng.randrange(len(tunable))]
+            out[j] = mutate_params(out[j], rng)
+        elif kinds:
+            kind = kinds[rng.randrange(len(kinds))]
+            out.append(new_fault(kind, rng, time_limit, params, after=anchor))
     out.sort(key=lambda f: (f["at"], f["nemesis"], str(f.get("target"))))
     return out
 

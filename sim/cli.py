@@ -590,7 +590,7 @@ def guided_campaign(
             where = f" --faults {r['store']}/faults.json" if r["store"] else ""
             out.print(
                 f"run {r['index']} (seed {r['seed']}): {', '.join(r['forbidden'])}  ->  "
-                f"eosim run {reproduce_args(summary.config, r['seed'])}{where}",
+                f"eosim run {reproduce_args(summary.run_config(r), r['seed'])}{where}",
                 markup=False,
                 soft_wrap=True,
             )

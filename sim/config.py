@@ -285,7 +285,16 @@ class Config:
         a swarm draws the whole fault space from the seed and the sites are part of it (as
         FoundationDB's simulator runs them in every simulation)."""
         ext = self.external
-        return bool(ext.get("sim.buggify-all")) or bool(ext.get("sim.buggify", self.swarm))
+        if ext.get("sim.buggify-all") or "sim.buggify-sites" in ext:
+            return True
+        return bool(ext.get("sim.buggify", self.swarm))
+
+    @property
+    def buggify_sites(self) -> tuple[str, ...] | None:
+        """The sites ``sim.buggify-sites`` enables (all others off), or None: the seed draws
+        them. Guided search sets it so a child keeps its parent's sites under a new seed."""
+        text = self.external.get("sim.buggify-sites")
+        return None if text is None else parse_sites(str(text))
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -472,7 +481,27 @@ QUORUM_DEFAULTS_MS = {
 }
 # Free text: ``user.pipeline`` names the user code a run_pipeline run ran (it cannot be stored).
 EXTERNAL_TEXT = ("user.pipeline",)
-EXTERNAL_KNOBS = sorted([*EXTERNAL_CHOICES, *EXTERNAL_FLAGS, *EXTERNAL_NUMBERS, *EXTERNAL_TEXT])
+# Site lists: ``sim.buggify-sites`` names the BUGGIFY sites a run enables (sim.buggify_sites)
+EXTERNAL_SITE_LISTS = ("sim.buggify-sites",)
+EXTERNAL_KNOBS = sorted(
+    [*EXTERNAL_CHOICES, *EXTERNAL_FLAGS, *EXTERNAL_NUMBERS, *EXTERNAL_TEXT, *EXTERNAL_SITE_LISTS]
+)
+
+
+def parse_sites(text: str) -> tuple[str, ...]:
+    """``sim.buggify-sites``: comma-separated BUGGIFY site names; an empty text enables none.
+    Returned in ``SITES`` order, each once, so two spellings of one set are one set; a typo is
+    refused with the nearest name."""
+    from sim.buggify_sites import SITES
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for name in names:
+        if name not in SITES:
+            raise UsageError(
+                f"sim.buggify-sites: unknown site {name!r}{did_you_mean(name, SITES)} "
+                f"(sites: {', '.join(SITES)})"
+            )
+    return tuple(site for site in SITES if site in names)
 
 
 def validate_external(external: dict[str, Any]) -> None:
@@ -489,6 +518,17 @@ def validate_external(external: dict[str, Any]) -> None:
         elif name in EXTERNAL_TEXT:
             if not isinstance(value, str):
                 raise UsageError(f"{name} expects text, got {value!r}")
+        elif name in EXTERNAL_SITE_LISTS:
+            if not isinstance(value, str):
+                raise UsageError(f"{name} expects comma-separated site names, got {value!r}")
+            parse_sites(value)
+            # it names the sites to enable: BUGGIFY off, or every site on, contradicts it
+            for flag, contradiction in (("sim.buggify", False), ("sim.buggify-all", True)):
+                if external.get(flag, not contradiction) is contradiction:
+                    raise UsageError(
+                        f"{name} contradicts {flag}={str(contradiction).lower()}: "
+                        "it names the sites to enable"
+                    )
         elif name in EXTERNAL_NUMBERS:
             low, high, integer = EXTERNAL_NUMBERS[name]
             kind = "an integer" if integer else "a number"

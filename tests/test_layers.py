@@ -3,7 +3,7 @@
 Layers, lowest first (DESIGN.md, "Layout"):
 
     checkers                    imports nothing from sim/ or faults/
-    sim base                    config, history, rand, errors, bugs, compiled
+    sim base                    config, history, rand, errors, bugs, buggify_sites, compiled
     sim.cluster                 the model of Kafka
     sim.clients | faults        what drives the cluster | what breaks it (neither imports the other)
     sim.runs                    one run, store, campaign, liveness
@@ -35,7 +35,15 @@ LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
     (
         "base",
         1,
-        ("sim.config", "sim.history", "sim.rand", "sim.errors", "sim.bugs", "sim.compiled"),
+        (
+            "sim.config",
+            "sim.history",
+            "sim.rand",
+            "sim.errors",
+            "sim.bugs",
+            "sim.buggify_sites",
+            "sim.compiled",
+        ),
     ),
     ("cluster", 2, ("sim.cluster",)),
     ("clients", 3, ("sim.clients",)),

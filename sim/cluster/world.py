@@ -68,7 +68,12 @@ class World:
         self.observations: list[tuple[str, str, float]] = []
         ext = config.external
         self.buggify: Buggify | None = (
-            Buggify(self.rng, all_sites=bool(ext.get("sim.buggify-all")), now=lambda: self.env.now)
+            Buggify(
+                self.rng,
+                all_sites=bool(ext.get("sim.buggify-all")),
+                now=lambda: self.env.now,
+                sites=config.buggify_sites,
+            )
             if config.buggify_on
             else None
         )

@@ -126,6 +126,9 @@ def result_features(results: Mapping[str, Any]) -> set[str]:
         value = stats.get(name)
         if isinstance(value, int) and value > 0:
             out.add(f"stat:{name}:{bucket(value)}")
+    sites = stats.get("buggify")
+    if isinstance(sites, dict):  # BUGGIFY sites that took their rare path
+        out |= {f"buggify:{site}" for site, fired in sites.items() if fired}
     errors = stats.get("producer_errors")
     if isinstance(errors, dict):
         out |= {f"producer-error:{code}" for code in errors}

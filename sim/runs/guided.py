@@ -11,6 +11,7 @@ one sequence of runs.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import time
@@ -32,14 +33,17 @@ def run_candidate(
     seed: int,
     schedule: list[dict[str, Any]],
     store_root: str | None,
+    sites: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Run one candidate with coverage on (a top-level function, so process pools can ship it)."""
+    """Run one candidate with coverage on (a top-level function, so process pools can ship it).
+    ``sites``, when given, are the BUGGIFY sites it enables (``sim.buggify-sites``) instead of
+    those its seed would draw."""
     from sim.runs.coverage import Coverage
     from sim.runs.known import excuses
     from sim.runs.runner import run
     from sim.runs.store import write_store
 
-    config = from_mapping(config_data)
+    config = with_sites(from_mapping(config_data), sites)
     coverage = Coverage()
     outcome = run(config, seed, schedule, trace=coverage)
     results = outcome.results
@@ -60,7 +64,31 @@ def run_candidate(
         "excuses": excuses(results),  # what known real classes explain (sim.runs.known)
         "digest": results.get("digest"),
         "store": store,
+        "sites": enabled_sites(results),
     }
+
+
+def sites_inherited(config: Config) -> bool:
+    """Children inherit their parent's BUGGIFY sites, unless the configuration turns BUGGIFY
+    off or fixes the sites itself (every site, or a named set)."""
+    ext = config.external
+    return config.buggify_on and not (ext.get("sim.buggify-all") or "sim.buggify-sites" in ext)
+
+
+def with_sites(config: Config, sites: list[str] | None) -> Config:
+    """``config`` with exactly ``sites`` enabled (None: as the seed draws them)."""
+    if sites is None:
+        return config
+    return config.replace(external={**config.external, "sim.buggify-sites": ",".join(sites)})
+
+
+def enabled_sites(results: dict[str, Any]) -> list[str] | None:
+    """The BUGGIFY sites a run had enabled (fired or not), None when BUGGIFY was off."""
+    stats = results.get("stats") or {}
+    sites = stats.get("buggify")
+    if not isinstance(sites, dict):
+        return None
+    return [site for site, fired in sites.items() if fired is not None]
 
 
 @dataclass
@@ -79,6 +107,13 @@ class GuidedSummary:
     @property
     def failing(self) -> list[dict[str, Any]]:
         return [r for r in self.runs if r["valid"] is False]
+
+    def run_config(self, result: dict[str, Any]) -> Config:
+        """The configuration one run ran with: a child names its BUGGIFY sites
+        (``sim.buggify-sites``); naming a fresh run's, which its seed drew, changes nothing."""
+        if not sites_inherited(self.config):
+            return self.config
+        return with_sites(self.config, result.get("sites"))
 
     def growth(self) -> list[int]:
         """Features reached after each run: the coverage curve."""
@@ -140,6 +175,9 @@ def fault_kinds(config: Config) -> list[str]:
 
 # the share of candidates after the first round that are fresh swarm plans, not mutations
 FRESH_SHARE = 0.5
+SITE_FLIP = 0.25  # the share of children that flip one of their parent's BUGGIFY sites
+# one candidate run: (index, seed, fault schedule, BUGGIFY sites or None for the seed's own)
+Candidate = tuple[int, int, list[dict[str, Any]], list[str] | None]
 
 
 class _Corpus:
@@ -149,14 +187,18 @@ class _Corpus:
         self.mutate_params = mutate_params
         self.rng = random.Random(f"eosim/guided/{campaign_seed}")
         self.kinds = fault_kinds(config)
+        self.site_genome = sites_inherited(config)
         self.entries: list[dict[str, Any]] = []
         self.seen: dict[str, int] = {}  # feature -> how many runs reached it
+        self.chosen: dict[str, int] = {}  # timed feature -> children anchored at it
+        self.productive: dict[str, int] = {}  # timed feature -> of those, children with news
+        self.anchored: dict[int, str] = {}  # run index -> the feature it was anchored at
 
-    def candidates(self, start: int, n: int) -> list[tuple[int, int, list[dict[str, Any]]]]:
+    def candidates(self, start: int, n: int) -> list[Candidate]:
         from faults.mutate import mutate
         from faults.schedule import fit_params, for_workload, plan
 
-        out = []
+        out: list[Candidate] = []
         for index in range(start, start + n):
             # the first round, and a share of every later one: planned schedules, as a swarm
             # would draw them (mutation narrows towards what the corpus reached; fresh swarm
@@ -164,13 +206,15 @@ class _Corpus:
             if not self.entries or self.rng.random() < FRESH_SHARE:
                 seed = self.seed + index
                 planning = self.config if self.config.nemesis else replace(self.config, swarm=True)
-                out.append((index, seed, plan(planning, seed)))
+                out.append((index, seed, plan(planning, seed), None))
                 continue
-            parent, anchor = self._rare_parent()
-            if parent is None:
-                weights = [self._rarity(e) for e in self.entries]
-                parent = self.rng.choices(self.entries, weights=weights)[0]
-                anchor = self._rarest_time(parent)
+            parent, anchor = self._rare_parent(index)
+            if parent is not None and anchor is not None:
+                out.append((index, *self._explore_after(parent, anchor)))
+                continue
+            weights = [self._rarity(e) for e in self.entries]
+            parent = self.rng.choices(self.entries, weights=weights)[0]
+            anchor = self._rarest_time(parent)
             other = self.entries[self.rng.randrange(len(self.entries))]
             seed = (
                 parent["seed"] if self.rng.random() < 0.5 else self.seed + FRESH_SEED_OFFSET + index
@@ -188,29 +232,84 @@ class _Corpus:
             schedule = [{**f, "target": for_workload(f["target"], self.config)} for f in schedule]
             # and a mutated delay-request holds back a request type this run sends
             schedule = [fit_params(f, self.config, self.rng) for f in schedule]
-            out.append((index, seed, schedule))
+            out.append((index, seed, schedule, self._child_sites(parent)))
         return out
 
-    def _rare_parent(self) -> tuple[dict[str, Any] | None, float | None]:
-        """Half the mutations, FairFuzz's way: take one of the protocol events the fewest
-        runs have reached (a decision, an error answer, a late answer), a run that reached it,
-        and the time it did; the child's new faults land just after that time. Rare events
-        get the budget instead of being one feature among the many a parent has."""
+    def _explore_after(
+        self, parent: dict[str, Any], anchor: float
+    ) -> tuple[int, list[dict[str, Any]], list[str] | None]:
+        """A child that replays ``parent`` up to ``anchor`` (its seed, its BUGGIFY sites, its
+        faults until then) and explores after it (``faults.mutate.explore_after``). Replaying
+        keeps the rare event: over the parents that reached the hardest targets' precursors
+        (a pending offset moving back on 3.5), such children reached the event in 93% of runs
+        and found the bug four times as often as children mutated anywhere."""
+        from faults.mutate import explore_after
+        from faults.schedule import fit_params, for_workload
+
+        schedule = explore_after(
+            parent["schedule"],
+            self.rng,
+            self.kinds,
+            self.config.time_limit,
+            anchor,
+            params=self.mutate_params,
+        )
+        # new and changed faults fitted to this workload (the parent's own are fitted already,
+        # and those before the anchor must stay as they were)
+        schedule = [
+            f
+            if f in parent["schedule"]
+            else fit_params(
+                {**f, "target": for_workload(f["target"], self.config)}, self.config, self.rng
+            )
+            for f in schedule
+        ]
+        sites = parent.get("sites") if self.site_genome else None
+        return parent["seed"], schedule, sites
+
+    def _child_sites(self, parent: dict[str, Any]) -> list[str] | None:
+        """The BUGGIFY sites a child enables: its parent's, one flipped on or off a quarter of
+        the time. A site is part of what a run reached, like its faults (the leader-imbalance
+        check behind a preferred election, a late TxnOffsetCommit): a child under a new seed
+        would otherwise keep it only as often as any seed draws it. None (the seed draws) when
+        the configuration fixes BUGGIFY itself."""
+        if not self.site_genome or parent.get("sites") is None:
+            return None
+        from sim.buggify_sites import SITES
+
+        sites = set(parent["sites"])
+        if self.rng.random() < SITE_FLIP:
+            sites ^= {list(SITES)[self.rng.randrange(len(SITES))]}
+        return [site for site in SITES if site in sites]
+
+    def _rare_parent(self, index: int) -> tuple[dict[str, Any] | None, float | None]:
+        """Half the mutations start from one protocol decision a corpus run reached (a
+        coordinator's state change, a fencing, an election refused, an offset moving back, a
+        BUGGIFY site's rare path): that run, and the moment it did. Decisions only: error and
+        late answers are three times as many and mostly echo the faults, and anchoring on
+        them too halved how often children reached the decisions the hardest targets start
+        from. Which decision is Go-Explore's choice: rare ones (few runs reached them),
+        seldom chosen ones, and ones whose children went on to reach something new."""
         if self.rng.random() < 0.5:
             return None, None
-        rarest: int | None = None
-        holders: list[tuple[int, str]] = []  # (corpus position, feature)
+        holders: dict[str, list[int]] = {}  # feature -> corpus positions, in corpus order
         for i, entry in enumerate(self.entries):
             for f in entry.get("feature_times") or {}:
-                n = self.seen.get(f, 0)
-                if rarest is None or n < rarest:
-                    rarest, holders = n, [(i, f)]
-                elif n == rarest:
-                    holders.append((i, f))
+                if f.startswith("decision:"):
+                    holders.setdefault(f, []).append(i)
         if not holders:
             return None, None
-        i, f = holders[self.rng.randrange(len(holders))]
-        entry = self.entries[i]
+        features = list(holders)
+        weights = [
+            (1 + self.productive.get(f, 0))
+            / math.sqrt((1 + self.chosen.get(f, 0)) * max(1, self.seen.get(f, 1)))
+            for f in features
+        ]
+        f = self.rng.choices(features, weights=weights)[0]
+        self.chosen[f] = self.chosen.get(f, 0) + 1
+        self.anchored[index] = f
+        places = holders[f]
+        entry = self.entries[places[self.rng.randrange(len(places))]]
         return entry, entry["feature_times"][f]
 
     def _rarest_time(self, entry: dict[str, Any]) -> float | None:
@@ -231,6 +330,9 @@ class _Corpus:
             self.seen[f] = self.seen.get(f, 0) + 1
         for f in new:
             summary.first_reached[f] = result["index"]
+        anchor = self.anchored.pop(result["index"], None)
+        if anchor is not None and new:
+            self.productive[anchor] = self.productive.get(anchor, 0) + 1
         if new or not self.entries:
             self.entries.append(result)
             summary.corpus.append(result["index"])
@@ -253,14 +355,16 @@ def _pool(workers: int) -> Any:
 def _run_batch(
     pool: Any,
     data: dict[str, Any],
-    batch: list[tuple[int, int, list[dict[str, Any]]]],
+    batch: list[Candidate],
     store: str | None,
 ) -> Iterator[dict[str, Any]]:
     if pool is None:
-        for index, seed, schedule in batch:
-            yield run_candidate(data, index, seed, schedule, store)
+        for index, seed, schedule, sites in batch:
+            yield run_candidate(data, index, seed, schedule, store, sites)
         return
-    futures = [pool.submit(run_candidate, data, i, s, sch, store) for i, s, sch in batch]
+    futures = [
+        pool.submit(run_candidate, data, i, s, sch, store, sites) for i, s, sch, sites in batch
+    ]
     try:
         for fut in futures:  # in candidate order: the corpus is updated deterministically
             yield fut.result()

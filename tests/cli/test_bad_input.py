@@ -95,6 +95,15 @@ def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
             ["run", "--set", "workload.thread=4"],
             ["unknown knob", "did you mean 'workload.threads'"],
         ),
+        (
+            ["run", "--set", "sim.buggify-sites=late-reqest"],
+            ["sim.buggify-sites", "unknown site", "did you mean 'late-request'"],
+        ),
+        (
+            ["run", "--set", "sim.buggify-sites=late-request", "--set", "sim.buggify=false"],
+            ["sim.buggify-sites contradicts sim.buggify=false"],
+        ),
+        (["run", "--set", "sim.buggify-sites=3"], ["sim.buggify-sites", "site names"]),
         (["run", "--nemesis", "drop-ack"], ["unknown nemesis", "did you mean 'drop-acks'"]),
         (["run", "--bug", "no-dedupe"], ["unknown bug", "did you mean 'no-dedup'"]),
     ],

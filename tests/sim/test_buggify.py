@@ -116,6 +116,29 @@ def test_new_sites_leave_the_earlier_sites_choices_alone() -> None:
     assert [stats[s] is not None for s in list(SITES)[:3]] == first
 
 
+def test_named_sites_are_exactly_the_ones_on() -> None:
+    """``sim.buggify-sites`` enables the sites it names and no other (guided search keeps a
+    parent's sites under a new seed so); an empty list enables none."""
+    stats = run(from_mapping({**SMALL, "sim.buggify-sites": "late-produce, empty-fetch"}), 5)
+    on = {s for s, n in stats.results["stats"]["buggify"].items() if n is not None}
+    assert on == {"late-produce", "empty-fetch"}
+    none = run(from_mapping({**SMALL, "sim.buggify-sites": ""}), 5).results["stats"]["buggify"]
+    assert set(none.values()) == {None}
+
+
+@pytest.mark.parametrize("seed", [2, 11])
+def test_naming_a_seeds_own_sites_changes_nothing(seed: int) -> None:
+    """Each site decides from a stream of its own (named, not shared), so naming the sites a
+    seed draws anyway gives the byte-identical run: a guided run's reproduce line may name
+    them whether they were drawn or inherited."""
+    drawn = run(from_mapping({**SMALL, "mode": "transactional", "sim.buggify": True}), seed)
+    stats = drawn.results["stats"]["buggify"]
+    sites = ",".join(s for s, n in stats.items() if n is not None)
+    assert sites and sites != ",".join(SITES)
+    named = from_mapping({**SMALL, "mode": "transactional", "sim.buggify-sites": sites})
+    assert run(named, seed).digest == drawn.digest
+
+
 def test_sites_fall_quiet_for_the_liveness_window() -> None:
     """Like faults, the sites stop early enough for the producers' liveness window to be judged
     on a healthy system (sim.runs.liveness.buggify_quiet_from)."""

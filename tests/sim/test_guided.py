@@ -17,7 +17,7 @@ from faults.registry import REGISTRY
 from faults.schedule import validate_schedule
 from sim.config import Config, from_mapping
 from sim.runs.coverage import Coverage, bucket
-from sim.runs.guided import fault_kinds, run_guided
+from sim.runs.guided import GuidedSummary, fault_kinds, run_guided, with_sites
 from sim.runs.runner import run
 from tests.cli.test_bad_input import eosim
 
@@ -233,23 +233,139 @@ def test_coverage_notes_when_each_protocol_event_first_happened() -> None:
     assert set(times) <= set(coverage.hits)
 
 
-def test_half_the_mutations_start_from_the_rarest_protocol_event() -> None:
-    """FairFuzz's rule: the event the fewest runs reached picks the parent (a run that reached
-    it) and the anchor (when it did)."""
+def test_explore_after_leaves_everything_up_to_the_anchor_as_it_was() -> None:
+    """Go-Explore's mutation: faults up to the anchor untouched; a new fault lands within a
+    second after it, or a later fault gets new parameters; the schedule stays valid."""
+    from faults.mutate import explore_after
+
+    kinds = sorted(REGISTRY)
+    parent = [
+        {
+            "at": 0.5,
+            "nemesis": "drop-acks",
+            "duration": 1.0,
+            "target": "leader-of:k0",
+            "params": {},
+        },
+        {"at": 4.0, "nemesis": "delay", "duration": 0.5, "target": "brokers", "params": {}},
+    ]
+    changed_later = added = 0
+    for s in range(300):
+        child = explore_after(parent, random.Random(s), kinds, 10.0, anchor=3.0, params=True)
+        validate_schedule(child, 10.0)
+        assert [f for f in child if f["at"] <= 3.0] == parent[:1]
+        new = [f for f in child if f not in parent]
+        assert new and all(3.0 <= f["at"] <= 4.0 or f["nemesis"] == "delay" for f in new)
+        added += len(child) > len(parent)
+        changed_later += parent[1] not in child
+    assert added > 250 and changed_later > 20, (added, changed_later)
+
+
+def test_a_child_explored_after_the_anchor_replays_its_parent_up_to_it() -> None:
+    """The child has its parent's seed and sites and faults up to the anchor, so its history
+    up to the anchor is its parent's, byte for byte, and it reaches the rare event at the same
+    moment (the precondition a bug behind that event needs)."""
+    from sim.runs.guided import _Corpus, run_candidate, with_buggify
+
+    config = with_buggify(from_mapping({"mode": "transactional", **SMALL, "time-limit": 6}))
+    data = config.to_dict()
+    corpus = _Corpus(config, 0)
+    seed, schedule, sites = corpus.candidates(0, 1)[0][1:]
+    parent = run_candidate(data, 0, seed, schedule, None, sites)
+    feature, anchor = sorted(parent["feature_times"].items(), key=lambda kv: kv[1])[-1]
+    assert 0.5 < anchor < 5.0, parent["feature_times"]
+    for _ in range(3):
+        seed2, schedule2, sites2 = corpus._explore_after(parent, anchor)
+        assert (seed2, sites2) == (seed, parent["sites"]) and schedule2 != parent["schedule"]
+        child = run_candidate(data, 1, seed2, schedule2, None, sites2)
+        assert child["feature_times"][feature] == anchor
+
+        def prefix(s: int, sch: list[dict], sites: list[str] | None) -> list[str]:
+            text = run(with_sites(config, sites), s, sch).history_text.splitlines()
+            return [line for line in text if json.loads(line)["time"] <= anchor]
+
+        assert prefix(seed2, schedule2, sites2) == prefix(seed, parent["schedule"], sites)
+
+
+def test_the_anchor_goes_to_rare_seldom_chosen_and_productive_decisions() -> None:
+    """Go-Explore's choice of a decision: weight (1 + children with news) / sqrt((1 + times
+    chosen) x runs that reached it). A rare event is chosen most; one whose children keep
+    finding something new gains; one chosen often without news loses."""
     from sim.runs.guided import _Corpus
 
     corpus = _Corpus(Config(mode="idempotent"), 0)
-    common = {"index": 0, "feature_times": {"decision:a": 1.0, "decision:b": 2.0}}
-    rare = {"index": 1, "feature_times": {"decision:a": 0.5, "late-answer:X:ok": 3.25}}
+    common = {"index": 0, "features": [], "feature_times": {"decision:a": 1.0, "decision:b": 2.0}}
+    rare = {
+        "index": 1,
+        "features": [],
+        "feature_times": {"decision:a": 0.5, "decision:x": 3.25, "late-answer:Y:ok": 3.5},
+    }
     corpus.entries = [common, rare]
-    corpus.seen = {"decision:a": 9, "decision:b": 4, "late-answer:X:ok": 1}
+    corpus.seen = {"decision:a": 64, "decision:b": 16, "decision:x": 1, "late-answer:Y:ok": 1}
 
-    class Always(random.Random):
-        def random(self) -> float:  # the FairFuzz half
-            return 0.9
+    def picks(n: int = 2000) -> dict[str | None, int]:
+        out: dict[str | None, int] = {}
+        chosen = dict(corpus.chosen)
+        for i in range(n):
+            corpus.chosen = dict(chosen)  # each pick from the same state
+            parent, anchor = corpus._rare_parent(i)
+            key = None if parent is None else corpus.anchored[i]
+            out[key] = out.get(key, 0) + 1
+            if parent is not None:
+                assert parent["feature_times"][key] == anchor
+        return out
 
-    corpus.rng = Always(0)
-    assert corpus._rare_parent() == (rare, 3.25)
-    corpus.rng = random.Random(0)
-    picks = [corpus._rare_parent()[0] for _ in range(100)]
-    assert 20 < picks.count(None) < 80  # the other half: the rarity-weighted choice
+    first = picks()
+    assert 800 < first[None] < 1200  # the other half: the rarity-weighted choice
+    assert "late-answer:Y:ok" not in first  # decisions only: answers mostly echo the faults
+    assert first["decision:x"] > first["decision:b"] > first["decision:a"], first
+    corpus.chosen = {"decision:x": 63}
+    assert picks()["decision:x"] < first["decision:x"] / 2
+    corpus.productive = {"decision:b": 8}
+    assert picks()["decision:b"] > first["decision:b"] * 2
+    # credit is given when a run anchored at an event reaches a feature no run had reached
+    corpus.anchored = {7: "decision:a"}
+    summary = GuidedSummary(Config(), 0, 1)
+    corpus.add({"index": 7, "features": ["brand-new"]}, summary)
+    assert corpus.productive["decision:a"] == 1 and 7 not in corpus.anchored
+
+
+def test_children_keep_their_parents_buggify_sites_a_flip_at_a_time() -> None:
+    """A child enables its parent's BUGGIFY sites (sim.buggify-sites), under a new seed too,
+    one site flipped a quarter of the time; fresh plans leave them to their seed. A
+    configuration that fixes the sites (every site, or BUGGIFY off) keeps them fixed."""
+    from sim.buggify_sites import SITES
+    from sim.runs.guided import SITE_FLIP, _Corpus
+
+    parent_sites = ["empty-fetch", "auto-leader-rebalance", "late-request"]
+    parent = {"index": 0, "seed": 3, "schedule": [], "features": ["x"], "sites": parent_sites}
+    corpus = _Corpus(from_mapping({"mode": "idempotent", "sim.buggify": True}), 0)
+    corpus.entries, corpus.seen = [parent], {"x": 1}
+    children = [c for c in corpus.candidates(8, 400) if c[3] is not None]
+    fresh = 400 - len(children)
+    assert 120 < fresh < 280  # FRESH_SHARE of them: their seed draws the sites
+    flipped = [set(sites) ^ set(parent_sites) for _, _, _, sites in children]
+    assert all(len(change) <= 1 for change in flipped)
+    share = sum(bool(change) for change in flipped) / len(children)
+    assert abs(share - SITE_FLIP) < 0.1, share
+    assert all(sites == [s for s in SITES if s in sites] for *_, sites in children)
+    for fixed in ({"sim.buggify-all": True}, {"sim.buggify": False}):
+        corpus = _Corpus(from_mapping({"mode": "idempotent", **fixed}), 0)
+        corpus.entries, corpus.seen = [parent], {"x": 1}
+        assert all(c[3] is None for c in corpus.candidates(8, 40))
+
+
+def test_a_child_with_inherited_sites_reproduces_from_its_run_config() -> None:
+    """The reproduce line of a run names its sites (GuidedSummary.run_config): a child that
+    inherited sites its seed would not draw reruns byte for byte from that line's config."""
+    from sim.runs.guided import GuidedSummary, run_candidate, with_buggify
+
+    config = with_buggify(from_mapping({"mode": "transactional", "nemesis": "drop-acks", **SMALL}))
+    sites = ["concurrent-transactions", "marker-retry", "slow-marker"]
+    result = run_candidate(config.to_dict(), 9, 1_000_009, [], None, sites)
+    assert result["sites"] is not None and sorted(result["sites"]) == sorted(sites)
+    again = GuidedSummary(config, 0, 10).run_config(result)
+    assert again.buggify_sites == tuple(sites)
+    assert run(again, 1_000_009, []).digest == result["digest"]
+    drawn = run(config, 1_000_009, []).results["stats"]["buggify"]
+    assert sorted(s for s, n in drawn.items() if n is not None) != sorted(sites)
