@@ -97,3 +97,13 @@ def test_a_known_real_class_does_not_count_as_another_targets_find() -> None:
     assert bump.shown_by(["duplicate"], known)  # librdkafka's renumbering: the same class
     assert truncation.shown_by(["duplicate", "lost-write"], known)
     assert truncation.shown_by(["duplicate"], {"explained": [], "classes": []})
+
+
+def test_runs_per_find_pools_every_campaigns_runs() -> None:
+    """The README's guided-over-swarm column: all runs spent (a campaign without a find spent
+    the whole budget) over the finds; none without a find."""
+    from sim.docs import runs_per_find
+
+    assert runs_per_find([10, 30, None], 100) == (10 + 30 + 100) / 2
+    assert runs_per_find([None, None], 100) is None
+    assert runs_per_find([1, 1, 1], 500) == 1.0
