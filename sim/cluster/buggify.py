@@ -3,10 +3,10 @@ rare path, so seeded campaigns reach the corners real clusters reach only on a b
 
 ``--set sim.buggify=true`` turns it on for a run: each site is enabled with probability 1/4,
 drawn once per run from the seed, and an enabled site then fires with its own probability each
-time it is reached (``SITES``); ``--set sim.buggify-sites=a,b`` enables exactly the sites named
-(guided search keeps a parent's sites so). Every path is one real Kafka can take, so a correct release must
-stay clean with every site on; that is tested. Off (the default), the model draws nothing and
-pays one ``is None`` test per site.
+time it is reached (``SITES``, in ``sim.buggify_sites``); ``--set sim.buggify-sites=a,b``
+enables exactly the sites named (guided search keeps a parent's sites so). Every path is one
+real Kafka can take, so a correct release must stay clean with every site on; that is tested.
+Off (the default), the model draws nothing and pays one ``is None`` test per site.
 """
 
 from __future__ import annotations
