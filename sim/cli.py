@@ -589,7 +589,8 @@ def guided_campaign(
         for r in summary.failing[:10]:
             where = f" --faults {r['store']}/faults.json" if r["store"] else ""
             out.print(
-                f"run {r['index']} (seed {r['seed']}): {', '.join(r['forbidden'])}  ->  "
+                f"run {r['index']} (seed {r['seed']}; {r['origin']}): "
+                f"{', '.join(r['forbidden'])}  ->  "
                 f"eosim run {reproduce_args(summary.run_config(r), r['seed'])}{where}",
                 markup=False,
                 soft_wrap=True,

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sim.config import Config, from_mapping
 from sim.errors import UsageError
@@ -140,7 +140,8 @@ class GuidedSummary:
             "coverage_growth": self.growth(),
             "corpus": self.corpus,
             "failing_runs": [
-                {k: r[k] for k in ("index", "seed", "forbidden", "store")} for r in self.failing
+                {k: r.get(k) for k in ("index", "seed", "origin", "forbidden", "store")}
+                for r in self.failing
             ],
             "first_reached": dict(sorted(self.first_reached.items())),
             "runs": [
@@ -180,8 +181,16 @@ def fault_kinds(config: Config) -> list[str]:
 # transactional offset commit outside its transaction 11 -> 41 runs), 5 faster; kept at half.
 FRESH_SHARE = 0.5
 SITE_FLIP = 0.25  # the share of children that flip one of their parent's BUGGIFY sites
-# one candidate run: (index, seed, fault schedule, BUGGIFY sites or None for the seed's own)
-Candidate = tuple[int, int, list[dict[str, Any]], list[str] | None]
+
+
+class Candidate(NamedTuple):
+    """One run a guided campaign will spend."""
+
+    run_index: int
+    seed: int
+    schedule: list[dict[str, Any]]
+    sites: list[str] | None  # BUGGIFY sites it enables; None: those its seed draws
+    origin: str  # how it was made, for people: a fresh plan, or which run it comes from
 
 
 class _Corpus:
@@ -210,11 +219,19 @@ class _Corpus:
             if not self.entries or self.rng.random() < FRESH_SHARE:
                 seed = self.seed + index
                 planning = self.config if self.config.nemesis else replace(self.config, swarm=True)
-                out.append((index, seed, plan(planning, seed), None))
+                out.append(Candidate(index, seed, plan(planning, seed), None, "fresh plan"))
                 continue
             parent, anchor = self._rare_parent(index)
             if parent is not None and anchor is not None:
-                out.append((index, *self._explore_after(parent, anchor)))
+                seed, schedule, sites = self._explore_after(parent, anchor)
+                # (a state change reads "Ongoing -> PrepareAbort": the reproduce line's arrow
+                # is the only one on a failing run's line)
+                decision = self.anchored[index].removeprefix("decision:").replace("->", "to")
+                origin = (
+                    f"run {parent['index']} replayed to {anchor:g} s ({decision}), "
+                    "new faults after it"
+                )
+                out.append(Candidate(index, seed, schedule, sites, origin))
                 continue
             weights = [self._rarity(e) for e in self.entries]
             parent = self.rng.choices(self.entries, weights=weights)[0]
@@ -236,7 +253,10 @@ class _Corpus:
             schedule = [{**f, "target": for_workload(f["target"], self.config)} for f in schedule]
             # and a mutated delay-request holds back a request type this run sends
             schedule = [fit_params(f, self.config, self.rng) for f in schedule]
-            out.append((index, seed, schedule, self._child_sites(parent)))
+            origin = f"run {parent['index']} mutated" + (
+                "" if seed == parent["seed"] else " under a new seed"
+            )
+            out.append(Candidate(index, seed, schedule, self._child_sites(parent), origin))
         return out
 
     def _explore_after(
@@ -363,11 +383,12 @@ def _run_batch(
     store: str | None,
 ) -> Iterator[dict[str, Any]]:
     if pool is None:
-        for index, seed, schedule, sites in batch:
-            yield run_candidate(data, index, seed, schedule, store, sites)
+        for c in batch:
+            yield run_candidate(data, c.run_index, c.seed, c.schedule, store, c.sites)
         return
     futures = [
-        pool.submit(run_candidate, data, i, s, sch, store, sites) for i, s, sch, sites in batch
+        pool.submit(run_candidate, data, c.run_index, c.seed, c.schedule, store, c.sites)
+        for c in batch
     ]
     try:
         for fut in futures:  # in candidate order: the corpus is updated deterministically
@@ -409,7 +430,8 @@ def run_guided(
         index, stop = 0, False
         while index < budget and not stop:
             batch = corpus.candidates(index, min(BATCH, budget - index))
-            for result in _run_batch(pool, data, batch, store):
+            for candidate, result in zip(batch, _run_batch(pool, data, batch, store), strict=True):
+                result["origin"] = candidate.origin
                 summary.runs.append(result)
                 corpus.add(result, summary)
                 if on_result is not None:

@@ -272,9 +272,10 @@ def test_swarm_and_guided_aim_the_pipelines_faults_at_their_own_partitions() -> 
     targets = {op["target"] for seed in range(120) for op in plan(config, seed)}
     assert "leader-of:in0" in targets and not any("k0" in t for t in targets)
     corpus = _Corpus(config.replace(swarm=False), 0)
-    parent = {"seed": 0, "schedule": plan(config, 34), "features": ["x"]}
+    parent = {"index": 0, "seed": 0, "schedule": plan(config, 34), "features": ["x"]}
     # with a decision to explore after, half the children replay it (their new faults too)
     corpus.entries = [parent, {**parent, "feature_times": {"decision:x": 1.0}}]
-    for _, _, schedule, _ in corpus.candidates(8, 64):
+    for candidate in corpus.candidates(8, 64):
+        schedule = candidate.schedule
         validate_schedule(schedule, config.time_limit, keys=["in0", "out0"])
         assert not any("k0" in f["target"] for f in schedule)

@@ -163,6 +163,21 @@ def test_one_campaign_seed_gives_one_sequence_of_runs_for_any_workers() -> None:
     assert len(one.corpus) >= 2 and one.growth()[-1] > one.growth()[0]
 
 
+def test_every_run_says_where_it_comes_from() -> None:
+    """A run's ``origin`` (guided.json, the failing-run lines): a fresh plan, or the earlier
+    run it mutates or replays, and for a replay the moment and decision it returns to."""
+    config = from_mapping({"mode": "transactional", "nemesis": "drop-acks", **SMALL})
+    summary = run_guided(config, 5, 40)
+    origins = [r["origin"] for r in summary.runs]
+    assert origins[:8] == ["fresh plan"] * 8
+    for r in summary.runs[8:]:
+        found = re.fullmatch(r"run (\d+) (mutated|mutated under a new seed|replayed to "
+                             r"[\d.]+ s \(.+\), new faults after it)", r["origin"])  # fmt: skip
+        assert r["origin"] == "fresh plan" or (found and int(found[1]) < r["index"]), r["origin"]
+    assert any("replayed" in o for o in origins) and any("mutated" in o for o in origins)
+    assert all("->" not in o for o in origins)
+
+
 def test_guided_mutates_the_kinds_named_or_the_whole_pool() -> None:
     assert fault_kinds(Config(nemesis=("drop-acks",))) == ["drop-acks"]
     pool = fault_kinds(Config(mode="transactional"))
@@ -270,7 +285,8 @@ def test_a_child_explored_after_the_anchor_replays_its_parent_up_to_it() -> None
     config = with_buggify(from_mapping({"mode": "transactional", **SMALL, "time-limit": 6}))
     data = config.to_dict()
     corpus = _Corpus(config, 0)
-    seed, schedule, sites = corpus.candidates(0, 1)[0][1:]
+    first = corpus.candidates(0, 1)[0]
+    seed, schedule, sites = first.seed, first.schedule, first.sites
     parent = run_candidate(data, 0, seed, schedule, None, sites)
     feature, anchor = sorted(parent["feature_times"].items(), key=lambda kv: kv[1])[-1]
     assert 0.5 < anchor < 5.0, parent["feature_times"]
@@ -341,18 +357,20 @@ def test_children_keep_their_parents_buggify_sites_a_flip_at_a_time() -> None:
     parent = {"index": 0, "seed": 3, "schedule": [], "features": ["x"], "sites": parent_sites}
     corpus = _Corpus(from_mapping({"mode": "idempotent", "sim.buggify": True}), 0)
     corpus.entries, corpus.seen = [parent], {"x": 1}
-    children = [c for c in corpus.candidates(8, 400) if c[3] is not None]
+    children = [c for c in corpus.candidates(8, 400) if c.sites is not None]
+    assert all(c.origin == "run 0 mutated" + ("" if c.seed == 3 else " under a new seed")
+               for c in children)  # fmt: skip
     fresh = 400 - len(children)
     assert abs(fresh / 400 - FRESH_SHARE) < 0.08  # fresh plans: their seed draws the sites
-    flipped = [set(sites) ^ set(parent_sites) for _, _, _, sites in children]
+    flipped = [set(c.sites or ()) ^ set(parent_sites) for c in children]
     assert all(len(change) <= 1 for change in flipped)
     share = sum(bool(change) for change in flipped) / len(children)
     assert abs(share - SITE_FLIP) < 0.1, share
-    assert all(sites == [s for s in SITES if s in sites] for *_, sites in children)
+    assert all(c.sites == [s for s in SITES if s in (c.sites or ())] for c in children)
     for fixed in ({"sim.buggify-all": True}, {"sim.buggify": False}):
         corpus = _Corpus(from_mapping({"mode": "idempotent", **fixed}), 0)
         corpus.entries, corpus.seen = [parent], {"x": 1}
-        assert all(c[3] is None for c in corpus.candidates(8, 40))
+        assert all(c.sites is None for c in corpus.candidates(8, 40))
 
 
 def test_a_child_with_inherited_sites_reproduces_from_its_run_config() -> None:
