@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from faults.registry import REGISTRY
@@ -107,11 +107,9 @@ def mutate(
     exactly those of a campaign before parameter mutation existed). ``anchor``: when the
     parent run reached its rarest behaviour; an added fault lands within a second after it
     half the time."""
-    out = [dict(f) for f in schedule]
-    for _ in range(1 + (rng.random() < 0.5) + (rng.random() < 0.25)):
-        out = _one(out, rng, kinds, time_limit, other, params, anchor)
-    out.sort(key=lambda f: (f["at"], f["nemesis"], str(f.get("target"))))
-    return out
+    return _edited(
+        schedule, rng, lambda out: _one(out, rng, kinds, time_limit, other, params, anchor)
+    )
 
 
 def explore_after(
@@ -127,8 +125,8 @@ def explore_after(
     Run under the parent's seed, the child replays the parent up to the anchor, the rare
     event included, and differs only after it: Go-Explore's "first return, then explore", which
     a deterministic simulator gets by replaying."""
-    out = [dict(f) for f in schedule]
-    for _ in range(1 + (rng.random() < 0.5) + (rng.random() < 0.25)):
+
+    def edit(out: list[dict[str, Any]]) -> list[dict[str, Any]]:
         later = [j for j, f in enumerate(out) if f["at"] > anchor]
         tunable = [j for j in later if REGISTRY[out[j]["nemesis"]].params_draw]
         if params and tunable and rng.random() < 0.3:
@@ -137,6 +135,20 @@ def explore_after(
         elif kinds:
             kind = kinds[rng.randrange(len(kinds))]
             out.append(new_fault(kind, rng, time_limit, params, after=anchor))
+        return out
+
+    return _edited(schedule, rng, edit)
+
+
+def _edited(
+    schedule: Sequence[dict[str, Any]],
+    rng: random.Random,
+    edit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """One to three applications of ``edit`` to a copy of ``schedule``, sorted by time."""
+    out = [dict(f) for f in schedule]
+    for _ in range(1 + (rng.random() < 0.5) + (rng.random() < 0.25)):
+        out = edit(out)
     out.sort(key=lambda f: (f["at"], f["nemesis"], str(f.get("target"))))
     return out
 
