@@ -203,9 +203,9 @@ class _Corpus:
         self.site_genome = sites_inherited(config)
         self.entries: list[dict[str, Any]] = []
         self.seen: dict[str, int] = {}  # feature -> how many runs reached it
-        self.chosen: dict[str, int] = {}  # timed feature -> children anchored at it
-        self.productive: dict[str, int] = {}  # timed feature -> of those, children with news
-        self.anchored: dict[int, str] = {}  # run index -> the feature it was anchored at
+        self.chosen: dict[str, int] = {}  # decision -> children that replayed to it
+        self.productive: dict[str, int] = {}  # decision -> of those, children with news
+        self.anchored: dict[int, str] = {}  # run index -> the decision it replays to
 
     def candidates(self, start: int, n: int) -> list[Candidate]:
         from faults.mutate import mutate
@@ -221,7 +221,7 @@ class _Corpus:
                 planning = self.config if self.config.nemesis else replace(self.config, swarm=True)
                 out.append(Candidate(index, seed, plan(planning, seed), None, "fresh plan"))
                 continue
-            parent, anchor = self._rare_parent(index)
+            parent, anchor = self._return_point(index)
             if parent is not None and anchor is not None:
                 seed, schedule, sites = self._explore_after(parent, anchor)
                 # (a state change reads "Ongoing -> PrepareAbort": the reproduce line's arrow
@@ -306,7 +306,7 @@ class _Corpus:
             sites ^= {list(SITES)[self.rng.randrange(len(SITES))]}
         return [site for site in SITES if site in sites]
 
-    def _rare_parent(self, index: int) -> tuple[dict[str, Any] | None, float | None]:
+    def _return_point(self, index: int) -> tuple[dict[str, Any] | None, float | None]:
         """Half the mutations start from one protocol decision a corpus run reached (a
         coordinator's state change, a fencing, an election refused, an offset moving back, a
         BUGGIFY site's rare path): that run, and the moment it did. Decisions only: error and

@@ -324,7 +324,7 @@ def test_the_anchor_goes_to_rare_seldom_chosen_and_productive_decisions() -> Non
         chosen = dict(corpus.chosen)
         for i in range(n):
             corpus.chosen = dict(chosen)  # each pick from the same state
-            parent, anchor = corpus._rare_parent(i)
+            parent, anchor = corpus._return_point(i)
             key = None if parent is None else corpus.anchored[i]
             out[key] = out.get(key, 0) + 1
             if parent is not None:
