@@ -67,7 +67,7 @@ def _run_seed(
     config_data: dict[str, Any], seed: int, store_root: str | None, keep_all: bool
 ) -> dict[str, Any]:
     from sim.runs.known import excuses
-    from sim.runs.runner import run
+    from sim.runs.runner import run, sites_fired
     from sim.runs.store import write_atomic, write_store
 
     config = from_mapping(config_data)
@@ -92,7 +92,7 @@ def _run_seed(
         "digest": results.get("digest"),
         "nemeses": sorted({str(op.get("nemesis")) for op in outcome.schedule}),
         # BUGGIFY sites that took their rare path in this seed (sim.cluster.buggify)
-        "buggify": sorted(s for s, n in results.get("stats", {}).get("buggify", {}).items() if n),
+        "buggify": sorted(sites_fired(results)),
         "store": store,
         "ops": results.get("stats", {}).get("ops"),
         # known real classes (sim.runs.known): Kafka fails this way too

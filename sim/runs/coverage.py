@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sim.cluster.trace import MessageTrace, Sent
+from sim.runs.runner import sites_fired
 
 _COUNTED_STATS = (
     "retries",
@@ -126,9 +127,7 @@ def result_features(results: Mapping[str, Any]) -> set[str]:
         value = stats.get(name)
         if isinstance(value, int) and value > 0:
             out.add(f"stat:{name}:{bucket(value)}")
-    sites = stats.get("buggify")
-    if isinstance(sites, dict):  # BUGGIFY sites that took their rare path
-        out |= {f"buggify:{site}" for site, fired in sites.items() if fired}
+    out |= {f"buggify:{site}" for site in sites_fired(dict(results))}  # rare paths taken
     errors = stats.get("producer_errors")
     if isinstance(errors, dict):
         out |= {f"producer-error:{code}" for code in errors}

@@ -42,7 +42,7 @@ def run_candidate(
     those its seed would draw."""
     from sim.runs.coverage import Coverage
     from sim.runs.known import excuses
-    from sim.runs.runner import run
+    from sim.runs.runner import run, sites_enabled
     from sim.runs.store import write_store
 
     config = with_sites(from_mapping(config_data), sites)
@@ -66,7 +66,7 @@ def run_candidate(
         "excuses": excuses(results),  # what known real classes explain (sim.runs.known)
         "digest": results.get("digest"),
         "store": store,
-        "sites": enabled_sites(results),
+        "sites": sites_enabled(results),
     }
 
 
@@ -82,15 +82,6 @@ def with_sites(config: Config, sites: list[str] | None) -> Config:
     if sites is None:
         return config
     return config.replace(external={**config.external, "sim.buggify-sites": ",".join(sites)})
-
-
-def enabled_sites(results: dict[str, Any]) -> list[str] | None:
-    """The BUGGIFY sites a run had enabled (fired or not), None when BUGGIFY was off."""
-    stats = results.get("stats") or {}
-    sites = stats.get("buggify")
-    if not isinstance(sites, dict):
-        return None
-    return [site for site, fired in sites.items() if fired is not None]
 
 
 @dataclass

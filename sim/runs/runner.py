@@ -170,6 +170,21 @@ def verdict(world: World, config: Config, seed: int, digest: str) -> dict[str, A
     return dict(sorted(results.items()))
 
 
+def sites_enabled(results: dict[str, Any]) -> list[str] | None:
+    """The BUGGIFY sites a run had enabled, fired or not (``stats.buggify``, written above);
+    None when BUGGIFY was off."""
+    sites = (results.get("stats") or {}).get("buggify")
+    if not isinstance(sites, dict):
+        return None
+    return [site for site, fired in sites.items() if fired is not None]
+
+
+def sites_fired(results: dict[str, Any]) -> list[str]:
+    """The BUGGIFY sites that took their rare path at least once in a run."""
+    sites = (results.get("stats") or {}).get("buggify")
+    return [site for site, fired in sites.items() if fired] if isinstance(sites, dict) else []
+
+
 def protocol_counters(world: World) -> dict[str, Any]:
     """What the protocol did to keep (or fail) its promise: producer retries, batches the
     broker answered as duplicates, fencings, transaction outcomes, and the error codes the
