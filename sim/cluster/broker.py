@@ -732,7 +732,13 @@ class Broker(BaseNode):
         if err == "diverging":
             if "unclean-truncation" not in self.bugs:
                 own_end = log.end_offset_for_epoch(body["epoch"])[1] if body["epoch"] >= 0 else 0
-                log.truncate_to(min(body["end_offset"], own_end))
+                end = min(body["end_offset"], own_end)
+                if end < log.hw and self.net.trace is not None:
+                    # records this replica counted committed: an unclean election or a leader
+                    # that lost its page cache (KIP-966), never a clean one (KIP-101)
+                    text = f"truncated below its high watermark: {key} {end} < {log.hw}"
+                    self.note(tr.TRUNCATED, text)
+                log.truncate_to(end)
             else:
                 # Bug: keep the divergent suffix and append the leader's records after it.
                 self.kept_divergent[key] = body["end_offset"]

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from simpy import Event
 
+from sim.cluster import trace as tr
 from sim.cluster.controller import TICK, Controller, PartitionState
 from sim.cluster.network import Message
 
@@ -167,6 +168,11 @@ class Voter(Controller):
 
     def _become_follower(self, epoch: int, leader: str | None) -> None:
         if self.role == "leader":
+            if len(self.log) > self.hw:
+                self.note(
+                    tr.METADATA_LOG,
+                    f"controller renounced with {len(self.log) - self.hw} uncommitted records",
+                )
             self._fail_pending()
             self.parked = []
             self._rebuild(self.hw)  # QuorumController.renounce: back to the committed state
@@ -382,6 +388,11 @@ class Voter(Controller):
         self.deadline = self.env.now + self.fetch_timeout
         if "diverging" in body:
             end = body["diverging"]
+            if end < len(self.log):  # KafkaRaftClient: truncate to the leader's end offset
+                self.note(
+                    tr.METADATA_LOG,
+                    f"metadata log truncated, {len(self.log) - end} uncommitted records dropped",
+                )
             del self.log[end:]
             if self.applied > end or self.applied_committed > end:
                 self._rebuild(min(self.hw, end))

@@ -74,6 +74,34 @@ def test_coverage_sees_a_preferred_election_meet_a_replica_outside_the_isr() -> 
     assert not any("elects" in f for f in seen[()])
 
 
+def test_coverage_sees_a_controller_drop_uncommitted_records_and_a_truncation_below_hw() -> None:
+    """A deposed KRaft controller renounces with records its quorum never committed, and later
+    truncates them when it fetches from the new leader: a correct quorum does this, and
+    coverage names both (the kraft-ack-before-commit bug starts from there). Only with that
+    bug did a leader acknowledge on the uncommitted ISR, so only then do followers truncate
+    records below their high watermark: a loss Kafka itself warns of.
+
+    Kafka: metadata/src/main/java/org/apache/kafka/controller/QuorumController.java, renounce;
+    raft/src/main/java/org/apache/kafka/raft/KafkaRaftClient.java, handleFetchResponse
+    (log.truncateToEndOffset on a diverging epoch); core/src/main/scala/kafka/server/
+    ReplicaFetcherThread.scala, truncate ("Truncating ... below high watermark")."""
+    from sim.scenarios.bug_matrix import MATRIX
+
+    entry = next(e for e in MATRIX if e.bug == "kraft-ack-before-commit")
+    seen = {}
+    for bugs in ((), (entry.bug,)):
+        config = entry.config.replace(bugs=bugs)
+        coverage = Coverage()
+        traced = run(config, 1, entry.schedule(1), trace=coverage)
+        assert traced.digest == run(config, 1, entry.schedule(1)).digest
+        seen[bugs] = {f for f in coverage.features() if f.startswith("decision:")}
+    for bugs in seen:
+        assert "decision:metadata-log:controller renounced with uncommitted" in seen[bugs]
+        assert "decision:metadata-log:metadata log truncated, uncommitted" in seen[bugs]
+    below_hw = "decision:log-truncated:truncated below its high"
+    assert below_hw in seen[(entry.bug,)] and below_hw not in seen[()]
+
+
 def test_buckets_are_coarse_above_three() -> None:
     assert [bucket(n) for n in (1, 2, 3, 4, 7, 8, 20, 40, 500)] == [
         "1", "2", "3", "4+", "4+", "8+", "16+", "32+", "128+",
