@@ -107,3 +107,19 @@ def test_runs_per_find_pools_every_campaigns_runs() -> None:
     assert runs_per_find([10, 30, None], 100) == (10 + 30 + 100) / 2
     assert runs_per_find([None, None], 100) is None
     assert runs_per_find([1, 1, 1], 500) == 1.0
+
+
+def test_the_ratio_comes_with_an_interval_as_wide_as_its_finds_allow() -> None:
+    """Ten finds a side, the same runs spent: ratio 1, and a 95% interval of about 0.42 to
+    2.4 (exp(+-1.96 sqrt(1/10 + 1/10))). Telling a third from a half takes about sixty finds a
+    side; a side without a find has no ratio."""
+    from sim.docs import ratio_interval
+
+    ten = [20] * 10
+    found = ratio_interval(ten, ten, 500)
+    assert found is not None
+    ratio, low, high = found
+    assert ratio == 1.0 and round(low, 2) == 0.42 and round(high, 2) == 2.4
+    many = ratio_interval([5] * 60, [15] * 60, 500)  # sixty finds a side
+    assert many is not None and many[0] == 1 / 3 and many[2] < 0.5  # a third, told apart
+    assert ratio_interval([None] * 3, ten, 500) is None
