@@ -65,14 +65,15 @@ def mutate_params(fault: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     the time) moved a quarter or half of the way from its current value towards the fresh
     draw, a small step near what already worked. A result the kind's check refuses (a clock
     rate of exactly 1) takes the fresh draw instead. Kinds without a draw are returned as
-    they are."""
+    they are; a draw that can be empty (a cut controller keeping no broker on its side) takes
+    the parameters away, as swarm would have drawn them."""
     spec = REGISTRY[fault["nemesis"]]
     draw = spec.params_draw
     if draw is None:
         return fault
     fresh = draw(rng)
     if not fresh:
-        return fault
+        return {**fault, "params": {}} if fault.get("params") else fault
     old = dict(fault.get("params") or {})
     key = sorted(fresh)[rng.randrange(len(fresh))]
     value = fresh[key]

@@ -1,11 +1,12 @@
 """Guided campaigns: spend runs on mutating the fault schedules that reached new behaviour.
 
 A plain campaign draws every seed's faults independently. A guided one keeps a corpus of runs
-that reached a protocol feature no earlier run reached (``sim.runs.coverage``). Half its runs
-are fresh swarm plans; the other half are children of corpus runs: either a replay of a
-parent up to a protocol decision it reached with new faults after it (Go-Explore's "first
-return, then explore"), or a parent picked towards rare features and mutated anywhere
-(``faults.mutate``), as coverage-guided fuzzers do. Children inherit their parent's BUGGIFY
+that reached a protocol feature no earlier run reached (``sim.runs.coverage``). Its first runs
+are fresh swarm plans, and a share that anneals to a quarter (``fresh_share``) stays fresh; the
+others are children of corpus runs: two in three a replay of a parent up to a protocol
+decision it reached with new faults after it (Go-Explore's "first return, then explore"), the
+rest a parent picked towards rare features and mutated anywhere (``faults.mutate``), as
+coverage-guided fuzzers do. Children inherit their parent's BUGGIFY
 sites. Runs go in fixed-size batches whose candidates depend only on the corpus before the
 batch, so the result is the same for any number of workers: one campaign seed, one sequence
 of runs."""
@@ -166,11 +167,27 @@ def fault_kinds(config: Config) -> list[str]:
     return swarm_pool(config)
 
 
-# The share of candidates after the first round that are fresh swarm plans, not children: they
-# keep swarm's breadth (its kinds left out per seed, its lanes), which easy targets need. A
-# quarter was measured too (search benchmark, 10 campaigns per target): 7 targets slower (a
-# transactional offset commit outside its transaction 11 -> 41 runs), 5 faster; kept at half.
-FRESH_SHARE = 0.5
+# Fresh swarm plans keep swarm's breadth (its kinds left out per seed, its lanes), which easy
+# targets need early; children pay off once the corpus holds rare decisions to return to. So
+# the share of fresh plans anneals: every run up to FRESH_ALL, then sqrt(FRESH_ALL / run)
+# (half at run 64), never below FRESH_FLOOR. A fixed half was measured against it: on 3.5's
+# late TxnOffsetCommit, six campaigns of 500 runs found it 19 times (untainted by earlier
+# finds) against 10, and first in a median of 126 runs against about 300. A fixed quarter
+# had made 7 of 22 targets slower, the easy ones that the all-fresh start now keeps.
+FRESH_ALL = 16
+FRESH_FLOOR = 0.25
+# Of the children, the share that return to a decision and explore after it; the rest are
+# mutated anywhere. Per run, returning found 3.5's bug 4 to 6 times as often as mutating,
+# KRaft's early AlterPartition answer about as often, a preferred election from outside the
+# ISR about half as often (a few finds each: search benchmark operators, 6 campaigns).
+RETURN_SHARE = 2 / 3
+
+
+def fresh_share(run_index: int) -> float:
+    """The probability that run ``run_index`` of a guided campaign is a fresh swarm plan."""
+    return min(1.0, max(FRESH_FLOOR, math.sqrt(FRESH_ALL / max(1, run_index))))
+
+
 SITE_FLIP = 0.25  # the share of children that flip one of their parent's BUGGIFY sites
 
 
@@ -207,7 +224,7 @@ class _Corpus:
             # the first round, and a share of every later one: planned schedules, as a swarm
             # would draw them (mutation narrows towards what the corpus reached; fresh swarm
             # plans keep swarm's own breadth, its kinds left out per seed and its lanes)
-            if not self.entries or self.rng.random() < FRESH_SHARE:
+            if not self.entries or self.rng.random() < fresh_share(index):
                 seed = self.seed + index
                 planning = self.config if self.config.nemesis else replace(self.config, swarm=True)
                 out.append(Candidate(index, seed, plan(planning, seed), None, "fresh plan"))
@@ -298,14 +315,14 @@ class _Corpus:
         return [site for site in SITES if site in sites]
 
     def _return_point(self, index: int) -> tuple[dict[str, Any] | None, float | None]:
-        """Half the mutations start from one protocol decision a corpus run reached (a
+        """Two in three children start from one protocol decision a corpus run reached (a
         coordinator's state change, a fencing, an election refused, an offset moving back, a
         BUGGIFY site's rare path): that run, and the moment it did. Decisions only: error and
         late answers are three times as many and mostly echo the faults, and anchoring on
         them too halved how often children reached the decisions the hardest targets start
         from. Which decision is Go-Explore's choice: rare ones (few runs reached them),
         seldom chosen ones, and ones whose children went on to reach something new."""
-        if self.rng.random() < 0.5:
+        if self.rng.random() >= RETURN_SHARE:
             return None, None
         holders: dict[str, list[int]] = {}  # feature -> corpus positions, in corpus order
         for i, entry in enumerate(self.entries):

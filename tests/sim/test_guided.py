@@ -145,6 +145,9 @@ def test_parameter_mutation_explores_each_kinds_parameters_and_stays_valid() -> 
         if kind == "kill-broker":  # one switch: lose the unflushed suffix or not
             assert seen == {'{"lose-unflushed": false}', '{"lose-unflushed": true}'}, seen
             continue
+        if kind == "partition-controller-leader":  # keep a broker on its side, or not
+            assert seen == {"{}", '{"with": "random-broker"}'}, seen
+            continue
         assert len(seen) > 10, (kind, seen)
     plain = {"at": 1.0, "nemesis": "crash-producer", "duration": 1.0, "target": "x", "params": {}}
     assert mutate_params(plain, rng) == plain  # a kind without a parameter space
@@ -335,7 +338,7 @@ def test_the_anchor_goes_to_rare_seldom_chosen_and_productive_decisions() -> Non
     """Go-Explore's choice of a decision: weight (1 + children with news) / sqrt((1 + times
     chosen) x runs that reached it). A rare event is chosen most; one whose children keep
     finding something new gains; one chosen often without news loses."""
-    from sim.runs.guided import _Corpus
+    from sim.runs.guided import RETURN_SHARE, _Corpus
 
     corpus = _Corpus(Config(mode="idempotent"), 0)
     common = {"index": 0, "features": [], "feature_times": {"decision:a": 1.0, "decision:b": 2.0}}
@@ -360,7 +363,8 @@ def test_the_anchor_goes_to_rare_seldom_chosen_and_productive_decisions() -> Non
         return out
 
     first = picks()
-    assert 800 < first[None] < 1200  # the other half: the rarity-weighted choice
+    mutated = 2000 * (1 - RETURN_SHARE)  # the others: the rarity-weighted choice
+    assert 0.85 * mutated < first[None] < 1.15 * mutated
     assert "late-answer:Y:ok" not in first  # decisions only: answers mostly echo the faults
     assert first["decision:x"] > first["decision:b"] > first["decision:a"], first
     corpus.chosen = {"decision:x": 63}
@@ -374,12 +378,22 @@ def test_the_anchor_goes_to_rare_seldom_chosen_and_productive_decisions() -> Non
     assert corpus.productive["decision:a"] == 1 and 7 not in corpus.anchored
 
 
+def test_the_fresh_share_anneals_from_every_run_to_a_quarter() -> None:
+    """Fresh swarm plans for the first FRESH_ALL runs (what easy targets need), half at run 64,
+    a quarter from run 256 on: children once the corpus has rare decisions to return to."""
+    from sim.runs.guided import FRESH_FLOOR, fresh_share
+
+    assert [fresh_share(i) for i in (0, 1, 16)] == [1.0, 1.0, 1.0]
+    assert fresh_share(64) == 0.5 and fresh_share(256) == FRESH_FLOOR == fresh_share(5000)
+    assert all(fresh_share(i) >= fresh_share(i + 1) for i in range(600))
+
+
 def test_children_keep_their_parents_buggify_sites_a_flip_at_a_time() -> None:
     """A child enables its parent's BUGGIFY sites (sim.buggify-sites), under a new seed too,
     one site flipped a quarter of the time; fresh plans leave them to their seed. A
     configuration that fixes the sites (every site, or BUGGIFY off) keeps them fixed."""
     from sim.buggify_sites import SITES
-    from sim.runs.guided import FRESH_SHARE, SITE_FLIP, _Corpus
+    from sim.runs.guided import SITE_FLIP, _Corpus, fresh_share
 
     parent_sites = ["empty-fetch", "auto-leader-rebalance", "late-request"]
     parent = {"index": 0, "seed": 3, "schedule": [], "features": ["x"], "sites": parent_sites}
@@ -389,7 +403,8 @@ def test_children_keep_their_parents_buggify_sites_a_flip_at_a_time() -> None:
     assert all(c.origin == "run 0 mutated" + ("" if c.seed == 3 else " under a new seed")
                for c in children)  # fmt: skip
     fresh = 400 - len(children)
-    assert abs(fresh / 400 - FRESH_SHARE) < 0.08  # fresh plans: their seed draws the sites
+    expected = sum(fresh_share(i) for i in range(8, 408)) / 400
+    assert abs(fresh / 400 - expected) < 0.08  # fresh plans: their seed draws the sites
     flipped = [set(c.sites or ()) ^ set(parent_sites) for c in children]
     assert all(len(change) <= 1 for change in flipped)
     share = sum(bool(change) for change in flipped) / len(children)
