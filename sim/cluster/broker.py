@@ -736,7 +736,7 @@ class Broker(BaseNode):
                 if end < log.hw and self.net.trace is not None:
                     # records this replica counted committed: an unclean election or a leader
                     # that lost its page cache (KIP-966), never a clean one (KIP-101)
-                    text = f"truncated below its high watermark: {key} {end} < {log.hw}"
+                    text = f"truncated below its high watermark: {key} to {end}, watermark {log.hw}"
                     self.note(tr.TRUNCATED, text)
                 log.truncate_to(end)
             else:
