@@ -35,9 +35,7 @@ COORDINATOR = "coordinator"
 ELECTION = "election"  # a preferred election's outcome per partition (Controller.elect_preferred)
 BUGGIFY = "buggify"  # a BUGGIFY site took its rare path (sim.cluster.buggify)
 OFFSETS = "offsets"  # a group's committed or pending offset moved back (sim.cluster.group)
-TRUNCATED = (
-    "log-truncated"  # a follower dropped records below its high watermark (sim.cluster.broker)
-)
+TRUNCATED = "log-truncated"  # a follower dropped records below its high watermark (broker)
 METADATA_LOG = "metadata-log"  # a KRaft controller dropped uncommitted records (sim.cluster.quorum)
 
 
