@@ -127,7 +127,7 @@ def result_features(results: Mapping[str, Any]) -> set[str]:
         value = stats.get(name)
         if isinstance(value, int) and value > 0:
             out.add(f"stat:{name}:{bucket(value)}")
-    out |= {f"buggify:{site}" for site in sites_fired(dict(results))}  # rare paths taken
+    out |= {f"buggify:{site}" for site in sites_fired(results)}  # rare paths taken
     errors = stats.get("producer_errors")
     if isinstance(errors, dict):
         out |= {f"producer-error:{code}" for code in errors}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,7 +170,7 @@ def verdict(world: World, config: Config, seed: int, digest: str) -> dict[str, A
     return dict(sorted(results.items()))
 
 
-def sites_enabled(results: dict[str, Any]) -> list[str] | None:
+def sites_enabled(results: Mapping[str, Any]) -> list[str] | None:
     """The BUGGIFY sites a run had enabled, fired or not (``stats.buggify``, written above);
     None when BUGGIFY was off."""
     sites = (results.get("stats") or {}).get("buggify")
@@ -179,7 +179,7 @@ def sites_enabled(results: dict[str, Any]) -> list[str] | None:
     return [site for site, fired in sites.items() if fired is not None]
 
 
-def sites_fired(results: dict[str, Any]) -> list[str]:
+def sites_fired(results: Mapping[str, Any]) -> list[str]:
     """The BUGGIFY sites that took their rare path at least once in a run."""
     sites = (results.get("stats") or {}).get("buggify")
     return [site for site, fired in sites.items() if fired] if isinstance(sites, dict) else []
