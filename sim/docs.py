@@ -208,6 +208,37 @@ def search_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def hardest_table() -> str:
+    """benchmarks/hardest.py: guided against swarm on the hardest targets, large samples."""
+    path = ROOT / "benchmarks" / "hardest.json"
+    if not path.is_file():
+        return "Run `python benchmarks/hardest.py` to measure.\n"
+    data = json.loads(path.read_text())
+    lines = [
+        "| target | swarm: finds / runs | swarm: median runs (95%) | guided: found / campaigns "
+        "| guided: median runs (95%) | guided ÷ swarm (95%) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in data["rows"]:
+        s, g = row["swarm"], row["guided"]
+        ratio = "-" if row["ratio"] is None else f"**{row['ratio']:.2f}**"
+        lines.append(
+            f"| {row['target']} | {s['finds']} / {s['runs']:,} | {_runs(s['median_runs'])} "
+            f"({_span(s['median_interval'])}) | {g['found']} / {g['campaigns']} "
+            f"| {_runs(g['median_runs'])} ({_span(g['median_interval'])}) "
+            f"| {ratio} ({_span(row['ratio_interval'], '.2f')}) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _runs(value: float, spec: str = ".0f") -> str:
+    return "∞" if math.isinf(value) else format(value, spec)
+
+
+def _span(pair: list[float], spec: str = ".0f") -> str:
+    return f"{_runs(pair[0], spec)}–{_runs(pair[1], spec)}"
+
+
 def runs_per_find(runs: list[int | None], max_runs: int) -> float | None:
     """Runs per find over campaigns that each stop at their first find: every run spent (a
     campaign that found nothing spent ``max_runs``) over the finds, the maximum-likelihood
@@ -305,12 +336,18 @@ def main() -> None:
     parser.add_argument(
         "--only-measured",
         action="store_true",
-        help="refresh only the blocks read from benchmarks/*.json (bench, search, verdicts)",
+        help="refresh only the blocks read from benchmarks/*.json (bench, search, hardest, "
+        "verdicts)",
     )
     args = parser.parse_args()
     blocks: dict[str, str] = {"fidelity": fidelity_table()}
     if args.only_measured:
-        blocks = {"bench": bench_table(), "search": search_table(), "verdicts": verdicts_table()}
+        blocks = {
+            "bench": bench_table(),
+            "search": search_table(),
+            "hardest": hardest_table(),
+            "verdicts": verdicts_table(),
+        }
     elif not args.only_fidelity:
         if not args.skip_scenarios:
             blocks["scenarios"], blocks["realbugs"] = scenario_tables()
@@ -318,6 +355,7 @@ def main() -> None:
             blocks["bugs"] = bug_table(args.clean_seeds)
         blocks["bench"] = bench_table()
         blocks["search"] = search_table()
+        blocks["hardest"] = hardest_table()
         blocks["verdicts"] = verdicts_table()
     readme = ROOT / "README.md"  # read only now: the measurements above take minutes
     text = readme.read_text()

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from sim.cluster.trace import MessageTrace, Sent
+from sim.cluster.trace import HAZARDS, MessageTrace, Sent
 from sim.runs.runner import sites_fired
 
 _COUNTED_STATS = (
@@ -33,6 +33,13 @@ _COUNTED_STATS = (
     "sends_info",
     "sends_fail",
 )
+
+
+def is_hazard(feature: str) -> bool:
+    """A decision feature of a hazard kind (``sim.cluster.trace.HAZARDS``): an offset moving
+    back, an election from outside the ISR."""
+    head, _, rest = feature.partition(":")
+    return head == "decision" and rest.split(":", 1)[0] in HAZARDS
 
 
 def bucket(n: int) -> str:

@@ -378,6 +378,42 @@ def test_the_anchor_goes_to_rare_seldom_chosen_and_productive_decisions() -> Non
     assert corpus.productive["decision:a"] == 1 and 7 not in corpus.anchored
 
 
+def test_children_return_to_a_hazard_first_and_half_of_them_to_just_before_it() -> None:
+    """Once the corpus holds a hazard (an offset moving back, an election from outside the
+    ISR: sim.cluster.trace.HAZARDS), HAZARD_SHARE of the returning children go to one, however
+    many ordinary decisions there are; half of those to up to LEAD_IN seconds before it, so
+    their faults change how the run comes to it. Without one, nothing changes."""
+    from sim.runs.coverage import is_hazard
+    from sim.runs.guided import HAZARD_SHARE, LEAD_IN, LEAD_IN_SHARE, RETURN_SHARE, _Corpus
+
+    hazard = "decision:election:preferred-election refused, replica outside"
+    assert is_hazard(hazard) and is_hazard("decision:offsets:committed offset moves back:")
+    assert not is_hazard("decision:txn-state:Ongoing -> PrepareAbort")
+    assert not is_hazard("msg:ElectLeaders:election")  # decisions only
+    ordinary = {f"decision:d{i}": float(i) for i in range(40)}
+    corpus = _Corpus(Config(mode="idempotent"), 0)
+    corpus.entries = [
+        {"index": 0, "features": [], "feature_times": ordinary},
+        {"index": 1, "features": [], "feature_times": {**ordinary, hazard: 12.5}},
+    ]
+    corpus.seen = {f: 2 for f in [*ordinary, hazard]}
+    n = 4000
+    anchors = []
+    for i in range(n):
+        parent, at = corpus._return_point(i)
+        if parent is not None and corpus.anchored[i] == hazard:
+            anchors.append(at)
+    expected = n * RETURN_SHARE * HAZARD_SHARE  # plus its share of the ordinary draws
+    assert 0.9 * expected < len(anchors) < 1.15 * expected
+    before = [a for a in anchors if a < 12.5]
+    assert all(12.5 - LEAD_IN <= a for a in before)
+    assert 0.85 * LEAD_IN_SHARE < len(before) / len(anchors) < 1.15 * LEAD_IN_SHARE
+    corpus.entries[1]["feature_times"].pop(hazard)
+    corpus.chosen = {}
+    picks = [corpus._return_point(n + i)[0] is not None for i in range(600)]
+    assert all(corpus.anchored[n + i] in ordinary for i, returned in enumerate(picks) if returned)
+
+
 def test_the_fresh_share_anneals_from_every_run_to_a_quarter() -> None:
     """Fresh swarm plans for the first FRESH_ALL runs (what easy targets need), half at run 64,
     a quarter from run 256 on: children once the corpus has rare decisions to return to."""
