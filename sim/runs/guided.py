@@ -248,6 +248,8 @@ class _Corpus:
                 # (a state change reads "Ongoing -> PrepareAbort": the reproduce line's arrow
                 # is the only one on a failing run's line)
                 decision = self.anchored[index].removeprefix("decision:").replace("->", "to")
+                if anchor < parent["feature_times"][self.anchored[index]]:
+                    decision = f"before {decision}"  # a lead-in to a hazard
                 origin = (
                     f"run {parent['index']} replayed to {anchor:g} s ({decision}), "
                     "new faults after it"
