@@ -27,7 +27,9 @@ the first failure ("-" when fewer than half the campaigns found one). ``--clean-
 runs each strategy N times on the configuration without the bug (the false-positive side:
 every run there must be valid, or fail only with a class real Kafka has too, ``sim.runs.known``:
 the default idempotent client's renumbered duplicate is one; those are counted apart). Run on
-demand; it takes minutes to hours depending on options.
+demand; it takes minutes to hours depending on options. Ten campaigns rank the targets
+roughly but cannot tell a third from a half: ``benchmarks/hardest.py`` measures the hardest
+ones with large samples.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ A plain campaign draws every seed's faults independently. A guided one keeps a c
 that reached a protocol feature no earlier run reached (``sim.runs.coverage``). Its first runs
 are fresh swarm plans, and a share that anneals to a quarter (``fresh_share``) stays fresh; the
 others are children of corpus runs: two in three a replay of a parent up to a protocol
-decision it reached with new faults after it (Go-Explore's "first return, then explore"), the
+decision it reached with new faults after it (Go-Explore's "first return, then explore"; half
+of them to a hazard once the corpus has one, ``sim.cluster.trace.HAZARDS``), the
 rest a parent picked towards rare features and mutated anywhere (``faults.mutate``), as
 coverage-guided fuzzers do. Children inherit their parent's BUGGIFY
 sites. Runs go in fixed-size batches whose candidates depend only on the corpus before the
@@ -336,7 +337,9 @@ class _Corpus:
         late answers are three times as many and mostly echo the faults, and anchoring on
         them too halved how often children reached the decisions the hardest targets start
         from. Which decision is Go-Explore's choice: rare ones (few runs reached them),
-        seldom chosen ones, and ones whose children went on to reach something new."""
+        seldom chosen ones, and ones whose children went on to reach something new; but
+        HAZARD_SHARE of the time among hazards only, and then half the time up to LEAD_IN
+        seconds before the hazard."""
         if self.rng.random() >= RETURN_SHARE:
             return None, None
         holders: dict[str, list[int]] = {}  # feature -> corpus positions, in corpus order
