@@ -225,7 +225,7 @@ def hardest_table() -> str:
         lines.append(
             f"| {row['target']} | {s['finds']} / {s['runs']:,} | {_runs(s['median_runs'])} "
             f"({_span(s['median_interval'])}) | {g['found']} / {g['campaigns']} "
-            f"| {_runs(g['median_runs'])} ({_span(g['median_interval'])}) "
+            f"| {_runs(g['median_runs'], 'g')} ({_span(g['median_interval'])}) "
             f"| {ratio} ({_span(row['ratio_interval'], '.2f')}) |"
         )
     return "\n".join(lines) + "\n"

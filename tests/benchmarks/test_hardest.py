@@ -109,3 +109,24 @@ def test_swarm_counts_chunks_in_seed_order_up_to_enough_finds() -> None:
     assert hardest.swarm_finds(name, done) == 2 * full
     del done[f"{name}|swarm|{first}"]
     assert hardest.swarm_chunks(name, done) == []  # a gap at the start: nothing counts yet
+
+
+def test_the_readme_table_shows_each_side_and_the_ratio_with_intervals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sim.docs
+
+    name = hardest.HARDEST[0]
+    done = {
+        f"{name}|swarm|5000000": {"runs": 500, "found": [1, 2], "rejected": []},
+        **{f"{name}|guided|{c:04d}": {"runs": 40 + c, "wall_s": 1.0} for c in range(9)},
+        f"{name}|guided|0009": {"runs": None, "wall_s": 9.0},
+    }
+    (tmp_path / "benchmarks").mkdir()
+    hardest._save(tmp_path / "benchmarks" / "hardest.json", 1500, done, [name])
+    monkeypatch.setattr(sim.docs, "ROOT", tmp_path)
+    table = sim.docs.hardest_table()
+    row = next(line for line in table.splitlines() if line.startswith(f"| {name} "))
+    assert "| 2 / 500 |" in row and "| 9 / 10 |" in row  # finds / runs, found / campaigns
+    assert "| 44.5 (41–48) |" in row  # the 2nd and 9th of ten: a 95% interval for a median
+    assert "**0.26**" in row  # 44.5 over the geometric median of p = 2/500 (173)
