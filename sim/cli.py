@@ -96,10 +96,15 @@ def sigterm_as_interrupt() -> Iterator[None]:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)
+    # Python turns SIGINT into KeyboardInterrupt only if SIGINT was not ignored when it started;
+    # a parent that ignores it (a shell's background job, some CI runners) would leave Ctrl-C
+    # and kill -INT doing nothing
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def exit_for(results: dict[str, Any]) -> int:

@@ -406,4 +406,7 @@ def make_server(root: Path, port: int = 8080) -> http.server.ThreadingHTTPServer
         ("127.0.0.1", port), functools.partial(handler, directory=str(root))
     )
     server.daemon_threads = True
+    # closing does not wait for request threads: they only send files, and one stuck on a
+    # slow client must not keep Ctrl-C from stopping the server
+    server.block_on_close = False
     return server

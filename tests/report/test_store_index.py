@@ -235,12 +235,22 @@ def test_server_in_a_thread_rebuilds_and_serves_the_index(root: Path) -> None:
     assert not thread.is_alive() and (root / "index.html").is_file()
 
 
-def test_eosim_serve_prints_its_url_serves_and_exits_130_on_ctrl_c(root: Path) -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("started_ignoring_sigint", [False, True])
+def test_eosim_serve_prints_its_url_serves_and_exits_130_on_ctrl_c(
+    root: Path, started_ignoring_sigint: bool
+) -> None:
+    """Also when started by a parent that ignores SIGINT (a shell's background job): Python
+    would then never raise KeyboardInterrupt, and the server would not stop."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "sim.cli", "serve", "--store", str(root), "--port", "0",
          "--no-browser"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=_ignore_sigint if started_ignoring_sigint else None,
     )  # fmt: skip
     try:
         assert proc.stdout is not None
