@@ -203,12 +203,8 @@ def main() -> None:
     parser.add_argument("--swarm-runs", type=int, default=40_000)
     parser.add_argument("--campaigns", type=int, default=60)
     parser.add_argument("--max-runs", type=int, default=1500)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument(
-        "--json",
-        type=Path,
-        default=Path(__file__).with_name("hardest.json"),
-        help="results, kept between runs: finished jobs are not run again",
+    search.add_common_options(
+        parser, "hardest.json", "results, kept between runs: finished jobs are not run again"
     )
     args = parser.parse_args()
     names = [t.name for t in search.targets()]

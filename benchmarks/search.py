@@ -269,6 +269,15 @@ def median_or_dash(
     return (f">{max_runs}" if runs > max_runs else f"{runs:g}"), f"{wall:.1f}"
 
 
+def add_common_options(parser: argparse.ArgumentParser, results: str, about: str) -> None:
+    """--json (``results`` beside this file by default) and --workers, for the search
+    benchmarks."""
+    parser.add_argument("--json", type=Path, default=Path(__file__).with_name(results), help=about)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="jobs run in parallel (each on one process)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -278,14 +287,10 @@ def main() -> None:
     parser.add_argument("--strategies", default="fixed,swarm,guided")
     parser.add_argument("--only", action="append", default=[])
     parser.add_argument("--clean-runs", type=int, default=0)
-    parser.add_argument(
-        "--json",
-        type=Path,
-        default=Path(__file__).with_name("search.json"),
-        help="where to write the rows (python -m sim.docs puts them in the README)",
-    )
-    parser.add_argument(
-        "--workers", type=int, default=1, help="campaigns run in parallel (each on one process)"
+    add_common_options(
+        parser,
+        "search.json",
+        "where to write the rows (python -m sim.docs puts them in the README)",
     )
     args = parser.parse_args()
     names = [s.strip() for s in args.strategies.split(",") if s.strip()]
