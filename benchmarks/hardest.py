@@ -22,7 +22,7 @@ the runs swarm needs" each the way that costs least for its precision:
 
 The ratio's interval is a bootstrap (fixed seed): guided campaigns resampled, swarm's p drawn
 from its Jeffreys posterior. Jobs already in ``--json`` are kept, so an interrupted run
-resumes. It takes about an hour and a half on two cores for the default three. Run on demand;
+resumes. It takes about 45 minutes with --workers 2 on two cores for the default three. Run on demand;
 ``python -m sim.docs --only-measured`` puts the table in the README.
 """
 
@@ -43,9 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import search  # noqa: E402
 
 # swarm's three hardest, ranked by this benchmark's swarm side on 6fff46d (--campaigns 0 over
-# seven candidates, 60 finds or 40,000 runs each): median runs to a first find about 620, 390
+# seven candidates, 60 finds or 40,000 runs each): median runs to a first find 770, 364
 # and 92; then ack-before-flush 67, the duplicate KRaft registration 62, the late marker on 4.0
-# 60 and KRaft's early answer 55 (search.py's ten campaigns had put the late marker third, 154)
+# 57 and KRaft's early answer 55 (search.py's ten campaigns had put the late marker third, 154)
 HARDEST = (
     "preferred-election-ignores-isr",
     "delayed-txn-offset-commit (3.5)",
