@@ -22,8 +22,8 @@ the runs swarm needs" each the way that costs least for its precision:
 
 The ratio's interval is a bootstrap (fixed seed): guided campaigns resampled, swarm's p drawn
 from its Jeffreys posterior. Jobs already in ``--json`` are kept, so an interrupted run
-resumes. It takes about 45 minutes with --workers 2 on two cores for the default three. Run on demand;
-``python -m sim.docs --only-measured`` puts the table in the README.
+resumes. The default three take about 45 minutes with ``--workers 2`` on two cores. Run on
+demand; ``python -m sim.docs --only-measured`` puts the table in the README.
 """
 
 from __future__ import annotations
