@@ -149,9 +149,10 @@ def swarm_chunks(name: str, jobs: dict[str, Any]) -> list[dict[str, Any]]:
     without a gap, up to the one that brings the finds to ``SWARM_FINDS``. Chunks run beyond
     it (by workers already busy) are ignored, so the row does not depend on the workers."""
     out: list[dict[str, Any]] = []
-    start = SWARM_FIRST_SEED
-    while f"{name}|swarm|{start}" in jobs and sum(len(c["found"]) for c in out) < SWARM_FINDS:
+    start, finds = SWARM_FIRST_SEED, 0
+    while f"{name}|swarm|{start}" in jobs and finds < SWARM_FINDS:
         out.append(jobs[f"{name}|swarm|{start}"])
+        finds += len(out[-1]["found"])
         start += CHUNK
     return out
 
