@@ -89,7 +89,8 @@ def run_progress(enabled: bool) -> Iterator[Callable[[float, float], None] | Non
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM stops a campaign the way Ctrl-C does: workers stopped, what finished kept and
-    written, the campaign marked interrupted."""
+    written, the campaign marked interrupted. Ctrl-C itself works even if SIGINT was ignored
+    when the process started."""
     import signal
 
     def interrupt(_signum: int, _frame: Any) -> None:
