@@ -135,10 +135,11 @@ SWARM_EXTRA_LANES = (0, 0, 1, 2)
 SWARM_FROM_START = 0.25
 
 
-def plan(config: Any, seed: int) -> list[dict[str, Any]]:
+def plan(config: Any, seed: int, extra_lanes: int | None = None) -> list[dict[str, Any]]:
     """Jepsen-style generator: faults at exponential intervals, kinds drawn from the selection;
     with ``--swarm`` the kinds, intervals, targets, parameters and the number of overlapping
-    lanes come from the seed too."""
+    lanes come from the seed too. ``extra_lanes`` fixes that number instead (lane j is the same
+    whatever it is: ``benchmarks/intensity.py`` compares intensities on the same seeds)."""
     import random
 
     rng = random.Random(derive_seed(seed, "faults/plan"))
@@ -153,7 +154,8 @@ def plan(config: Any, seed: int) -> list[dict[str, Any]]:
     schedule = _lane(rng, kinds, interval, config, seed, "faults/plan")
     if config.swarm:
         lanes = random.Random(derive_seed(seed, "faults/plan/lanes"))
-        for j in range(1, 1 + lanes.choice(SWARM_EXTRA_LANES)):
+        extra = lanes.choice(SWARM_EXTRA_LANES) if extra_lanes is None else extra_lanes
+        for j in range(1, 1 + extra):
             stream = f"faults/plan/lane{j}"
             schedule += _lane(random.Random(derive_seed(seed, stream)), kinds, interval, config,
                               seed, stream)  # fmt: skip

@@ -231,6 +231,43 @@ def hardest_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def intensity_table() -> str:
+    """benchmarks/intensity.py: swarm's find rate per target with 1 to 5 fault lanes."""
+    path = ROOT / "benchmarks" / "intensity.json"
+    if not path.is_file():
+        return "Run `python benchmarks/intensity.py` to measure.\n"
+    rows = json.loads(path.read_text())["rows"]
+    if not rows:
+        return "Run `python benchmarks/intensity.py` to measure.\n"
+    lanes = len(rows[0]["runs"])
+    mix = ", ".join(str(k + 1) for k in rows[0]["swarm_mix"])
+    candidate = ", ".join(str(k + 1) for k in rows[0]["candidate_mix"])
+    lines = [
+        f"Runs per cell: {rows[0]['runs'][0]:,} (the same seeds' plans, with only the number of "
+        "lanes fixed). Per cell the share of runs that found the target (finds in brackets), "
+        "the best in bold; then the median runs to a first find for swarm's own draw of lanes "
+        f"({mix}) and for a candidate ({candidate}), computed from the strata.",
+        "",
+        "| target | "
+        + " | ".join(f"{k + 1} lane{'s' * (k > 0)}" for k in range(lanes))
+        + " | swarm's mix: median runs | candidate: median runs |",
+        "|---|" + "---|" * (lanes + 2),
+    ]
+    for row in rows:
+        best = max(row["rate"])
+        cells = [
+            (f"**{100 * r:.1f}%**" if r == best and best > 0 else f"{100 * r:.1f}%") + f" ({f})"
+            for r, f in zip(row["rate"], row["finds"], strict=True)
+        ]
+        lines.append(
+            f"| {row['target']} | "
+            + " | ".join(cells)
+            + f" | {_runs(row['swarm_median_runs'], '.1f')}"
+            + f" | {_runs(row['candidate_median_runs'], '.1f')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _runs(value: float, spec: str = ".0f") -> str:
     return "∞" if math.isinf(value) else format(value, spec)
 
@@ -337,16 +374,24 @@ def main() -> None:
         "--only-measured",
         action="store_true",
         help="refresh only the blocks read from benchmarks/*.json (bench, search, hardest, "
-        "verdicts)",
+        "intensity, verdicts)",
     )
     args = parser.parse_args()
     blocks: dict[str, str] = {"fidelity": fidelity_table()}
     if args.only_measured:
+        measured = {
+            "bench": (bench_table, "results"),
+            "search": (search_table, "search"),
+            "hardest": (hardest_table, "hardest"),
+            "intensity": (intensity_table, "intensity"),
+            "verdicts": (verdicts_table, "verdicts"),
+        }
+        # only the blocks measured on this checkout (the results are not committed): a fresh
+        # clone refreshing one table keeps the others' last measurements
         blocks = {
-            "bench": bench_table(),
-            "search": search_table(),
-            "hardest": hardest_table(),
-            "verdicts": verdicts_table(),
+            name: table()
+            for name, (table, results) in measured.items()
+            if (ROOT / "benchmarks" / f"{results}.json").is_file()
         }
     elif not args.only_fidelity:
         if not args.skip_scenarios:
@@ -356,12 +401,15 @@ def main() -> None:
         blocks["bench"] = bench_table()
         blocks["search"] = search_table()
         blocks["hardest"] = hardest_table()
+        blocks["intensity"] = intensity_table()
         blocks["verdicts"] = verdicts_table()
     readme = ROOT / "README.md"  # read only now: the measurements above take minutes
     text = readme.read_text()
     for name, body in blocks.items():
         text = replace_block(text, name, body)
-    readme.write_text(text)
+    tmp = readme.with_name(readme.name + ".tmp")  # renamed into place: never half a README
+    tmp.write_text(text)
+    tmp.replace(readme)
     print(f"updated {readme}")
 
 
