@@ -128,6 +128,18 @@ class Config:
         return self.release >= (3, 6)
 
     @property
+    def eligible_leader_replicas(self) -> bool:
+        """KIP-966 part 1, Eligible Leader Replicas: the controller keeps the replicas that left
+        an ISR smaller than min.insync.replicas as eligible leaders, lets the ISR empty, and
+        drops a broker from every ISR and ELR when it registers after an unclean shutdown.
+        Available from 4.0 with eligible.leader.replicas.version=1, the default on new clusters
+        from 4.1 (a cluster upgraded from an older release keeps it off: set it to 0)."""
+        value = self.external.get("eligible.leader.replicas.version")
+        if value is not None:
+            return bool(value)
+        return self.release >= (4, 1)
+
+    @property
     def hw_needs_min_isr(self) -> bool:
         """KAFKA-15583 (3.7+): the leader's high watermark does not advance while the ISR is
         smaller than min.insync.replicas."""
@@ -182,6 +194,11 @@ class Config:
                 f" (modelled releases: {', '.join(KAFKA_VERSIONS)})"
             )
         self._validate_flush_knobs()
+        if self.external.get("eligible.leader.replicas.version") and self.release < (4, 0):
+            raise UsageError(
+                "eligible.leader.replicas.version=1 needs kafka.version 4.0 or later (KIP-966), "
+                f"got {self.kafka_version}"
+            )
         if self.txn_protocol not in (None, *TXN_PROTOCOLS):
             raise UsageError(f"txn.protocol must be v1 or v2, got {self.txn_protocol!r}")
         if self.txn_protocol == "v2" and self.release < (4, 0):
@@ -467,6 +484,8 @@ EXTERNAL_NUMBERS: dict[str, tuple[float, float, bool]] = {
     # id@host:port in Kafka; here its length. 1 (the default) is one always-healthy controller
     # that stands for a healthy quorum; 3 or 5 run the Raft model.
     "controller.quorum.voters": (1, 7, True),
+    # KIP-966's feature level (Config.eligible_leader_replicas): 1 on new 4.1+ clusters
+    "eligible.leader.replicas.version": (0, 1, True),
     "controller.quorum.election.timeout.ms": (1.0, HOUR_MS, False),
     "controller.quorum.fetch.timeout.ms": (1.0, HOUR_MS, False),
     "controller.quorum.election.backoff.max.ms": (1.0, HOUR_MS, False),

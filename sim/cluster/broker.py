@@ -203,12 +203,16 @@ class Broker(BaseNode):
                 next_heartbeat = now + HEARTBEAT_EVERY
                 if self.voters:
                     body = (
-                        {"register": True}
+                        {"register": True, "incarnation": self.incarnation}
                         if self.registering
                         else {"broker_epoch": self.broker_epoch}
                     )
                 else:
-                    body = {"register": True} if self.registering else {}
+                    body = (
+                        {"register": True, "incarnation": self.incarnation}
+                        if self.registering
+                        else {}
+                    )
                 self.call(self.controller, "BrokerHeartbeat", body, 0.5, self._on_heartbeat_reply)
             for key, st in self.leading.items():
                 self._leader_tick(key, st, now)

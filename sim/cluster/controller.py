@@ -12,7 +12,7 @@ Raft-replicated metadata log and published once committed.
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from simpy import Event
@@ -38,6 +38,10 @@ class PartitionState:
     isr: list[str]
     leader_epoch: int = 0
     partition_epoch: int = 0
+    elr: list[str] = field(default_factory=list)  # eligible leader replicas (KIP-966)
+    # with ELR, the leader when the ISR last emptied (lastKnownElr holding the last known
+    # leader): elected if nothing in the ISR or ELR can be, as before KIP-966
+    last_leader: str | None = None
 
     def image(self) -> dict[str, Any]:
         return {
@@ -47,6 +51,8 @@ class PartitionState:
             "isr": list(self.isr),
             "leader_epoch": self.leader_epoch,
             "partition_epoch": self.partition_epoch,
+            "elr": list(self.elr),
+            "last_leader": self.last_leader,
         }
 
 
@@ -57,9 +63,14 @@ class Controller(BaseNode):
         super().__init__(world, name)
         self.brokers = brokers
         self.unclean = world.config.unclean_leader_election_enable
+        self.elr_enabled = world.config.eligible_leader_replicas
+        self.min_isr = world.config.min_insync_replicas
         self.session_timeout = world.config.broker_session_timeout_ms / 1000.0
         self.last_heartbeat: dict[str, float] = {b: 0.0 for b in brokers}
         self.fenced: set[str] = set()
+        # each broker's registered process (its incarnation): a registration from another is a
+        # restart, which Kafka takes as an unclean shutdown (ClusterControlManager.registerBroker)
+        self.incarnations: dict[str, int] = {b: 0 for b in brokers}
         self.partitions: dict[str, PartitionState] = {}
         for i, key in enumerate(keys):
             replicas = [brokers[(i + j) % len(brokers)] for j in range(rf)]
@@ -129,12 +140,15 @@ class Controller(BaseNode):
         return moved
 
     def fence(self, broker: str) -> None:
+        """ReplicationControlManager.handleBrokerFenced: the broker leaves every ISR (but one
+        it is the last member of, unless Eligible Leader Replicas let the ISR empty) and its
+        leaderships move."""
         self.fenced.add(broker)
         changed = []
         for p in self.partitions.values():
             touched = False
-            if broker in p.isr and len(p.isr) > 1:
-                p.isr = [r for r in p.isr if r != broker]
+            if broker in p.isr and (len(p.isr) > 1 or self.elr_enabled):
+                self._set_isr(p, [r for r in p.isr if r != broker])
                 touched = True
             if p.leader == broker:
                 self._elect(p)
@@ -144,18 +158,83 @@ class Controller(BaseNode):
                 changed.append(p)
         self.push(changed)
 
+    def _set_isr(self, p: PartitionState, isr: list[str], unclean_shutdown: str = "") -> None:
+        """A new ISR, and with Eligible Leader Replicas the ELR that goes with it
+        (PartitionChangeBuilder.maybePopulateTargetElr): empty while the ISR holds at least
+        min.insync.replicas; otherwise every replica of the old ISR or ELR that is not in the
+        new ISR, except one that shut down uncleanly. (Replica order, where Kafka's is a hash
+        set's.)"""
+        if self.elr_enabled:
+            if len(isr) >= self.min_isr:
+                p.elr = []
+            else:
+                was = set(p.isr) | set(p.elr)
+                p.elr = [
+                    r for r in p.replicas if r in was and r not in isr and r != unclean_shutdown
+                ]
+            if not isr and p.isr and p.leader is not None:
+                p.last_leader = p.leader  # PartitionChangeBuilder.maybeUpdateLastKnownLeader
+        p.isr = isr
+
     def _elect(self, p: PartitionState) -> None:
-        live = [r for r in p.replicas if r not in self.fenced]
-        candidates = [r for r in p.replicas if r in p.isr and r in live]
-        unclean = False
-        if not candidates and self.unclean:
-            candidates = live
-            unclean = True
+        """PartitionChangeBuilder.electAnyLeader: the first live replica of the ISR, or of the
+        ELR when the ISR is empty (it then becomes the ISR); with both empty, the last known
+        leader if it is live (canElectLastKnownLeader: what Kafka did before KIP-966 when
+        every replica was offline); else, with unclean.leader.election.enable, any live
+        replica."""
+        candidates, unclean = self._candidates(p)
         p.leader = candidates[0] if candidates else None
         p.leader_epoch += 1
         self.elections += 1
-        if unclean and p.leader is not None:
+        if p.leader is None:
+            return
+        p.last_leader = None  # a valid leader clears it (maybeUpdateLastKnownLeader)
+        if p.leader in p.elr:
+            p.isr = [p.leader]  # elected from the ELR (PartitionChangeBuilder.tryElection)
+            p.elr = [r for r in p.elr if r != p.leader]
+        elif unclean or p.leader not in p.isr:
             p.isr = [p.leader]
+            p.elr = []
+
+    def restarted(self, b: str, incarnation: int) -> bool:
+        """Record a registration; True when it comes from a new process (a new incarnation
+        id: ClusterControlManager.registerBroker hands it to the unclean-shutdown handler). A
+        broker registering again in the same process (after STALE_BROKER_EPOCH) is not one."""
+        new = self.incarnations.get(b, 0) != incarnation
+        self.incarnations[b] = incarnation
+        return new
+
+    def _candidates(self, p: PartitionState) -> tuple[list[str], bool]:
+        """Who ``_elect`` may choose, in order, and whether that is an unclean election."""
+        live = [r for r in p.replicas if r not in self.fenced]
+        candidates = [r for r in p.replicas if r in p.isr and r in live]
+        if not candidates and not p.isr:
+            candidates = [r for r in p.replicas if r in p.elr and r in live]
+            if not candidates and not p.elr and p.last_leader in live:
+                candidates = [str(p.last_leader)]
+        if not candidates and self.unclean:
+            return live, True
+        return candidates, False
+
+    def unclean_shutdown(self, b: str) -> None:
+        """ReplicationControlManager.handleBrokerUncleanShutdown: with Eligible Leader Replicas,
+        a broker registering as a new incarnation (ClusterControlManager.registerBroker; a
+        crash leaves no clean-shutdown epoch) leaves every ISR and ELR: what its crash may have
+        taken from its page cache it cannot bring back as leader (KIP-966)."""
+        if not self.elr_enabled:
+            return
+        changed = []
+        for p in self.partitions.values():
+            if b in p.isr or b in p.elr:
+                self._set_isr(p, [r for r in p.isr if r != b], unclean_shutdown=b)
+                p.elr = [r for r in p.elr if r != b]
+                # every partition change tries an election (PartitionChangeBuilder.build): one
+                # left leaderless may now fall back to its last known leader
+                if p.leader == b or (p.leader is None and self._candidates(p)[0]):
+                    self._elect(p)
+                p.partition_epoch += 1
+                changed.append(p)
+        self.push(changed)
 
     def on_heartbeat(self, msg: Message) -> None:
         b = msg.src
@@ -165,21 +244,28 @@ class Controller(BaseNode):
             # the session has expired and fencing has moved its leaderships away.
             self.reply(msg, {"error": "duplicate_broker_registration"})
             return
+        if msg.body.get("register") and self.restarted(b, msg.body.get("incarnation", 0)):
+            self.unclean_shutdown(b)
         self.last_heartbeat[b] = self.env.now
         self.unfence(b)
         self.reply(msg, {"image": self.image(), "fenced": b in self.fenced})
 
     def unfence(self, b: str) -> None:
         """A fenced broker heard from again: partitions left leaderless get it as leader when
-        it is in their ISR (or any replica, with unclean.leader.election.enable)."""
+        it is in their ISR, or in their ELR with the ISR empty, or was their last known leader
+        with both empty (or any replica, with unclean.leader.election.enable)."""
         if b not in self.fenced:
             return
         self.fenced.discard(b)
         changed = []
         for p in self.partitions.values():
-            if p.leader is None and b in p.replicas and (b in p.isr or self.unclean):
-                if b not in p.isr:
+            eligible = b in p.isr or (
+                not p.isr and (b in p.elr or (not p.elr and p.last_leader == b))
+            )
+            if p.leader is None and b in p.replicas and (eligible or self.unclean):
+                if not eligible:
                     p.isr = [b]
+                    p.elr = []
                 self._elect(p)
                 p.partition_epoch += 1
                 changed.append(p)
@@ -207,7 +293,7 @@ class Controller(BaseNode):
         if any(r not in new_isr for r in p.isr):
             self.isr_shrinks += 1
             self.isr_shrinks_by_key[p.key] = self.isr_shrinks_by_key.get(p.key, 0) + 1
-        p.isr = new_isr
+        self._set_isr(p, new_isr)
         if self.reassignments is not None:
             self.reassignments.after_isr_change(p)  # may complete a reassignment
         p.partition_epoch += 1

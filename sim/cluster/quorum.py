@@ -412,6 +412,7 @@ class Voter(Controller):
         self.committed = dict(self.initial)
         self.committed_fenced = set()
         self.broker_epochs = {b: -1 for b in self.brokers}
+        self.incarnations = {b: 0 for b in self.brokers}
         self.applied = 0
         self.applied_committed = 0
         self.hw = min(self.hw, upto)
@@ -434,6 +435,7 @@ class Voter(Controller):
         if "register" in record:
             broker, epoch = record["register"]
             self.broker_epochs[broker] = epoch
+            self.incarnations[broker] = record.get("incarnation", 0)
 
     def push(self, changed: list[PartitionState]) -> None:
         """A decision of the active controller: a record in the metadata log. Brokers hear of it
@@ -503,7 +505,13 @@ class Voter(Controller):
                 return
             offset = len(self.log)
             self.broker_epochs[b] = offset
-            self._append({"register": [b, offset], "fenced": sorted(self.fenced)})
+            incarnation = body.get("incarnation", 0)
+            restarted = self.restarted(b, incarnation)
+            self._append(
+                {"register": [b, offset], "incarnation": incarnation, "fenced": sorted(self.fenced)}
+            )
+            if restarted:
+                self.unclean_shutdown(b)  # its records follow the registration's, as in Kafka
             self.last_heartbeat[b] = self.env.now
 
             def registered(ok: bool) -> None:

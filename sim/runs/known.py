@@ -28,8 +28,11 @@ broker that answered a consumer was a stale leader). Three classes are recognise
   that is the last ISR member stays in the ISR (ReplicationControlManager: the ISR never
   empties) and is elected again once it registers; nothing records that its shutdown was
   unclean. That is the data loss KIP-966 (Eligible Leader Replicas, unclean shutdown
-  detection) describes; the modelled releases do not have it. A broker that resumes its
-  leadership with the *same* epoch (the kraft-duplicate-registration bug switch) is not this.
+  detection) describes; releases without them (before 4.1 by default, or
+  eligible.leader.replicas.version=0) have it, shown by the ``unclean-shutdown-last-isr``
+  scenario. With them it is left only where every replica crashed and the last known leader
+  is elected, as before 4.0. A broker that resumes its leadership with the *same* epoch (the
+  kraft-duplicate-registration bug switch) is not this.
 
 What triggered the condition (an OutOfOrderSequence, an unresolved expired batch, a partition
 from the controller) is not checked here; the fidelity tests of those paths are what make the
@@ -47,11 +50,11 @@ RENUMBERED = "renumbered-after-landing"
 STALE_RESET = "stale-leader-reset"
 UNCLEAN_SHUTDOWN = "unclean-shutdown-last-isr"
 LOST_SUFFIX_LEADER = "leader-after-lost-suffix"  # the broker's observation (sim.cluster.broker)
-# the scenarios that show each class (none yet for the last two)
+# the scenarios that show each class (none yet for stale-leader-reset)
 SCENARIOS_OF: dict[str, tuple[str, ...]] = {
     RENUMBERED: ("first-batch-oos-duplicate", "epoch-bump-duplicate"),
     STALE_RESET: (),
-    UNCLEAN_SHUTDOWN: (),
+    UNCLEAN_SHUTDOWN: ("unclean-shutdown-last-isr",),
 }
 # what a leader elected without committed records breaks on its partition, and the fields
 # that name each witness

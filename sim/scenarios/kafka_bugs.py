@@ -402,3 +402,54 @@ scenario(
         seeds=10,
     )
 )
+
+
+def last_isr_member_crashes(seed: int) -> list[dict[str, Any]]:
+    """b1 cut off first (k0's ISR shrinks to its leader b0 and b2); then b2 cut off and, a
+    tenth of a second later, b0 crashes losing its page cache: what it acknowledged with b2
+    since the last writeback goes with it. b2 is fenced first, so b0 is the last ISR member."""
+    d = 0.1 * (seed % 5)
+    return [
+        fault(1.0, "partition-node", 4.0, "b1"),
+        fault(3.0 + d, "partition-node", 2.0, "b2"),
+        fault(3.1 + d, "kill-broker", 1.5, "b0", **{"lose-unflushed": True}),
+    ]
+
+
+LAST_ISR: dict[str, Any] = {"mode": "idempotent", "external": {"controller.quorum.voters": 3}}
+
+scenario(
+    Scenario(
+        name="unclean-shutdown-last-isr",
+        ticket="KIP-966",
+        claim="before Eligible Leader Replicas, acks=all with min.insync.replicas=2 loses acknowledged records when the last ISR member crashes with its page cache and is elected again",
+        explanation=(
+            "Kafka acknowledges from the page cache: acks=all means every ISR member has the "
+            "record in memory. b1 drops out, so k0's records are acknowledged by b0 and b2; b2 is "
+            "cut off and fenced, leaving b0 as the ISR's last member (the controller never empties "
+            "an ISR), and b0 crashes, losing what the OS had not written back. On registering "
+            "again it is the only replica allowed to lead and is elected without those records; "
+            "b2, which has them, truncates to it. KIP-966's Eligible Leader Replicas (4.0 by "
+            "opt-in, new clusters from 4.1) keep b2 eligible when it leaves an ISR below "
+            "min.insync.replicas, empty the ISR when b0 is fenced, and take b0 out of the eligible "
+            "set when it registers after an unclean shutdown: b2 leads once it is back, with "
+            "every acknowledged record. Found first as a false alarm of guided search's clean "
+            "runs, now a known real class (sim.runs.known)."
+        ),
+        cases=(
+            Case(
+                "4.0",
+                Config(kafka_version="4.0", **LAST_ISR, **QUICK),
+                last_isr_member_crashes,
+                found=("lost-write", "inconsistent-offsets"),
+            ),
+            Case(
+                "4.1 (ELR)",
+                Config(kafka_version="4.1", **LAST_ISR, **QUICK),
+                last_isr_member_crashes,
+                absent=("lost-write", "inconsistent-offsets"),
+            ),
+        ),
+        seeds=10,
+    )
+)

@@ -239,3 +239,83 @@ def test_an_unanswered_alter_partition_keeps_its_replica_holding_the_high_waterm
     broker._on_alter_reply("k0", answer if answer is not None else {"state": state})
     broker._advance_hw("k0")
     assert log.hw == (log.leo - 1 if waits else log.leo)
+
+
+def _controller(version: str, **external: Any) -> Any:
+    """A settled world's controller (single controller: the same decisions a KRaft quorum
+    makes, as records)."""
+    config = Config(mode="idempotent", kafka_version=version, external=external).validate()
+    world = build_world(config, seed=1)
+    world.env.run(until=0.5)
+    return world.controller
+
+
+@pytest.mark.parametrize(
+    ("version", "external", "elr"),
+    [("4.0", {}, False), ("4.1", {}, True), ("4.2", {}, True),
+     ("4.0", {"eligible.leader.replicas.version": 1}, True),
+     ("4.2", {"eligible.leader.replicas.version": 0}, False)],
+)  # fmt: skip
+def test_eligible_leader_replicas_keep_a_crashed_last_isr_member_from_leading(
+    version: str, external: dict[str, Any], elr: bool
+) -> None:
+    """Eligible Leader Replicas keep a crashed last ISR member from leading again (KIP-966
+    part 1: new clusters from 4.1; 4.0 with eligible.leader.replicas.version=1). A replica
+    that leaves an ISR smaller than
+    min.insync.replicas (2) becomes an eligible leader; fencing the last ISR member empties
+    the ISR instead of keeping it there; a broker that registers as a new process (a crash)
+    leaves every ISR and ELR; a leaderless partition with an empty ISR elects an unfenced
+    ELR member, which becomes the ISR. Without ELR the last member stays in the ISR, is
+    elected again when it comes back, and nothing else can lead.
+
+    Kafka: metadata/src/main/java/org/apache/kafka/controller/PartitionChangeBuilder.java,
+    maybePopulateTargetElr, isValidNewLeader, tryElection and build (an empty ISR only with
+    ELR); ReplicationControlManager.java, handleBrokerFenced, handleBrokerUncleanShutdown;
+    ClusterControlManager.java, registerBroker (a new incarnation id goes to the
+    unclean-shutdown handler)."""
+    c = _controller(version, **external)
+    p = c.partitions["k0"]
+    leader, first, second = p.replicas
+    c.fence(first)
+    assert (p.isr, p.elr) == ([leader, second], [])  # still min.insync.replicas: no ELR
+    c.fence(second)
+    assert p.isr == [leader] and p.elr == ([second] if elr else [])
+    c.fence(leader)  # the last ISR member crashes
+    assert p.leader is None
+    assert (p.isr, p.elr) == (([], [leader, second]) if elr else ([leader], []))
+    assert c.restarted(leader, 1)  # it registers as a new process
+    c.unclean_shutdown(leader)
+    c.unfence(leader)
+    if elr:
+        assert p.leader is None and p.isr == [] and p.elr == [second]  # it cannot lead
+        c.unfence(second)
+        assert p.leader == second and (p.isr, p.elr) == ([second], [])
+    else:
+        assert p.leader == leader and p.isr == [leader]  # re-elected without what it lost
+
+
+def test_a_broker_registering_again_in_the_same_process_is_no_unclean_shutdown() -> None:
+    """A broker registering again in the same process is no unclean shutdown: answered
+    STALE_BROKER_EPOCH, it registers with the same incarnation id, and only a new incarnation
+    goes to the unclean-shutdown handler, so it keeps its place in the ELR.
+
+    Kafka: metadata/src/main/java/org/apache/kafka/controller/ClusterControlManager.java,
+    registerBroker (request.incarnationId() against the registered one)."""
+    c = _controller("4.2")
+    assert not c.restarted("b0", 0)  # the process the cluster started with
+    assert c.restarted("b0", 1) and not c.restarted("b0", 1)
+
+
+def test_eligible_leader_replicas_need_kafka_4() -> None:
+    """Eligible Leader Replicas exist from 4.0 (eligible.leader.replicas.version 1; 0 turns
+    them off): asking for them on an older release is refused with one line.
+
+    Kafka: server-common/src/main/java/org/apache/kafka/server/common/MetadataVersion.java,
+    isElrSupported (IBP_4_0_IV1); docs/ops.html, Eligible Leader Replicas."""
+    from sim.errors import UsageError
+
+    config = Config(kafka_version="3.9", external={"eligible.leader.replicas.version": 1})
+    with pytest.raises(UsageError, match=r"eligible.leader.replicas.version=1 needs kafka.version"):
+        config.validate()
+    with pytest.raises(UsageError, match="eligible.leader.replicas.version"):
+        Config(external={"eligible.leader.replicas.version": 2}).validate()
