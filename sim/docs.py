@@ -377,32 +377,29 @@ def main() -> None:
         "intensity, verdicts)",
     )
     args = parser.parse_args()
+    measured = {
+        "bench": (bench_table, "results"),
+        "search": (search_table, "search"),
+        "hardest": (hardest_table, "hardest"),
+        "intensity": (intensity_table, "intensity"),
+        "verdicts": (verdicts_table, "verdicts"),
+    }
+    # only the blocks measured on this checkout (the results are not committed): a fresh clone
+    # refreshing one table keeps the others' last measurements
+    measured_here = {
+        name: table
+        for name, (table, results) in measured.items()
+        if (ROOT / "benchmarks" / f"{results}.json").is_file()
+    }
     blocks: dict[str, str] = {"fidelity": fidelity_table()}
     if args.only_measured:
-        measured = {
-            "bench": (bench_table, "results"),
-            "search": (search_table, "search"),
-            "hardest": (hardest_table, "hardest"),
-            "intensity": (intensity_table, "intensity"),
-            "verdicts": (verdicts_table, "verdicts"),
-        }
-        # only the blocks measured on this checkout (the results are not committed): a fresh
-        # clone refreshing one table keeps the others' last measurements
-        blocks = {
-            name: table()
-            for name, (table, results) in measured.items()
-            if (ROOT / "benchmarks" / f"{results}.json").is_file()
-        }
+        blocks = {name: table() for name, table in measured_here.items()}
     elif not args.only_fidelity:
         if not args.skip_scenarios:
             blocks["scenarios"], blocks["realbugs"] = scenario_tables()
         if not args.skip_bugs:
             blocks["bugs"] = bug_table(args.clean_seeds)
-        blocks["bench"] = bench_table()
-        blocks["search"] = search_table()
-        blocks["hardest"] = hardest_table()
-        blocks["intensity"] = intensity_table()
-        blocks["verdicts"] = verdicts_table()
+        blocks.update({name: table() for name, table in measured_here.items()})
     readme = ROOT / "README.md"  # read only now: the measurements above take minutes
     text = readme.read_text()
     for name, body in blocks.items():
