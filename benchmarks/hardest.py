@@ -265,10 +265,7 @@ def _save(
     names = [t.name for t in search.targets()]
     measured = [n for n in names if n in chosen or any(k.startswith(f"{n}|") for k in done)]
     rows = [r for r in (summarise(n, done) for n in measured) if r is not None]
-    data = {"max_runs": max_runs, "rows": rows, "jobs": dict(sorted(done.items()))}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(path)
+    search.save_json(path, {"max_runs": max_runs, "rows": rows, "jobs": dict(sorted(done.items()))})
     return rows
 
 

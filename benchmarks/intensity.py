@@ -136,10 +136,7 @@ def main() -> None:
 def _save(path: Path, done: dict[str, Any]) -> list[dict[str, Any]]:
     names = [t.name for t in search.targets()]
     rows = [r for r in (summarise(n, done) for n in names) if r is not None]
-    data = {"rows": rows, "jobs": dict(sorted(done.items()))}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(path)
+    search.save_json(path, {"rows": rows, "jobs": dict(sorted(done.items()))})
     return rows
 
 

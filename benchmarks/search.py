@@ -375,10 +375,14 @@ def table_rows(
 
 
 def write_json(path: Path, args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
-    data = {"campaigns": args.campaigns, "max_runs": args.max_runs, "rows": rows}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(path)
+    save_json(path, {"campaigns": args.campaigns, "max_runs": args.max_runs, "rows": rows})
+
+
+def save_json(path: Path, data: dict[str, Any]) -> None:
+    """A benchmark's results, renamed into place: an interrupted run leaves the last ones."""
+    from sim.runs.store import write_atomic
+
+    write_atomic(path, json.dumps(data, indent=1) + "\n")
 
 
 if __name__ == "__main__":

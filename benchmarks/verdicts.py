@@ -158,6 +158,7 @@ def compare(base: Counts, new: Counts, seeds: int, alpha: float) -> list[dict[st
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Its own, not sim.runs.store's: in child mode this runs against an old tree's code."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)

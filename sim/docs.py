@@ -404,9 +404,9 @@ def main() -> None:
     text = readme.read_text()
     for name, body in blocks.items():
         text = replace_block(text, name, body)
-    tmp = readme.with_name(readme.name + ".tmp")  # renamed into place: never half a README
-    tmp.write_text(text)
-    tmp.replace(readme)
+    from sim.runs.store import write_atomic
+
+    write_atomic(readme, text)  # renamed into place: never half a README
     print(f"updated {readme}")
 
 
