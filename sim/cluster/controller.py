@@ -220,7 +220,9 @@ class Controller(BaseNode):
         """ReplicationControlManager.handleBrokerUncleanShutdown: with Eligible Leader Replicas,
         a broker registering as a new incarnation (ClusterControlManager.registerBroker; a
         crash leaves no clean-shutdown epoch) leaves every ISR and ELR: what its crash may have
-        taken from its page cache it cannot bring back as leader (KIP-966)."""
+        taken from its page cache it cannot bring back as leader (KIP-966). The single
+        controller hears a registration only after a crash that lost data (a plain crash there
+        keeps its registration, and its page cache), so only those count there."""
         if not self.elr_enabled:
             return
         changed = []
