@@ -370,7 +370,7 @@ def field_for(name: str) -> str:
     candidate = name.replace("-", "_").replace(".", "_")
     if candidate in _FIELDS:
         return candidate
-    known = sorted({*FIELD_BY_NAME, *(f.replace("_", "-") for f in _FIELDS)})
+    known = sorted({*FIELD_BY_NAME, *(f.replace("_", "-") for f in _FIELDS), *EXTERNAL_KNOBS})
     raise UsageError(f"unknown config knob {name!r}{did_you_mean(name, known)}")
 
 
@@ -566,6 +566,7 @@ EXTERNAL_PREFIXES = (
     "os.",
     "user.",
     "controller.quorum.",
+    "eligible.leader.replicas.",  # a feature level in Kafka (kafka-features), not a config
     "sim.",
 )  # model knobs beyond Kafka's own, kept in ``external``
 

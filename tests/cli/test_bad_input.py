@@ -47,6 +47,15 @@ def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
         (["run", "--nemesis", "meteor"], ["unknown nemesis", "meteor"]),
         (["run", "--bug", "gremlins"], ["unknown bug", "gremlins"]),
         (["run", "--set", "bogus.knob=1"], ["unknown config knob", "bogus.knob"]),
+        (
+            ["run", "--set", "eligible.leader.replica.version=1"],
+            ["unknown config knob", "did you mean 'eligible.leader.replicas.version'"],
+        ),
+        (["run", "--set", "eligible.leader.replicas.version=2"], ["between 0 and 1"]),
+        (
+            ["run", "--set", "kafka.version=3.9", "--set", "eligible.leader.replicas.version=1"],
+            ["needs kafka.version 4.0"],
+        ),
         (["run", "--set", "workload.arrivals=opne"], ["workload.arrivals", "closed, open"]),
         (["run", "--set", "client.oos=retry"], ["client.oos", "bump-and-retry"]),
         (
