@@ -201,18 +201,11 @@ class Broker(BaseNode):
             now = self.env.now
             if now >= next_heartbeat:
                 next_heartbeat = now + HEARTBEAT_EVERY
-                if self.voters:
-                    body = (
-                        {"register": True, "incarnation": self.incarnation}
-                        if self.registering
-                        else {"broker_epoch": self.broker_epoch}
-                    )
-                else:
-                    body = (
-                        {"register": True, "incarnation": self.incarnation}
-                        if self.registering
-                        else {}
-                    )
+                body: dict[str, Any] = {}
+                if self.registering:
+                    body = {"register": True, "incarnation": self.incarnation}
+                elif self.voters:
+                    body = {"broker_epoch": self.broker_epoch}
                 self.call(self.controller, "BrokerHeartbeat", body, 0.5, self._on_heartbeat_reply)
             for key, st in self.leading.items():
                 self._leader_tick(key, st, now)

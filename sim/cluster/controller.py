@@ -229,7 +229,6 @@ class Controller(BaseNode):
         for p in self.partitions.values():
             if b in p.isr or b in p.elr:
                 self._set_isr(p, [r for r in p.isr if r != b], unclean_shutdown=b)
-                p.elr = [r for r in p.elr if r != b]
                 # every partition change tries an election (PartitionChangeBuilder.build): one
                 # left leaderless may now fall back to its last known leader
                 if p.leader == b or (p.leader is None and self._candidates(p)[0]):
