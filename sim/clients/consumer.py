@@ -177,7 +177,7 @@ class Consumer(BaseNode):
         yield self.env.all_of([ev for _, _, ev in pending])
         out: dict[str, list[list[int]]] = {}
         stale = False
-        for key, leader, ev in pending:
+        for key, _leader, ev in pending:
             reply = cast(dict[str, Any], ev.value)
             if key not in self.positions:
                 continue  # revoked meanwhile
@@ -192,7 +192,7 @@ class Consumer(BaseNode):
             elif reply.get("error") == "offset_out_of_range":
                 # FetchCollector.handleInitializeErrors: reset (auto.offset.reset=earliest),
                 # even when the answer came from a stale leader with a shorter log
-                self.cluster.note_offset_reset(key, leader)
+                self.cluster.note_offset_reset(key, reply["answered_epoch"])
                 self.positions[key] = 0
                 self.position_epochs.pop(key, None)
                 self.rebalanced.add(key)

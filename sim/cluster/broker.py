@@ -832,7 +832,11 @@ class Broker(BaseNode):
         committed = b.get("isolation") == "read_committed"
         end = log.lso if committed and "lso-ignores-open-txn" not in self.bugs else log.hw
         if offset > len(records):
-            self.reply(msg, {"error": "offset_out_of_range", "hw": log.hw, "lso": log.lso})
+            # and the leader epoch it answers under: the simulator's bookkeeping for
+            # sim.runs.known (this broker may have stepped down by the time the consumer reads
+            # the answer), never read by the protocol
+            body = {"error": "offset_out_of_range", "hw": log.hw, "lso": log.lso}
+            self.reply(msg, {**body, "answered_epoch": st.epoch})
             return True
         if offset >= end and not force:
             return False  # nothing readable yet (log.read would find no record and no marker)

@@ -112,15 +112,14 @@ class World:
     def observe(self, kind: str, key: str) -> None:
         self.observations.append((kind, key, self.env.now))
 
-    def note_offset_reset(self, key: str, broker: str) -> None:
-        """A consumer reset its position on ``key`` after ``broker`` answered
-        OFFSET_OUT_OF_RANGE: observed as ``stale-leader-reset`` if the controller has since
-        given the partition a newer leader epoch than the one ``broker`` still leads with (what
-        no client can know)."""
-        node = self.brokers.get(broker)
-        epoch = node.leader_epoch(key) if node is not None else None
+    def note_offset_reset(self, key: str, answered_epoch: int) -> None:
+        """A consumer reset its position on ``key`` after a broker answered OFFSET_OUT_OF_RANGE
+        as its leader under ``answered_epoch``: observed as ``stale-leader-reset`` if the
+        controller has given the partition a newer leader epoch (what no client can know). The
+        epoch of the answer, not the broker's now: a stale leader may step down while the
+        consumer still waits on its other fetches."""
         p = self.controller.partitions.get(key)
-        if epoch is not None and p is not None and p.leader_epoch > epoch:
+        if p is not None and p.leader_epoch > answered_epoch:
             self.observe("stale-leader-reset", key)
 
     def broker_names(self) -> list[str]:

@@ -21,7 +21,8 @@ broker that answered a consumer was a stale leader). Three classes are recognise
   requestOffsetResetIfPartitionAssigned); KIP-320 would keep it off the stale leader only if
   the committed offset carried its leader epoch (ClassicKafkaConsumer.updateLastSeenEpochIfNewer),
   which neither Kafka's exactly-once example (ExactlyOnceMessageProcessor.getOffsetsToCommit)
-  nor Kafka Streams (StreamTask.committableOffsetsAndMetadata) commits.
+  nor Kafka Streams (StreamTask.committableOffsetsAndMetadata) commits. Shown by the
+  ``stale-leader-reset`` scenario.
 - ``unclean-shutdown-last-isr`` (lost-write, inconsistent-offsets and the read/send orderings on
   that partition): a broker whose crash took records from its page cache was later
   elected leader, with a new leader epoch, as the partition's only ISR member. A fenced broker
@@ -50,10 +51,10 @@ RENUMBERED = "renumbered-after-landing"
 STALE_RESET = "stale-leader-reset"
 UNCLEAN_SHUTDOWN = "unclean-shutdown-last-isr"
 LOST_SUFFIX_LEADER = "leader-after-lost-suffix"  # the broker's observation (sim.cluster.broker)
-# the scenarios that show each class (none yet for stale-leader-reset)
+# the scenarios that show each class
 SCENARIOS_OF: dict[str, tuple[str, ...]] = {
     RENUMBERED: ("first-batch-oos-duplicate", "epoch-bump-duplicate"),
-    STALE_RESET: (),
+    STALE_RESET: ("stale-leader-reset",),
     UNCLEAN_SHUTDOWN: ("unclean-shutdown-last-isr",),
 }
 # what a leader elected without committed records breaks on its partition, and the fields
@@ -132,12 +133,14 @@ def explained_types(results: dict[str, Any]) -> set[str]:
 
 
 def _scenario(world: World, cls: str) -> str | None:
-    """The scenario that shows ``cls`` for this run's client: librdkafka's bump on every
-    timeout renumbers as the Java client's OutOfOrderSequence path does."""
-    if cls != RENUMBERED:
+    """The scenario that shows ``cls`` (a report's "see: eosim scenario run ..."), for this
+    run's client: librdkafka's bump on every timeout renumbers as the Java client's
+    OutOfOrderSequence path does."""
+    names = SCENARIOS_OF[cls]
+    if not names:
         return None
     bump_and_retry = world.config.external.get("client.oos") == "bump-and-retry"
-    return SCENARIOS_OF[cls][1 if bump_and_retry else 0]
+    return names[1 if cls == RENUMBERED and bump_and_retry else 0]
 
 
 def _names(item: dict[str, Any], w: dict[str, Any]) -> bool:

@@ -242,6 +242,62 @@ scenario(
     )
 )
 
+
+def stale_leader_answers(seed: int) -> list[dict[str, Any]]:
+    """b2 (the leader of in2 and in5) is cut off from the controller for the whole run and
+    keeps leading under its old epoch; processor c2 restarts (as c4) just after the new
+    leader's election and commits in5 past b2's log end; then c4 crashes for longer than
+    the group session, and c3 takes over in5 with metadata from before the cut. (The
+    workload names its feeders c0 and c1, its processors c2 and c3, and c2's successor c4.)"""
+    return [
+        fault(0.1, "partition-controller", 5.9, "leader-of:in2"),
+        fault(1.2, "crash-consumer", 0.1, "c2"),
+        fault(3.3, "crash-consumer", 1.5, "c4"),
+    ]
+
+
+def stale_leader_alone(seed: int) -> list[dict[str, Any]]:
+    """The same cut, no processor restarting."""
+    return stale_leader_answers(seed)[:1]
+
+
+scenario(
+    Scenario(
+        name="stale-leader-reset",
+        claim="an exactly-once pipeline processes input twice when a stale leader answers a resumed processor OFFSET_OUT_OF_RANGE",
+        explanation=(
+            "A broker cut off from the controller (not from clients) keeps leading under its old "
+            "leader epoch, with a log that stops growing, while the controller elects another "
+            "leader that takes the new records. A processor that joined after the election commits "
+            "its input offsets past the stale broker's log end and then dies; the processor that "
+            "takes its partition over still has metadata from before the cut and fetches from the "
+            "stale broker at the committed offset. That offset carries no leader epoch (Kafka's "
+            "exactly-once example and Kafka Streams commit none), so nothing tells the consumer its "
+            "metadata is old: the stale broker answers OFFSET_OUT_OF_RANGE, the consumer resets to "
+            "the earliest offset, and the pipeline processes and commits that input again. An "
+            "offset committed with its leader epoch would make the consumer wait for newer metadata "
+            "(KIP-320). The cut alone, with no processor resuming from a committed offset, loses "
+            "and duplicates nothing. Found first as a clean twin's failure in the search benchmark, "
+            "now a known real class (sim.runs.known)."
+        ),
+        cases=(
+            Case(
+                "restarted processors",
+                Config(mode="transactional", workload="ctp", kafka_version="4.2", **QUICK),
+                stale_leader_answers,
+                found=("pipeline-duplicate",),
+            ),
+            Case(
+                "the cut alone",
+                Config(mode="transactional", workload="ctp", kafka_version="4.2", **QUICK),
+                stale_leader_alone,
+                absent=("pipeline-duplicate", "pipeline-loss", "duplicate", "lost-write", "G1a"),
+            ),
+        ),
+        seeds=10,
+    )
+)
+
 scenario(
     Scenario(
         name="consume-transform-produce",
