@@ -103,8 +103,8 @@ class Broker(BaseNode):
         # partitions whose records a crash took (log end before it, last leader epoch seen):
         # the simulator's bookkeeping for sim.runs.known, never read by the protocol
         self.lost_suffix: dict[str, tuple[int, int]] = {}
-        # After a restart that lost data: register anew before taking any metadata (KRaft
-        # BrokerLifecycleManager), so the shortened log never resumes its old leaderships.
+        # After a restart: register anew before taking any metadata (KRaft
+        # BrokerLifecycleManager), so a new process never resumes its old leaderships.
         self.registering = False
         # KRaft controller quorum (controller.quorum.voters > 1): the voters, the one this broker
         # believes active, and this incarnation's broker epoch (BrokerLifecycleManager)
@@ -189,10 +189,11 @@ class Broker(BaseNode):
     def restart(self) -> None:
         for log in self.logs.values():
             log.hw = min(log.hw, log.leo)
-        if self.voters:
-            # every broker process registers with the quorum when it starts and gets a new
-            # broker epoch (BrokerLifecycleManager.sendBrokerRegistration)
-            self.registering = True
+        # every broker process registers when it starts (BrokerLifecycleManager
+        # .sendBrokerRegistration; with a quorum it gets a new broker epoch), a plain crash's
+        # too: refused while its old session is valid, it comes back fenced, under new leader
+        # epochs, and with Eligible Leader Replicas out of every ISR and ELR
+        self.registering = True
         self.start()
 
     def _ticker(self, incarnation: int) -> Generator[Event, Any, None]:

@@ -220,9 +220,8 @@ class Controller(BaseNode):
         """ReplicationControlManager.handleBrokerUncleanShutdown: with Eligible Leader Replicas,
         a broker registering as a new incarnation (ClusterControlManager.registerBroker; a
         crash leaves no clean-shutdown epoch) leaves every ISR and ELR: what its crash may have
-        taken from its page cache it cannot bring back as leader (KIP-966). The single
-        controller hears a registration only after a crash that lost data (a plain crash there
-        keeps its registration, and its page cache), so only those count there."""
+        taken from its page cache it cannot bring back as leader (KIP-966). Every restart
+        registers, a plain crash's too: the controller cannot tell what the page cache kept."""
         if not self.elr_enabled:
             return
         changed = []
@@ -239,13 +238,19 @@ class Controller(BaseNode):
 
     def on_heartbeat(self, msg: Message) -> None:
         b = msg.src
-        if msg.body.get("register") and b not in self.fenced:
+        incarnation = msg.body.get("incarnation", 0)
+        if (
+            msg.body.get("register")
+            and b not in self.fenced
+            and incarnation != self.incarnations.get(b, 0)
+        ):
             # ClusterControlManager.registerBroker: a new incarnation is refused while the old
             # one's session is valid (DuplicateBrokerRegistrationException); it is let in once
-            # the session has expired and fencing has moved its leaderships away.
+            # the session has expired and fencing has moved its leaderships away. The same
+            # incarnation registering again (its answer was lost) amends its registration.
             self.reply(msg, {"error": "duplicate_broker_registration"})
             return
-        if msg.body.get("register") and self.restarted(b, msg.body.get("incarnation", 0)):
+        if msg.body.get("register") and self.restarted(b, incarnation):
             self.unclean_shutdown(b)
         self.last_heartbeat[b] = self.env.now
         self.unfence(b)

@@ -319,3 +319,52 @@ def test_eligible_leader_replicas_need_kafka_4() -> None:
         config.validate()
     with pytest.raises(UsageError, match="eligible.leader.replicas.version"):
         Config(external={"eligible.leader.replicas.version": 2}).validate()
+
+
+def test_a_broker_restarted_within_its_session_comes_back_fenced_under_new_epochs() -> None:
+    """A broker process that restarts within its session (a plain crash, page cache intact)
+    is refused as a new incarnation (DuplicateBrokerRegistration) until its old session
+    expires; it is then fenced, its leaderships move under new leader epochs, and it
+    registers. It never resumes a leadership under the epoch its old process led with.
+
+    Kafka: metadata/src/main/java/org/apache/kafka/controller/ClusterControlManager.java,
+    registerBroker (hasValidSession with another incarnation id: DuplicateBrokerRegistration
+    Exception); core/src/main/scala/kafka/server/BrokerLifecycleManager.scala,
+    sendBrokerRegistration (every broker process registers when it starts)."""
+    world, _ = settled(Config(mode="idempotent"))
+    c = world.controller
+    led = sorted(k for k, p in c.partitions.items() if p.leader == "b0")
+    epochs = {k: c.partitions[k].leader_epoch for k in led}
+    broker = world.brokers["b0"]
+    broker.crash()
+    run_for(world, 0.2)
+    broker.restart()  # well within broker.session.timeout.ms (1 s)
+    run_for(world, 0.3)
+    assert broker.registering and "b0" not in c.fenced  # refused: the old session is valid
+    assert all(c.partitions[k].leader != "b0" or c.partitions[k].leader_epoch == epochs[k]
+               for k in led)  # fmt: skip
+    run_for(world, 2.0)
+    assert not broker.registering and "b0" not in c.fenced and c.incarnations["b0"] == 1
+    for k in led:
+        assert c.partitions[k].leader_epoch > epochs[k], k  # fenced meanwhile: moved on
+        if broker.leader_epoch(k) is not None:
+            assert broker.leader_epoch(k) > epochs[k]
+
+
+def test_the_same_incarnation_registering_again_amends_its_registration() -> None:
+    """A broker whose registration answer was lost registers again with the same incarnation
+    id, and that is an amendment, not a duplicate: accepted while its session is valid, with
+    no unclean shutdown (only a new incarnation goes to that handler).
+
+    Kafka: metadata/src/main/java/org/apache/kafka/controller/ClusterControlManager.java,
+    registerBroker (DuplicateBrokerRegistrationException only for another incarnation id;
+    "Amending registration of broker")."""
+    from sim.cluster.network import Message
+
+    c = _controller("4.2")
+    answers: list[dict[str, Any]] = []
+    c.reply = lambda msg, body: answers.append(body)  # type: ignore[method-assign]
+    c.on_heartbeat(Message("b0", c.name, "BrokerHeartbeat", {"register": True, "incarnation": 0}))
+    assert "error" not in answers[-1] and "b0" not in c.fenced
+    c.on_heartbeat(Message("b0", c.name, "BrokerHeartbeat", {"register": True, "incarnation": 1}))
+    assert answers[-1] == {"error": "duplicate_broker_registration"}  # a new process: refused
