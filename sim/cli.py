@@ -705,10 +705,12 @@ def scenario_run(name: str, seeds: int | None, keep_dir: str | None, as_json: bo
     """
     import shlex
 
+    from sim.config import did_you_mean
     from sim.scenarios import SCENARIOS, run_scenario
 
     if name not in SCENARIOS:
-        raise UsageError(f"unknown scenario {name!r} (see: eosim scenario list)")
+        hint = did_you_mean(name, SCENARIOS) or " (see: eosim scenario list)"
+        raise UsageError(f"unknown scenario {name!r}{hint}")
     if seeds is not None and seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {seeds}")
     keep = Path(keep_dir) if keep_dir is not None else None
