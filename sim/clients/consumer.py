@@ -170,14 +170,14 @@ class Consumer(BaseNode):
                 "max_wait": POLL_WAIT,
             }
             request = self.request(leader, "Fetch", body, self.request_timeout)
-            pending.append((key, leader, request))
+            pending.append((key, request))
         if not pending:
             yield self.env.timeout(POLL_WAIT)
             return {}
-        yield self.env.all_of([ev for _, _, ev in pending])
+        yield self.env.all_of([ev for _, ev in pending])
         out: dict[str, list[list[int]]] = {}
         stale = False
-        for key, _leader, ev in pending:
+        for key, ev in pending:
             reply = cast(dict[str, Any], ev.value)
             if key not in self.positions:
                 continue  # revoked meanwhile
