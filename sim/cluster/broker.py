@@ -148,7 +148,6 @@ class Broker(BaseNode):
         for ext in self.extensions:
             ext.reset()
         if lose_unflushed:
-            self.registering = True
             before = self._log_ends()
             for log in self.logs.values():
                 power_loss(log, None, 0.0)
@@ -159,7 +158,6 @@ class Broker(BaseNode):
         probability ``torn_tail``, truncated by recovery); returns what went, per partition."""
         before = self._log_ends()
         self.crash()
-        self.registering = True
         out = {}
         for key, log in self.logs.items():
             lost = power_loss(log, rng, torn_tail)
