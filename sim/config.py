@@ -466,6 +466,7 @@ EXTERNAL_FLAGS = (
     # BUGGIFY (sim/cluster/buggify.py): rare legal paths; "all" sites with sim.buggify-all
     "sim.buggify",
     "sim.buggify-all",
+    "client.commit-leader-epoch",
     "client.ignore-fenced",
     "client.new-txn-id-on-restart",
     "client.offsets-via-auto-commit",

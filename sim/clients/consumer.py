@@ -96,7 +96,7 @@ class Consumer(BaseNode):
     def join(self) -> Generator[Event, Any, None]:
         old = set(self.assignment)
         if self.cfg.enable_auto_commit and self.assignment:
-            yield from self.commit(dict(self.positions))
+            yield from self.commit(dict(self.positions), self.consumed_epochs(self.positions))
         while True:
             body = {"group": self.group, "member": self.member, "keys": self.subscribed}
             reply = yield from self.coordinator_call("JoinGroup", body)
@@ -124,9 +124,22 @@ class Consumer(BaseNode):
             if "offsets" in reply:
                 break
             yield self.env.timeout(0.05)
+        epochs = reply.get("epochs", {})
         for key, off in reply["offsets"].items():
             self.positions[key] = off if off is not None else 0
-            self.position_epochs.pop(key, None)  # (committed offsets carry no epoch here)
+            self.position_epochs.pop(key, None)
+            self.validated.pop(key, None)
+            epoch = epochs.get(key)
+            if epoch is None:
+                continue  # committed without a leader epoch: fetched from whoever leads
+            # KIP-320 (ConsumerUtils.refreshCommittedOffsets): the position is validated
+            # before use, and an epoch newer than the metadata's makes that metadata stale
+            # (Metadata.updateLastSeenEpochIfNewer, currentLeader -> partitionMetadataIfCurrent):
+            # no fetch until metadata at least that new names the leader.
+            self.position_epochs[key] = epoch
+            known = self.leaders.get(key)
+            if known is not None and epoch > known[1]:
+                self.leaders[key] = (None, epoch)
 
     def _heartbeats(self, incarnation: int) -> Generator[Event, Any, None]:
         interval = self.cfg.heartbeat_interval_ms / 1000.0
@@ -154,7 +167,8 @@ class Consumer(BaseNode):
             and self.env.now - self.last_auto_commit >= self.cfg.auto_commit_interval_ms / 1000.0
         ):
             self.last_auto_commit = self.env.now
-            self.env.process(self._commit_quietly(dict(self.positions)))
+            positions = dict(self.positions)
+            self.env.process(self._commit_quietly(positions, self.consumed_epochs(positions)))
         if any(self.leaders.get(k, (None, 0))[0] is None for k in self.assignment):
             yield from self.refresh_metadata()
         yield from self._validate_positions()
@@ -231,14 +245,30 @@ class Consumer(BaseNode):
                 self.positions[key] = reply["end_offset"]
                 self.position_epochs[key] = reply["epoch"]
 
-    def commit(self, offsets: dict[str, int]) -> Generator[Event, Any, str]:
-        """Commit offsets; returns "ok", "fail" (rejected) or "info" (unknown: timed out)."""
-        body = {
+    def consumed_epochs(self, offsets: dict[str, int]) -> dict[str, int]:
+        """The leader epochs ``commitSync()`` sends with the positions it commits
+        (SubscriptionState.allConsumed: the epoch of the last record consumed before each):
+        for every offset that is this consumer's position with a known epoch. Offsets an
+        application builds itself (``new OffsetAndMetadata(offset)``) carry none."""
+        return {
+            k: self.position_epochs[k]
+            for k, off in offsets.items()
+            if k in self.position_epochs and self.positions.get(k) == off
+        }
+
+    def commit(
+        self, offsets: dict[str, int], epochs: dict[str, int] | None = None
+    ) -> Generator[Event, Any, str]:
+        """Commit offsets (with ``epochs``, their leader epochs: KIP-320); returns "ok",
+        "fail" (rejected) or "info" (unknown: timed out)."""
+        body: dict[str, Any] = {
             "group": self.group,
             "member": self.member,
             "generation": self.generation,
             "offsets": offsets,
         }
+        if epochs:
+            body["epochs"] = epochs
         reply = yield from self.coordinator_call("OffsetCommit", body)
         if reply.get("ok"):
             return "ok"
@@ -252,8 +282,10 @@ class Consumer(BaseNode):
             self.needs_rejoin = True
         return "fail"
 
-    def _commit_quietly(self, offsets: dict[str, int]) -> Generator[Event, Any, None]:
-        yield from self.commit(offsets)
+    def _commit_quietly(
+        self, offsets: dict[str, int], epochs: dict[str, int]
+    ) -> Generator[Event, Any, None]:
+        yield from self.commit(offsets, epochs)
 
     def leave(self) -> Generator[Event, Any, None]:
         if self.group is not None and self.member is not None and self.coordinator is not None:  # noqa: SIM102

@@ -65,6 +65,18 @@ class Pipelines:
         # a user pipeline (sim.run_pipeline): user callables replace the built-in transform/sink
         self.user = UserRuntime(self.world, workload.user) if workload.user is not None else None
 
+    def app_epochs(self, consumer: Consumer, offsets: dict[str, int]) -> dict[str, int] | None:
+        """The leader epochs a pipeline commits with its offsets. The offsets are the
+        application's own (``new OffsetAndMetadata(offset)``), with no epoch, as Kafka's
+        exactly-once example (ExactlyOnceMessageProcessor.getOffsetsToCommit), Kafka Streams
+        (StreamTask.committableOffsetsAndMetadata) and Connect's sink tasks build them; with
+        ``client.commit-leader-epoch`` the application adds the epoch of each partition's last
+        record (``new OffsetAndMetadata(offset, record.leaderEpoch(), "")``), so a processor that
+        resumes there validates it with the leader first (KIP-320)."""
+        if not self.cfg.external.get("client.commit-leader-epoch"):
+            return None
+        return consumer.consumed_epochs(offsets)
+
     def start_processor(self, slot: int | None = None) -> Session:
         wl = self.workload
         if slot is None:
@@ -162,13 +174,19 @@ class Pipelines:
             if self.cfg.external.get("client.offsets-via-auto-commit"):
                 # A pitfall: offsets committed by the consumer, outside the transaction, at
                 # the next poll's auto-commit; output and input position no longer move together.
-                self.env.process(consumer.commit(offsets))
+                self.env.process(consumer.commit(offsets, consumer.consumed_epochs(offsets)))
             elif self.cfg.external.get("client.send-offsets-without-generation"):
                 # Before KIP-447: offsets carry the group id only, so a zombie is not fenced.
-                yield from producer.send_offsets(offsets, consumer.group or "", -1, None)
+                yield from producer.send_offsets(
+                    offsets, consumer.group or "", -1, None, self.app_epochs(consumer, offsets)
+                )
             else:
                 yield from producer.send_offsets(
-                    offsets, consumer.group or "", consumer.generation, consumer.member
+                    offsets,
+                    consumer.group or "",
+                    consumer.generation,
+                    consumer.member,
+                    self.app_epochs(consumer, offsets),
                 )
             think = float(self.cfg.external.get("workload.txn-think-ms", 0.0)) / 1000.0
             if think:
@@ -235,7 +253,7 @@ class Pipelines:
             if self.env.now - last_commit >= self.cfg.auto_commit_interval_ms / 1000.0:
                 last_commit = self.env.now
                 session.invoke(process, "commit-offsets", offsets, group=consumer.group)
-                committed = yield from consumer.commit(offsets)
+                committed = yield from consumer.commit(offsets, self.app_epochs(consumer, offsets))
                 session.complete(process, committed, offsets, group=consumer.group)
 
     # --- user pipelines (sim.run_pipeline) ---------------------------------------------------
@@ -314,7 +332,7 @@ class Pipelines:
             return True
         for attempt in (1, 2):
             session.invoke(process, "commit-offsets", offsets, group=consumer.group)
-            outcome = yield from consumer.commit(offsets)
+            outcome = yield from consumer.commit(offsets, self.app_epochs(consumer, offsets))
             session.complete(process, outcome, offsets, group=consumer.group)
             if outcome == "ok" or not session.alive:
                 return session.alive
@@ -400,7 +418,11 @@ class Pipelines:
             }
             session.invoke(process, "commit-offsets", offsets, **extra)
             sent = yield from producer.send_offsets(
-                offsets, consumer.group or "", consumer.generation, consumer.member
+                offsets,
+                consumer.group or "",
+                consumer.generation,
+                consumer.member,
+                self.app_epochs(consumer, offsets),
             )
             if sent:
                 producer.txn_partitions.add("__consumer_offsets")
@@ -484,5 +506,5 @@ class Pipelines:
                 last_commit = self.env.now
                 offsets = dict(sorted(consumer.positions.items()))
                 session.invoke(process, "commit-offsets", offsets, group=consumer.group)
-                outcome = yield from consumer.commit(offsets)
+                outcome = yield from consumer.commit(offsets, self.app_epochs(consumer, offsets))
                 session.complete(process, outcome, offsets, group=consumer.group)

@@ -199,10 +199,16 @@ class TxnProducer(Producer):
         return False
 
     def send_offsets(
-        self, offsets: dict[str, int], group: str, generation: int, member: str | None
+        self,
+        offsets: dict[str, int],
+        group: str,
+        generation: int,
+        member: str | None,
+        epochs: dict[str, int] | None = None,
     ) -> Generator[Event, Any, bool]:
         """sendOffsetsToTransaction: AddOffsetsToTxn (retried as AddPartitionsToTxn is), then
-        TxnOffsetCommit to the group coordinator with the consumer's group metadata (KIP-447)."""
+        TxnOffsetCommit to the group coordinator with the consumer's group metadata (KIP-447)
+        and, if the application gave them, the offsets' leader epochs (KIP-320)."""
         ok = yield from self._add_to_txn("AddOffsetsToTxn", {"group": group}, "add offsets")
         if not ok:
             return False
@@ -215,6 +221,8 @@ class TxnProducer(Producer):
             "member": member,
             "offsets": offsets,
         }
+        if epochs:
+            body["epochs"] = epochs
         while self.alive:
             reply = yield from coordinator_call(self, "group", "TxnOffsetCommit", body)
             if reply.get("ok"):

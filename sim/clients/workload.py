@@ -286,7 +286,8 @@ class Workload:
             if not self.cfg.enable_auto_commit and consumer.positions:
                 offsets = {k: v for k, v in sorted(consumer.positions.items())}
                 session.invoke(process, "commit-offsets", offsets, group=self.group)
-                outcome = yield from consumer.commit(offsets)
+                # commitSync(): the positions with their leader epochs (Jepsen's client)
+                outcome = yield from consumer.commit(offsets, consumer.consumed_epochs(offsets))
                 session.complete(process, outcome, offsets, group=self.group)
 
     def poll_op(

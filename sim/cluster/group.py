@@ -46,9 +46,14 @@ class GroupCoordinator(HostedCoordinator):
         # Position in __consumer_offsets of the record each committed offset came from: a
         # transaction's offsets replace a committed one only if written after it.
         self.written_at: dict[tuple[str, str], int] = {}
+        # KIP-320: the leader epoch a committed offset carries (OffsetAndMetadata.leaderEpoch),
+        # when its committer sent one; a commit without one clears it, as the whole value is
+        # replaced (OffsetCommitRequest committed_leader_epoch -1)
+        self.offset_epochs: dict[tuple[str, str], int] = {}
         self.records = 0
         # (group, pid) -> key -> (offset, position of its record): merged per partition
         self.pending_txn_offsets: dict[tuple[str, int], dict[str, tuple[int, int]]] = {}
+        self.pending_txn_epochs: dict[tuple[str, int], dict[str, int]] = {}
         self.producer_epochs: dict[int, int] = {}  # highest epoch seen per producer id
         self.offsets_outside_txn = "offsets-outside-txn" in broker.bugs
         # KAFKA-15449 (3.7+): TxnOffsetCommit is verified with the transaction coordinator
@@ -76,8 +81,10 @@ class GroupCoordinator(HostedCoordinator):
         self.groups = {}
         self.offsets = {}
         self.written_at = {}
+        self.offset_epochs = {}
         self.records = 0
         self.pending_txn_offsets = {}
+        self.pending_txn_epochs = {}
         self.producer_epochs = {}
 
     def apply(self, p: dict[str, Any], live: bool = True) -> None:
@@ -94,6 +101,7 @@ class GroupCoordinator(HostedCoordinator):
                     self._note_regression("committed", p["group"], key, old, off)
                 self.offsets[(p["group"], key)] = off
                 self.written_at[(p["group"], key)] = at
+                self._set_epoch(self.offset_epochs, (p["group"], key), p.get("epochs", {}).get(key))
         elif kind == "generation":
             self.group(p["group"]).generation = max(
                 self.group(p["group"]).generation, p["generation"]
@@ -102,12 +110,15 @@ class GroupCoordinator(HostedCoordinator):
             # GroupMetadata.prepareTxnOffsetCommit / OffsetMetadataManager.replay: merged per
             # partition into the producer's pending offsets, never replaced wholesale
             pending = self.pending_txn_offsets.setdefault((p["group"], p["pid"]), {})
+            epochs = self.pending_txn_epochs.setdefault((p["group"], p["pid"]), {})
             for key, off in p["offsets"].items():
                 if live and key in pending:
                     self._note_regression("pending", p["group"], key, pending[key][0], off)
                 pending[key] = (off, at)
+                self._set_epoch(epochs, key, p.get("epochs", {}).get(key))
         elif kind == "txn-marker":
             pending = self.pending_txn_offsets.pop((p["group"], p["pid"]), {})
+            epochs = self.pending_txn_epochs.pop((p["group"], p["pid"]), {})
             if p["commit"]:
                 for key, (off, written) in pending.items():
                     if written > self.written_at.get((p["group"], key), -1):
@@ -116,6 +127,14 @@ class GroupCoordinator(HostedCoordinator):
                             self._note_regression("committed", p["group"], key, old, off)
                         self.offsets[(p["group"], key)] = off
                         self.written_at[(p["group"], key)] = written
+                        self._set_epoch(self.offset_epochs, (p["group"], key), epochs.get(key))
+
+    @staticmethod
+    def _set_epoch(epochs: dict[Any, int], key: Any, epoch: int | None) -> None:
+        if epoch is None:
+            epochs.pop(key, None)
+        else:
+            epochs[key] = epoch
 
     def _note_regression(
         self, which: str, group: str, key: str, old: int | None, offset: int
@@ -205,7 +224,13 @@ class GroupCoordinator(HostedCoordinator):
         if err is not None:
             self.broker.reply(msg, {"error": err})
             return
-        payload = {"type": "offsets", "group": b["group"], "offsets": dict(b["offsets"])}
+        payload: dict[str, Any] = {
+            "type": "offsets",
+            "group": b["group"],
+            "offsets": dict(b["offsets"]),
+        }
+        if b.get("epochs"):
+            payload["epochs"] = dict(b["epochs"])
         self.apply(payload)
 
         def done(err: str | None) -> None:
@@ -247,6 +272,8 @@ class GroupCoordinator(HostedCoordinator):
                 "epoch": b["epoch"],
                 "offsets": dict(b["offsets"]),
             }
+        if b.get("epochs"):
+            payload["epochs"] = dict(b["epochs"])
         self._apply_and_persist(msg, payload)
 
     def _verify_then_commit(self, msg: Message) -> None:
@@ -322,7 +349,12 @@ class GroupCoordinator(HostedCoordinator):
             self.broker.reply(msg, {"error": "unstable_offset_commit"})
             return
         offsets = {k: self.offsets.get((b["group"], k)) for k in b["keys"]}
-        self.broker.reply(msg, {"offsets": offsets})
+        epochs = {
+            k: e for k in b["keys"] if (e := self.offset_epochs.get((b["group"], k))) is not None
+        }
+        self.broker.reply(
+            msg, {"offsets": offsets, "epochs": epochs} if epochs else {"offsets": offsets}
+        )
 
     # --- rebalancing ---------------------------------------------------------------------
     def tick(self, now: float) -> None:

@@ -275,8 +275,10 @@ scenario(
             "exactly-once example and Kafka Streams commit none), so nothing tells the consumer its "
             "metadata is old: the stale broker answers OFFSET_OUT_OF_RANGE, the consumer resets to "
             "the earliest offset, and the pipeline processes and commits that input again. An "
-            "offset committed with its leader epoch would make the consumer wait for newer metadata "
-            "(KIP-320). The cut alone, with no processor resuming from a committed offset, loses "
+            "application that commits each offset with its record's leader epoch "
+            "(client.commit-leader-epoch) avoids it: the resumed consumer sees an epoch newer than "
+            "its metadata's, waits for metadata that names the new leader and validates the "
+            "offset there (KIP-320). The cut alone, with no processor resuming from a committed offset, loses "
             "and duplicates nothing. Found first as a clean twin's failure in the search benchmark, "
             "now a known real class (sim.runs.known)."
         ),
@@ -291,6 +293,18 @@ scenario(
                 "the cut alone",
                 Config(mode="transactional", workload="ctp", kafka_version="4.2", **QUICK),
                 stale_leader_alone,
+                absent=("pipeline-duplicate", "pipeline-loss", "duplicate", "lost-write", "G1a"),
+            ),
+            Case(
+                "offsets with leader epochs",
+                Config(
+                    mode="transactional",
+                    workload="ctp",
+                    kafka_version="4.2",
+                    external={"client.commit-leader-epoch": True},
+                    **QUICK,
+                ),
+                stale_leader_answers,
                 absent=("pipeline-duplicate", "pipeline-loss", "duplicate", "lost-write", "G1a"),
             ),
         ),
