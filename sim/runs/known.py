@@ -22,7 +22,8 @@ broker that answered a consumer was a stale leader). Three classes are recognise
   the committed offset carried its leader epoch (ClassicKafkaConsumer.updateLastSeenEpochIfNewer),
   which neither Kafka's exactly-once example (ExactlyOnceMessageProcessor.getOffsetsToCommit)
   nor Kafka Streams (StreamTask.committableOffsetsAndMetadata) commits. Shown by the
-  ``stale-leader-reset`` scenario.
+  ``stale-leader-reset`` scenario, whose ``client.commit-leader-epoch`` case (the application
+  commits each offset with its record's epoch) does not have it.
 - ``unclean-shutdown-last-isr`` (lost-write, inconsistent-offsets and the read/send orderings on
   that partition): a broker whose crash took records from its page cache was later
   elected leader, with a new leader epoch, as the partition's only ISR member. A fenced broker
