@@ -42,7 +42,7 @@ def test_power_loss_is_drawn_only_where_every_write_is_fsynced_before_it_counts(
 
 
 def test_swarm_overlaps_faults_in_extra_lanes_and_keeps_the_first_lane(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """About half the seeds run two or three fault lanes at once (faults that overlap find
+    """Four seeds in five run two to five fault lanes at once (faults that overlap find
     races one fault at a time cannot); the first lane is the one-lane plan, unchanged."""
     import faults.schedule
 
@@ -63,7 +63,7 @@ def test_swarm_overlaps_faults_in_extra_lanes_and_keeps_the_first_lane(monkeypat
             end = max(end, f["at"] + f["duration"])
         overlapping += overlaps
         assert all(f["at"] + f["duration"] <= config.time_limit for f in faults)
-    assert 10 <= overlapping <= 35, overlapping
+    assert 20 <= overlapping <= 38, overlapping
 
 
 def test_quorum_kinds_are_drawn_only_with_a_quorum() -> None:
@@ -104,9 +104,14 @@ def test_swarm_keeps_a_broker_on_a_cut_controllers_side_about_half_the_time() ->
     assert len(cuts) >= 10 and 0.25 <= len(kept) / len(cuts) <= 0.75
     assert all(f["params"] in ({}, {"with": "random-broker"}) for _, f in cuts)
     # (a cut at 0 s finds no controller leader yet and is skipped)
-    seed = next(s for s, f in cuts if f["params"] and f["at"] >= 1.0)
+    seed, kept_cut = next((s, f) for s, f in cuts if f["params"] and f["at"] >= 1.0)
     outcome = run(config, seed)
-    cut = next(op for op in outcome.ops if op["f"] == "partition-controller-leader")
+    index = outcome.schedule.index(kept_cut)
+    cut = next(
+        op
+        for op in outcome.ops
+        if op["f"] == "partition-controller-leader" and op["value"].get("fault") == index
+    )
     assert cut["value"]["with"], cut  # the broker the fault kept on the controller's side
 
 
@@ -186,7 +191,8 @@ def test_a_quarter_of_swarm_lanes_start_at_time_zero() -> None:
     swarm = Config(mode="idempotent", swarm=True)
     starts = [plan(swarm, s)[0]["at"] for s in range(200) if plan(swarm, s)]
     share = sum(1 for t in starts if t == 0.0) / len(starts)
-    assert 0.15 < share < 0.45  # the first lane's or an extra lane's start, about 25% to 40%
+    # any of the one to five lanes may start at 0: 25% of one-lane plans, 76% of five-lane ones
+    assert 0.4 < share < 0.7
     named = Config(mode="idempotent", nemesis=("drop-acks",))
     assert all(plan(named, s)[0]["at"] > 0 for s in range(50))
 

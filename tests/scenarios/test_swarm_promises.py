@@ -24,7 +24,7 @@ def test_mode_keeps_its_promise_under_swarm_faults(mode: str) -> None:
 
 
 def test_a_campaign_names_the_known_real_class_of_a_failing_seed() -> None:
-    """Idempotent swarm seed 13: a producer's first batch is handled late (BUGGIFY
+    """Idempotent swarm seed 27: a producer's first batch is handled late (BUGGIFY
     late-produce), its second lands first, the client renumbers under a new epoch and one
     value is written twice: the campaign record and its listing say which known class."""
     from rich.console import Console
@@ -33,11 +33,11 @@ def test_a_campaign_names_the_known_real_class_of_a_failing_seed() -> None:
     from sim.report.campaign_page import render_campaign_page
     from sim.report.campaign_view import render_summary
 
-    summary = run_campaign(Config(mode="idempotent", swarm=True), [13], workers=1)
-    record = summary.results[13]
+    summary = run_campaign(Config(mode="idempotent", swarm=True), [27], workers=1)
+    record = summary.results[27]
     assert record["valid"] is False and record["forbidden"] == ["duplicate"]
     assert record["known_real"] == ["renumbered-after-landing"] and record["explained"]
-    assert summary.failing == [13] and summary.failing_unexplained == []
+    assert summary.failing == [27] and summary.failing_unexplained == []
     assert "late-produce" in record["buggify"]  # the site that held the first batch
     console = Console(record=True, width=200)
     render_summary(summary, console, reproduce_args)

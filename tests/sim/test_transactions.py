@@ -141,7 +141,7 @@ def test_external_sink_duplicates_when_blind_and_not_when_idempotent() -> None:
 # write then failed behind the partition, and a later coordinator aborted the "committed"
 # transaction: lost writes in transactional mode.
 # Seeds where the race happens (re-found after the fidelity changes moved every trajectory).
-@pytest.mark.parametrize("seed", [0, 3, 7])
+@pytest.mark.parametrize("seed", [0, 1, 3])
 def test_a_retried_end_txn_waits_for_the_prepare_record_under_partitions(seed: int) -> None:
     from sim.runs.runner import run
 
