@@ -245,8 +245,8 @@ def intensity_table() -> str:
     lines = [
         f"Runs per cell: {rows[0]['runs'][0]:,} (the same seeds' plans, with only the number of "
         "lanes fixed). Per cell the share of runs that found the target (finds in brackets), "
-        "the best in bold; then the median runs to a first find for swarm's own draw of lanes "
-        f"({mix}) and for a candidate ({candidate}), computed from the strata.",
+        "the best in bold; then the median runs to a first find for swarm's draw of lanes when "
+        f"measured ({mix}) and for a candidate ({candidate}), computed from the strata.",
         "",
         "| target | "
         + " | ".join(f"{k + 1} lane{'s' * (k > 0)}" for k in range(lanes))
