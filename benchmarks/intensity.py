@@ -3,8 +3,8 @@
     python benchmarks/intensity.py [--only NAME ...] [--seeds 2000] [--workers 2] [--json F]
 
 ``--swarm`` draws how many extra fault lanes run beside the first from the seed
-(``faults.schedule.SWARM_EXTRA_LANES``: half the seeds one lane, a quarter two, a quarter
-three). This measures what that choice costs and buys, per target (``benchmarks/search.py``'s
+(``faults.schedule.SWARM_EXTRA_LANES``: one to five lanes, uniformly; before ``4b5ea51``
+half the seeds one lane, a quarter two, a quarter three). This measures what that choice costs and buys, per target (``benchmarks/search.py``'s
 bug switches and real-bug classes): each seed runs as swarm would run it, but with its number
 of extra lanes fixed to ``seed % 5`` (0 to 4; lane j is the same whatever the number, so the
 strata differ only in how many lanes run). Per stratum, the share of runs that find the target
@@ -39,7 +39,8 @@ CHUNK = 500  # seeds per job (a multiple of LANES, so every job fills the strata
 FIRST_SEED = 7_000_000  # apart from search.py's (10,000 x (c + 1)) and hardest.py's seeds
 # the mix of extra lanes weighed against swarm's: one to four lanes, uniformly (of the mixes
 # computed from the strata on 2,000 seeds per target, the one with the fewest runs across targets
-# for the least cost on the targets that want sparse faults)
+# for the least cost on the targets that want sparse faults; swarm's own went to one to five
+# lanes once the hardest targets' strata were measured with 3,000 seeds a cell)
 CANDIDATE_MIX = (0, 1, 2, 3)
 
 
