@@ -205,7 +205,13 @@ class Broker(BaseNode):
                     body = {"register": True, "incarnation": self.incarnation}
                 elif self.voters:
                     body = {"broker_epoch": self.broker_epoch}
-                self.call(self.controller, "BrokerHeartbeat", body, 0.5, self._on_heartbeat_reply)
+                self.call(
+                    self.controller,
+                    "BrokerHeartbeat",
+                    body,
+                    0.5,
+                    functools.partial(self._on_heartbeat_reply, self.controller),
+                )
             for key, st in self.leading.items():
                 self._leader_tick(key, st, now)
             for key, fs in self.following.items():
@@ -216,12 +222,19 @@ class Broker(BaseNode):
                 ext.tick(now)
             yield self.env.timeout(TICK)
 
-    def _next_controller(self, body: dict[str, Any]) -> bool:
+    def _next_controller(self, body: dict[str, Any], sent_to: str) -> bool:
         """KRaft: find the active controller (NOT_CONTROLLER carries a hint when the voter
-        knows it; otherwise, or after a timeout, try the next voter). True if redirected."""
+        knows it; otherwise, or after a timeout, try the next voter). True if the answer was
+        a failure. A failure from a voter the broker has already moved on from (heartbeats go
+        every tick, so several may be in flight to a dead controller) changes nothing: Kafka's
+        NodeToControllerChannelManager re-resolves the controller from the raft leader, it does
+        not step past the one it has just found. Stepping on every stale timeout kept a live
+        broker circling the voters past its session, and the new controller fenced it."""
         err = body.get("error")
         if not self.voters or err not in ("not_controller", "request_timed_out"):
             return False
+        if sent_to != self.controller:
+            return True
         hint = body.get("leader")
         if hint in self.voters:
             self.controller = hint
@@ -231,8 +244,8 @@ class Broker(BaseNode):
             ]
         return True
 
-    def _on_heartbeat_reply(self, body: dict[str, Any]) -> None:
-        if self._next_controller(body):
+    def _on_heartbeat_reply(self, sent_to: str, body: dict[str, Any]) -> None:
+        if self._next_controller(body, sent_to):
             return
         if self.voters:
             if body.get("error") == "stale_broker_epoch":
@@ -670,7 +683,7 @@ class Broker(BaseNode):
                 "AlterPartition",
                 body,
                 0.5,
-                functools.partial(self._on_alter_reply, key),
+                functools.partial(self._on_alter_reply, key, self.controller),
             )
 
     def _hw_with_joining(self, st: LeaderState, hw: int) -> int:
@@ -691,8 +704,8 @@ class Broker(BaseNode):
                 hw = leo
         return hw
 
-    def _on_alter_reply(self, key: str, body: dict[str, Any]) -> None:
-        self._next_controller(body)
+    def _on_alter_reply(self, key: str, sent_to: str, body: dict[str, Any]) -> None:
+        self._next_controller(body, sent_to)
         st = self.leading.get(key)
         if st is not None:
             st.alter_pending = -1.0
