@@ -143,11 +143,12 @@ def swarm_chunk(target_name: str, first_seed: int, n: int) -> dict[str, Any]:
 
 
 def guided_campaign(target_name: str, campaign: int, max_runs: int) -> dict[str, Any]:
-    """search.py's guided campaign ``campaign``: runs to its first find (None: none)."""
-    found, wall, _twin, rejected = search.run_job(
+    """search.py's guided campaign ``campaign``: runs to its first find that its clean twin
+    does not reject (None: none), and how many finds the twin rejected on the way."""
+    found, wall, _twins, rejected = search.run_job(
         (target_name, "guided", campaign), max_runs, clean_runs=0
     )
-    return {"runs": None if rejected else found, "wall_s": round(wall, 2)}
+    return {"runs": found, "wall_s": round(wall, 2), "rejected": rejected}
 
 
 def swarm_chunks(name: str, jobs: dict[str, Any]) -> list[dict[str, Any]]:

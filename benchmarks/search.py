@@ -127,9 +127,20 @@ def real_bug_targets() -> list[Target]:
     return list(by_config.values())
 
 
-# What a search returns: runs to the first failure (None: none within the budget), wall seconds,
-# and the failing run itself (its configuration, seed and schedule) for the clean-twin replay.
-Found = tuple[int | None, float, tuple[Config, int, list[dict[str, Any]]] | None]
+@dataclass
+class Found:
+    """What one campaign returns: runs to its first find that the clean twin does not reject
+    (None: none within the budget), wall seconds of the search (twin replays not counted),
+    and how the twin fared on every find it replayed (``twin_fails``' kinds, in order) and
+    how many of those finds it rejected. A rejected find does not end the campaign: it goes
+    on, as swarm's side of ``hardest.py`` does (its rate counts only the finds that stand)
+    and as a user would, having learnt that the failure is not this bug's."""
+
+    runs: int | None
+    wall: float
+    twins: list[str | None]
+    rejected: int
+    witness: tuple[Config, int, list[dict[str, Any]]] | None = None  # the find that stands
 
 
 def first_failure_plain(
@@ -139,16 +150,16 @@ def first_failure_plain(
     from sim.runs.known import excuses
     from sim.runs.runner import run
 
-    started = time.perf_counter()
+    judge = TwinJudge(target)
     for i in range(max_runs):
         outcome = run(config, first_seed + i)
         results = outcome.results
-        if results.get("valid") is False and (
+        shown = results.get("valid") is False and (
             target is None or target.shown_by(results["forbidden"], excuses(results))
-        ):
-            witness = (config, first_seed + i, outcome.schedule)
-            return i + 1, time.perf_counter() - started, witness
-    return None, time.perf_counter() - started, None
+        )
+        if shown and judge.stands((config, first_seed + i, outcome.schedule)):
+            return judge.found(i + 1)
+    return judge.found(None)
 
 
 def first_failure_guided(
@@ -158,20 +169,53 @@ def first_failure_guided(
     target: Target | None = None,
     mutate_params: bool = True,
 ) -> Found:
-    from sim.runs.guided import run_guided
+    from sim.runs.guided import run_config, run_guided
 
-    def shows(r: dict[str, Any]) -> bool:
-        return r["valid"] is False and (
+    judge = TwinJudge(target)
+    searched = config.validate()
+
+    def stands(r: dict[str, Any]) -> bool:
+        shown = r["valid"] is False and (
             target is None or target.shown_by(r["forbidden"], r["excuses"])
         )
+        return shown and judge.stands((run_config(searched, r), r["seed"], r["schedule"]))
 
-    started = time.perf_counter()
-    summary = run_guided(config, first_seed, max_runs, stop_when=shows, mutate_params=mutate_params)
-    failing = next((r for r in summary.runs if shows(r)), None)
-    if failing is None:
-        return None, time.perf_counter() - started, None
-    witness = (summary.config, failing["seed"], failing["schedule"])
-    return failing["index"] + 1, time.perf_counter() - started, witness
+    summary = run_guided(
+        config, first_seed, max_runs, stop_when=stands, mutate_params=mutate_params
+    )
+    standing = summary.runs[-1] if summary.runs and judge.last_stood else None
+    return judge.found(None if standing is None else standing["index"] + 1)
+
+
+class TwinJudge:
+    """Replays each find of one campaign on the target's clean twin (``twin_fails``) and
+    keeps the tally; the campaign's clock leaves the replays out."""
+
+    def __init__(self, target: Target | None) -> None:
+        self.target = target
+        self.started = time.perf_counter()
+        self.twin_seconds = 0.0
+        self.twins: list[str | None] = []
+        self.rejected = 0
+        self.last_stood = False
+        self.witness: tuple[Config, int, list[dict[str, Any]]] | None = None
+
+    def stands(self, witness: tuple[Config, int, list[dict[str, Any]]]) -> bool:
+        if self.target is None:
+            self.last_stood, self.witness = True, witness
+            return True
+        started = time.perf_counter()
+        kind, rejects = twin_fails(self.target, witness)
+        self.twin_seconds += time.perf_counter() - started
+        self.twins.append(kind)
+        self.rejected += rejects
+        self.last_stood = not rejects
+        self.witness = witness if self.last_stood else None
+        return self.last_stood
+
+    def found(self, runs: int | None) -> Found:
+        wall = time.perf_counter() - self.started - self.twin_seconds
+        return Found(runs, wall, self.twins, self.rejected, self.witness if runs else None)
 
 
 def twin_fails(
@@ -322,9 +366,9 @@ def main() -> None:
 
 def run_job(job: tuple[str, str, int], max_runs: int, clean_runs: int) -> tuple[Any, ...]:
     """One campaign (``c`` >= 0, seeds from 10,000 x (c + 1)) on a target's buggy configuration:
-    runs to the first failure, wall s, and how the failing run fares on the clean twin
-    (``twin_fails``: its failure kind, and whether that rejects the find); or (``c`` == -1)
-    the clean side's ``clean_runs`` runs (``clean_side``)."""
+    runs to the first find that stands, wall s, the clean twin's failure kinds on its finds
+    and how many it rejected (``Found``); or (``c`` == -1) the clean side's ``clean_runs``
+    runs (``clean_side``)."""
     target_name, name, c = job
     every = targets()
     names = [t.name for t in every]
@@ -334,9 +378,8 @@ def run_job(job: tuple[str, str, int], max_runs: int, clean_runs: int) -> tuple[
         # the default workload), and the same seeds there would count the same runs again
         return clean_side(name, target.clean, clean_runs, 7 + 10_000 * names.index(target_name))
     config, search = strategy(name, target.config)
-    found, wall, witness = search(config, 10_000 * (c + 1), max_runs, target)
-    twin, rejected = (None, False) if witness is None else twin_fails(target, witness)
-    return found, wall, twin, rejected
+    found = search(config, 10_000 * (c + 1), max_runs, target)
+    return found.runs, found.wall, found.twins, found.rejected
 
 
 def table_rows(
@@ -346,8 +389,8 @@ def table_rows(
     done: dict[tuple[str, str, int], tuple[Any, ...]],
 ) -> list[dict[str, Any]]:
     """The rows whose campaigns have all finished, in target order. A find whose clean twin
-    shows the target's own anomalies does not count (``runs`` shows it as None;
-    ``twin_rejected`` counts them). Every twin that failed at all is counted on the
+    shows the target's own anomalies does not count: the campaign went on past it
+    (``twin_rejected`` counts them). Every twin that failed at all is counted on the
     false-positive side: ``twin_failures`` the false alarms, ``twin_known`` those of a known
     real class; the clean side likewise (``clean_failures``, ``clean_known``)."""
     rows = []
@@ -358,14 +401,14 @@ def table_rows(
         row: dict[str, Any] = {"target": t.name}
         for name in names:
             results = [done[(t.name, name, c)] for c in range(args.campaigns)]
-            found = [None if rejected else n for n, _, _, rejected in results]
+            found = [r[0] for r in results]
             walls = [r[1] for r in results]
             runs, wall = median_or_dash(found, walls, args.max_runs)
-            twins = [r[2] for r in results]
+            twins = [kind for r in results for kind in r[2]]
             row[name] = {"median_runs": runs, "median_wall_s": wall, "runs": found,
                          "twin_failures": twins.count("alarm"),
                          "twin_known": twins.count("known"),
-                         "twin_rejected": sum(1 for r in results if r[3])}  # fmt: skip
+                         "twin_rejected": sum(r[3] for r in results)}  # fmt: skip
             clean = done.get((t.name, name, -1))
             if clean is not None:
                 row[name]["clean_failures"], row[name]["clean_known"], _ = clean

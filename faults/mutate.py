@@ -28,7 +28,8 @@ def targets_of(kind: str) -> list[str]:
     return list(dict.fromkeys([spec.default_target, *spec.swarm_targets]))
 
 
-def _fit(fault: dict[str, Any], time_limit: float) -> dict[str, Any]:
+def fit_in_time(fault: dict[str, Any], time_limit: float) -> dict[str, Any]:
+    """``fault`` moved and cut to start and heal inside the run's fault window."""
     last = max(time_limit - MARGIN, MIN_DURATION * 2)
     at = min(max(0.0, float(fault["at"])), last - MIN_DURATION)
     duration = min(max(MIN_DURATION, float(fault["duration"])), last - at)
@@ -57,7 +58,7 @@ def new_fault(
     draw = REGISTRY[kind].params_draw
     if params and draw is not None and rng.random() < 0.5:
         fault["params"] = draw(rng)
-    return _fit(fault, time_limit)
+    return fit_in_time(fault, time_limit)
 
 
 def mutate_params(fault: dict[str, Any], rng: random.Random) -> dict[str, Any]:
@@ -189,9 +190,9 @@ def _one(
     elif choice == 6:  # a copy at another time (faults that overlap find races)
         copy = dict(fault)
         copy["at"] = fault["at"] + rng.uniform(-1.0, 1.0)
-        return [*out, _fit(copy, time_limit)]
+        return [*out, fit_in_time(copy, time_limit)]
     elif other:  # splice: this schedule's first half, the other's second
         cut = rng.uniform(0.0, time_limit)
         return [f for f in out if f["at"] < cut] + [dict(f) for f in other if f["at"] >= cut]
-    out[i] = _fit(fault, time_limit)
+    out[i] = fit_in_time(fault, time_limit)
     return out

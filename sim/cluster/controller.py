@@ -147,6 +147,11 @@ class Controller(BaseNode):
         changed = []
         for p in self.partitions.values():
             touched = False
+            if p.isr == [broker]:
+                # what the partition committed is now only on brokers that are down (or, with
+                # ELR, also on its eligible replicas): one of them comes back as leader, and
+                # if it lost its page cache, so did the partition
+                self.note(tr.OFFLINE, f"last ISR member fenced: {p.key} {broker}")
             if broker in p.isr and (len(p.isr) > 1 or self.elr_enabled):
                 self._set_isr(p, [r for r in p.isr if r != broker])
                 touched = True

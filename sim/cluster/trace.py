@@ -37,11 +37,13 @@ BUGGIFY = "buggify"  # a BUGGIFY site took its rare path (sim.cluster.buggify)
 OFFSETS = "offsets"  # a group's committed or pending offset moved back (sim.cluster.group)
 TRUNCATED = "log-truncated"  # a follower dropped records below its high watermark (broker)
 METADATA_LOG = "metadata-log"  # a KRaft controller dropped uncommitted records (sim.cluster.quorum)
+OFFLINE = "offline"  # a partition's last ISR member was fenced: its leader is gone (controller)
 # Hazards: decisions a correct Kafka takes only when something has gone wrong, one step from an
 # invariant breaking. State moving backwards (a group's offset, a log below its high watermark,
-# metadata records the quorum never committed) and a replica outside the ISR put up for
-# leadership. Guided search returns to them first (sim.runs.guided).
-HAZARDS = frozenset({OFFSETS, TRUNCATED, METADATA_LOG, ELECTION})
+# metadata records the quorum never committed), a replica outside the ISR put up for
+# leadership, and a partition whose every committed record is on brokers that are down.
+# Guided search returns to them first (sim.runs.guided).
+HAZARDS = frozenset({OFFSETS, TRUNCATED, METADATA_LOG, ELECTION, OFFLINE})
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ history is the same with or without it.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from sim.cluster.trace import HAZARDS, MessageTrace, Sent
 from sim.runs.runner import sites_fired
 
+BROKER_NAME = re.compile(r"b[0-9]+")
 _COUNTED_STATS = (
     "retries",
     "deduplicated",
@@ -62,6 +64,9 @@ class Coverage(MessageTrace):
         # when each decision, error answer and late answer first happened (simulated time):
         # guided search adds faults just after a parent's rarest one
         self.first_at: dict[str, float] = {}
+        # the brokers each hazard named when first reached (the last ISR member fenced, the
+        # replica elected from outside the ISR): guided search may aim faults at them
+        self.named: dict[str, list[str]] = {}
 
     def _hit(self, name: str, at: float) -> None:
         if name not in self.hits:
@@ -106,7 +111,10 @@ class Coverage(MessageTrace):
     def note(self, node: str, kind: str, text: str) -> None:
         words = [w for w in text.split() if not any(c.isdigit() for c in w)]
         detail = " ".join(words[:4]) if kind not in ("append", "lso-advanced") else ""
-        self._hit(f"decision:{kind}:{detail}" if detail else f"decision:{kind}", self.now)
+        name = f"decision:{kind}:{detail}" if detail else f"decision:{kind}"
+        if kind in HAZARDS and name not in self.hits:
+            self.named[name] = [w for w in text.split() if BROKER_NAME.fullmatch(w)]
+        self._hit(name, self.now)
 
     def features(self, results: Mapping[str, Any] | None = None) -> set[str]:
         """Every feature this run reached, with its count bucket; plus the verdict's anomaly

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from faults.registry import REGISTRY
 from sim.config import Config, from_mapping
 from sim.errors import UsageError
 from sim.runs.coverage import is_hazard
@@ -63,6 +64,7 @@ def run_candidate(
         "schedule": outcome.schedule,
         "features": sorted(coverage.features(results)),
         "feature_times": dict(sorted(coverage.first_at.items())),
+        "hazard_brokers": dict(sorted(coverage.named.items())),
         "valid": results.get("valid"),
         "anomaly_types": results.get("anomaly_types", []),
         "forbidden": sorted(results.get("forbidden", [])),
@@ -87,6 +89,16 @@ def with_sites(config: Config, sites: list[str] | None) -> Config:
     return config.replace(external={**config.external, "sim.buggify-sites": ",".join(sites)})
 
 
+def run_config(config: Config, result: dict[str, Any]) -> Config:
+    """The configuration one run of a guided campaign on ``config`` ran with: BUGGIFY on
+    (``with_buggify``), and a child names its BUGGIFY sites (``sim.buggify-sites``); naming a
+    fresh run's, which its seed drew, changes nothing."""
+    config = with_buggify(config)
+    if not sites_inherited(config):
+        return config
+    return with_sites(config, result.get("sites"))
+
+
 @dataclass
 class GuidedSummary:
     config: Config
@@ -105,11 +117,8 @@ class GuidedSummary:
         return [r for r in self.runs if r["valid"] is False]
 
     def run_config(self, result: dict[str, Any]) -> Config:
-        """The configuration one run ran with: a child names its BUGGIFY sites
-        (``sim.buggify-sites``); naming a fresh run's, which its seed drew, changes nothing."""
-        if not sites_inherited(self.config):
-            return self.config
-        return with_sites(self.config, result.get("sites"))
+        """The configuration one run ran with (``run_config``)."""
+        return run_config(self.config, result)
 
     def growth(self) -> list[int]:
         """Features reached after each run: the coverage curve."""
@@ -139,7 +148,11 @@ class GuidedSummary:
             ],
             "first_reached": dict(sorted(self.first_reached.items())),
             "runs": [
-                {k: v for k, v in r.items() if k not in ("features", "feature_times")}
+                {
+                    k: v
+                    for k, v in r.items()
+                    if k not in ("features", "feature_times", "hazard_brokers")
+                }
                 for r in self.runs
             ],
         }
@@ -197,6 +210,25 @@ LEAD_IN_SHARE = 0.5
 LEAD_IN = 1.0
 
 
+def lead_in(feature: str, config: Config) -> float:
+    """How far before a hazard a lead-in may go back. A partition going offline is noted when
+    the controller fences its last ISR member, a broker session after that broker went
+    silent: the crash that decides what the partition keeps (did it lose its page cache?) is
+    that much earlier."""
+    from sim.cluster.trace import OFFLINE
+
+    if feature.startswith(f"decision:{OFFLINE}:"):
+        return config.broker_session_timeout_ms / 1000.0 + LEAD_IN
+    return LEAD_IN
+
+
+# Of the lead-ins to a hazard that names brokers (a partition's last ISR member fenced, a
+# replica elected from outside the ISR), the share whose new fault is a crash of one of them
+# (``_Corpus._strike``); the rest explore after the anchor as other children do.
+STRIKE_SHARE = 0.5
+STRIKE = "kill-broker"
+
+
 def fresh_share(run_index: int) -> float:
     """The probability that run ``run_index`` of a guided campaign is a fresh swarm plan."""
     return min(1.0, max(FRESH_FLOOR, math.sqrt(FRESH_ALL / max(1, run_index))))
@@ -245,7 +277,7 @@ class _Corpus:
                 continue
             parent, anchor = self._return_point(index)
             if parent is not None and anchor is not None:
-                seed, schedule, sites = self._explore_after(parent, anchor)
+                seed, schedule, sites = self._explore_after(parent, anchor, self.anchored[index])
                 # (a state change reads "Ongoing -> PrepareAbort": the reproduce line's arrow
                 # is the only one on a failing run's line)
                 decision = self.anchored[index].removeprefix("decision:").replace("->", "to")
@@ -284,16 +316,24 @@ class _Corpus:
         return out
 
     def _explore_after(
-        self, parent: dict[str, Any], anchor: float
+        self, parent: dict[str, Any], anchor: float, feature: str
     ) -> tuple[int, list[dict[str, Any]], list[str] | None]:
         """A child that replays ``parent`` up to ``anchor`` (its seed, its BUGGIFY sites, its
         faults until then) and explores after it (``faults.mutate.explore_after``). Replaying
         keeps the rare event: over the parents that reached the hardest targets' precursors
         (a pending offset moving back on 3.5), such children reached the event in 93% of runs
-        and found the bug four times as often as children mutated anywhere."""
+        and found the bug four times as often as children mutated anywhere. A lead-in to a
+        hazard that names brokers strikes one of them instead, STRIKE_SHARE of the time
+        (``_strike``)."""
         from faults.mutate import explore_after
         from faults.schedule import fit_params, for_workload
 
+        named = (parent.get("hazard_brokers") or {}).get(feature)
+        lead = anchor < parent["feature_times"][feature]
+        if named and lead and self.rng.random() < STRIKE_SHARE:
+            struck = self._strike(parent, anchor, named)
+            if struck is not None:
+                return parent["seed"], struck, self._kept_sites(parent)
         schedule = explore_after(
             parent["schedule"],
             self.rng,
@@ -312,8 +352,44 @@ class _Corpus:
             )
             for f in schedule
         ]
-        sites = parent.get("sites") if self.site_genome else None
-        return parent["seed"], schedule, sites
+        return parent["seed"], schedule, self._kept_sites(parent)
+
+    def _kept_sites(self, parent: dict[str, Any]) -> list[str] | None:
+        return parent.get("sites") if self.site_genome else None
+
+    def _strike(
+        self, parent: dict[str, Any], anchor: float, named: list[str]
+    ) -> list[dict[str, Any]] | None:
+        """``parent``'s schedule and a crash (``STRIKE``, its parameters drawn as swarm draws
+        them) of a broker the hazard named, right at ``anchor``, which is before the hazard:
+        the parent reached a state one failure from breaking an invariant, and the failure
+        most likely to break it is that broker's. For a partition gone offline that is its
+        last ISR member crashing, and losing its page cache, while it still is the only copy
+        of recent writes: over ten swarm parents that went offline on 4.0 (seeds 0 to 119),
+        such a crash at up to two seconds before the fencing (always losing the page cache)
+        lost acknowledged writes in 12 of 100 children; the same parents' children mutated
+        after a lead-in anchor, in none of 100. None when the anchor is too late for a fault
+        (a hazard in the convergence phase)."""
+        from faults.mutate import fit_in_time
+        from faults.schedule import fit_params
+
+        at = math.floor(anchor * 1000 + 1) / 1000  # just after the anchor, as new_fault's
+        draw = REGISTRY[STRIKE].params_draw
+        strike = fit_in_time(
+            {
+                "at": at,
+                "nemesis": STRIKE,
+                "duration": self.rng.uniform(0.05, 2.0),
+                "target": named[self.rng.randrange(len(named))],
+                "params": draw(self.rng) if draw is not None else {},
+            },
+            self.config.time_limit,
+        )
+        if strike["at"] < at:
+            return None
+        schedule = [*parent["schedule"], fit_params(strike, self.config, self.rng)]
+        schedule.sort(key=lambda f: (f["at"], f["nemesis"], str(f.get("target"))))
+        return schedule
 
     def _child_sites(self, parent: dict[str, Any]) -> list[str] | None:
         """The BUGGIFY sites a child enables: its parent's, one flipped on or off a quarter of
@@ -339,7 +415,7 @@ class _Corpus:
         from. Which decision is Go-Explore's choice: rare ones (few runs reached them),
         seldom chosen ones, and ones whose children went on to reach something new; but
         HAZARD_SHARE of the time among hazards only, and then half the time up to LEAD_IN
-        seconds before the hazard."""
+        seconds before the hazard (``lead_in``)."""
         if self.rng.random() >= RETURN_SHARE:
             return None, None
         holders: dict[str, list[int]] = {}  # feature -> corpus positions, in corpus order
@@ -365,7 +441,7 @@ class _Corpus:
         entry = self.entries[places[self.rng.randrange(len(places))]]
         at: float = entry["feature_times"][f]
         if is_hazard(f) and self.rng.random() < LEAD_IN_SHARE:
-            at = max(0.0, at - self.rng.uniform(0.0, LEAD_IN))
+            at = max(0.0, at - self.rng.uniform(0.0, lead_in(f, self.config)))
         return entry, at
 
     def _rarest_time(self, entry: dict[str, Any]) -> float | None:

@@ -9,6 +9,7 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -322,7 +323,7 @@ def test_a_child_explored_after_the_anchor_replays_its_parent_up_to_it() -> None
     feature, anchor = sorted(parent["feature_times"].items(), key=lambda kv: kv[1])[-1]
     assert 0.5 < anchor < 5.0, parent["feature_times"]
     for _ in range(3):
-        seed2, schedule2, sites2 = corpus._explore_after(parent, anchor)
+        seed2, schedule2, sites2 = corpus._explore_after(parent, anchor, feature)
         assert (seed2, sites2) == (seed, parent["sites"]) and schedule2 != parent["schedule"]
         child = run_candidate(data, 1, seed2, schedule2, None, sites2)
         assert child["feature_times"][feature] == anchor
@@ -474,3 +475,75 @@ def test_a_child_with_inherited_sites_reproduces_from_its_run_config() -> None:
     assert run(again, 1_000_009, []).digest == result["digest"]
     drawn = run(config, 1_000_009, []).results["stats"]["buggify"]
     assert sorted(s for s, n in drawn.items() if n is not None) != sorted(sites)
+
+
+@pytest.mark.parametrize("version", ["4.0", "4.2"])
+def test_fencing_a_partitions_last_isr_member_is_a_hazard_with_a_long_lead_in(version: str) -> None:
+    """A partition whose last ISR member is fenced is offline: what it committed is only on
+    brokers that are down (with ELR, also on its eligible replicas). Coverage names that
+    hazard, and only for that partition and that broker; a lead-in to it may go back a
+    broker session further than to other hazards, to the crash that decided what it kept."""
+    from sim.cluster.build import build_world
+    from sim.runs.coverage import Coverage, is_hazard
+    from sim.runs.guided import LEAD_IN, lead_in
+
+    config = Config(mode="idempotent", kafka_version=version).validate()
+    world = build_world(config, seed=1)
+    coverage = Coverage()
+    world.net.attach_trace(coverage)
+    world.env.run(until=0.5)
+    controller = world.controller
+    p = controller.partitions["k0"]
+    lone = p.leader
+    assert lone is not None
+    p.isr = [lone]
+    others = [b for b in p.replicas if b != lone]
+    controller.fence(others[0])  # not in k0's ISR any more: nothing offline
+    assert not [f for f in coverage.hits if f.startswith("decision:offline")]
+    controller.fence(lone)
+    offline = [f for f in coverage.hits if f.startswith("decision:offline")]
+    assert offline == ["decision:offline:last ISR member fenced:"]
+    assert is_hazard(offline[0])
+    assert lead_in(offline[0], config) == config.broker_session_timeout_ms / 1000 + LEAD_IN
+    assert lead_in("decision:election:preferred-election refused", config) == LEAD_IN
+
+
+def test_a_lead_in_to_a_hazard_that_names_brokers_strikes_one_of_them_half_the_time() -> None:
+    """A child going back to before a hazard that named brokers (the last ISR member fenced)
+    adds, STRIKE_SHARE of the time, a crash of one of them right at its anchor, with the
+    parameters swarm would draw, and nothing else: the parent's faults stay as they were. A
+    child anchored at or after the hazard, at a hazard that names nobody, or past the faults'
+    window (a hazard in the convergence phase), never strikes."""
+    from sim.runs.guided import STRIKE, STRIKE_SHARE, _Corpus
+
+    hazard = "decision:offline:last ISR member fenced:"
+    quiet = "decision:offsets:committed offset moves back:"
+    before = [{"at": 0.5, "nemesis": "partition-node", "duration": 1.0, "target": "b2",
+               "params": {}}]  # fmt: skip
+    parent = {
+        "index": 4,
+        "seed": 9,
+        "sites": None,
+        "schedule": before,
+        "feature_times": {hazard: 4.0, quiet: 4.0},
+        "hazard_brokers": {hazard: ["b1"], quiet: []},
+    }
+    corpus = _Corpus(Config(mode="idempotent", external={"controller.quorum.voters": 3}), 0)
+    n, strikes = 2000, []
+    for _ in range(n):
+        seed, schedule, _sites = corpus._explore_after(parent, 3.2, hazard)
+        assert seed == 9 and schedule[0] == before[0]
+        new = schedule[1:]
+        if [(f["nemesis"], f["target"], f["at"]) for f in new] == [(STRIKE, "b1", 3.201)]:
+            strikes.append(new[0])
+    assert 0.9 * STRIKE_SHARE < len(strikes) / n < 1.1 * STRIKE_SHARE
+    lossy = sum(bool(s["params"].get("lose-unflushed")) for s in strikes) / len(strikes)
+    assert 0.4 < lossy < 0.6  # kill-broker's own draw
+    validate_schedule([*before, strikes[0]], 6.0)
+    end = corpus.config.time_limit  # fenced in the convergence phase, after the faults' window
+    late = {**parent, "feature_times": {hazard: end + 2.0}}
+    for p, anchor, feature in ((parent, 4.0, hazard), (parent, 4.5, hazard),
+                               (parent, 3.2, quiet), (late, end + 1.0, hazard)):  # fmt: skip
+        for _ in range(200):
+            _, schedule, _ = corpus._explore_after(p, anchor, feature)
+            assert not any(f["nemesis"] == STRIKE and f["target"] == "b1" for f in schedule)
