@@ -3,7 +3,9 @@
 A plain campaign draws every seed's faults independently. A guided one keeps a corpus of runs
 that reached a protocol feature no earlier run reached (``sim.runs.coverage``). Its first runs
 are fresh swarm plans, and a share that anneals to a quarter (``fresh_share``) stays fresh; the
-others are children of corpus runs: two in three a replay of a parent up to a protocol
+others are children of corpus runs: a quarter, once the corpus has reached a hazard with a
+failure that completes it (``STRIKES``), a replay of a run that reached it with that failure
+added just before it; of the rest, two in three a replay of a parent up to a protocol
 decision it reached with new faults after it (Go-Explore's "first return, then explore"; half
 of them to a hazard once the corpus has one, ``sim.cluster.trace.HAZARDS``), the
 rest a parent picked towards rare features and mutated anywhere (``faults.mutate``), as
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from faults.registry import REGISTRY
+from sim.cluster.trace import OFFLINE
 from sim.config import Config, from_mapping
 from sim.errors import UsageError
 from sim.runs.coverage import is_hazard
@@ -222,11 +225,26 @@ def lead_in(feature: str, config: Config) -> float:
     return LEAD_IN
 
 
-# Of the lead-ins to a hazard that names brokers (a partition's last ISR member fenced, a
-# replica elected from outside the ISR), the share whose new fault is a crash of one of them
-# (``_Corpus._strike``); the rest explore after the anchor as other children do.
-STRIKE_SHARE = 0.5
-STRIKE = "kill-broker"
+# The failure that completes a hazard, for the hazards that have one: a partition gone
+# offline loses what it committed if its last ISR member crashes with its page cache. (A
+# replica elected from outside the ISR has none: crashing it keeps it from being elected.)
+STRIKES = {OFFLINE: "kill-broker"}
+# The share of children that complete a hazard (``_Corpus._strike``) once the corpus holds one
+# with a failure to complete it; the others return or mutate as before.
+STRIKE_SHARE = 0.25
+
+
+def _hazard_kind(feature: str) -> str:
+    """``offline`` for ``decision:offline:...``."""
+    return feature.split(":")[1] if feature.startswith("decision:") else ""
+
+
+def _decision(feature: str, anchor: float, parent: dict[str, Any]) -> str:
+    """A decision as an origin names it: "before offline:..." for a lead-in to a hazard. (A
+    state change reads "Ongoing -> PrepareAbort": the reproduce line's arrow is the only one
+    on a failing run's line.)"""
+    decision = feature.removeprefix("decision:").replace("->", "to")
+    return f"before {decision}" if anchor < parent["feature_times"][feature] else decision
 
 
 def fresh_share(run_index: int) -> float:
@@ -275,14 +293,14 @@ class _Corpus:
                 planning = self.config if self.config.nemesis else replace(self.config, swarm=True)
                 out.append(Candidate(index, seed, plan(planning, seed), None, "fresh plan"))
                 continue
+            struck = self._strike(index)
+            if struck is not None:
+                out.append(struck)
+                continue
             parent, anchor = self._return_point(index)
             if parent is not None and anchor is not None:
-                seed, schedule, sites = self._explore_after(parent, anchor, self.anchored[index])
-                # (a state change reads "Ongoing -> PrepareAbort": the reproduce line's arrow
-                # is the only one on a failing run's line)
-                decision = self.anchored[index].removeprefix("decision:").replace("->", "to")
-                if anchor < parent["feature_times"][self.anchored[index]]:
-                    decision = f"before {decision}"  # a lead-in to a hazard
+                seed, schedule, sites = self._explore_after(parent, anchor)
+                decision = _decision(self.anchored[index], anchor, parent)
                 origin = (
                     f"run {parent['index']} replayed to {anchor:g} s ({decision}), "
                     "new faults after it"
@@ -316,24 +334,16 @@ class _Corpus:
         return out
 
     def _explore_after(
-        self, parent: dict[str, Any], anchor: float, feature: str
+        self, parent: dict[str, Any], anchor: float
     ) -> tuple[int, list[dict[str, Any]], list[str] | None]:
         """A child that replays ``parent`` up to ``anchor`` (its seed, its BUGGIFY sites, its
         faults until then) and explores after it (``faults.mutate.explore_after``). Replaying
         keeps the rare event: over the parents that reached the hardest targets' precursors
         (a pending offset moving back on 3.5), such children reached the event in 93% of runs
-        and found the bug four times as often as children mutated anywhere. A lead-in to a
-        hazard that names brokers strikes one of them instead, STRIKE_SHARE of the time
-        (``_strike``)."""
+        and found the bug four times as often as children mutated anywhere."""
         from faults.mutate import explore_after
         from faults.schedule import fit_params, for_workload
 
-        named = (parent.get("hazard_brokers") or {}).get(feature)
-        lead = anchor < parent["feature_times"][feature]
-        if named and lead and self.rng.random() < STRIKE_SHARE:
-            struck = self._strike(parent, anchor, named)
-            if struck is not None:
-                return parent["seed"], struck, self._kept_sites(parent)
         schedule = explore_after(
             parent["schedule"],
             self.rng,
@@ -357,28 +367,41 @@ class _Corpus:
     def _kept_sites(self, parent: dict[str, Any]) -> list[str] | None:
         return parent.get("sites") if self.site_genome else None
 
-    def _strike(
-        self, parent: dict[str, Any], anchor: float, named: list[str]
-    ) -> list[dict[str, Any]] | None:
-        """``parent``'s schedule and a crash (``STRIKE``, its parameters drawn as swarm draws
-        them) of a broker the hazard named, right at ``anchor``, which is before the hazard:
-        the parent reached a state one failure from breaking an invariant, and the failure
-        most likely to break it is that broker's. For a partition gone offline that is its
-        last ISR member crashing, and losing its page cache, while it still is the only copy
-        of recent writes: over ten swarm parents that went offline on 4.0 (seeds 0 to 119),
-        such a crash at up to two seconds before the fencing (always losing the page cache)
-        lost acknowledged writes in 12 of 100 children; the same parents' children mutated
-        after a lead-in anchor, in none of 100. None when the anchor is too late for a fault
-        (a hazard in the convergence phase)."""
+    def _strike(self, index: int) -> Candidate | None:
+        """A child that completes a hazard (``STRIKES``): a corpus run that reached one, its
+        seed, sites and faults, and the hazard's failure (its parameters drawn as swarm draws
+        them) on a broker the hazard named, up to ``lead_in`` seconds before it. The parent
+        reached a state one failure from breaking an invariant; this is that failure. For a
+        partition gone offline it is the last ISR member crashing, maybe losing its page
+        cache, while it still was the only copy of recent writes: over ten swarm parents that
+        went offline on 4.0 (seeds 0 to 119), such a crash always losing the page cache lost
+        acknowledged writes in 12 of 100 children; the same parents' children that explored
+        after a lead-in, in none of 100. None when the corpus has no such hazard, or when the
+        moment is too late for a fault (a hazard in the convergence phase); else STRIKE_SHARE
+        of the time (the draw only made when there is something to strike, so a campaign
+        that never reaches such a hazard runs as it did before strikes)."""
         from faults.mutate import fit_in_time
         from faults.schedule import fit_params
 
-        at = math.floor(anchor * 1000 + 1) / 1000  # just after the anchor, as new_fault's
-        draw = REGISTRY[STRIKE].params_draw
+        places = [
+            (entry, f)
+            for entry in self.entries
+            for f in entry.get("hazard_brokers") or {}
+            if _hazard_kind(f) in STRIKES and entry["hazard_brokers"][f]
+        ]
+        if not places or self.rng.random() >= STRIKE_SHARE:
+            return None
+        parent, feature = places[self.rng.randrange(len(places))]
+        named = parent["hazard_brokers"][feature]
+        kind = STRIKES[_hazard_kind(feature)]
+        hazard_at = parent["feature_times"][feature]
+        anchor = max(0.0, hazard_at - self.rng.uniform(0.0, lead_in(feature, self.config)))
+        at = math.floor(anchor * 1000 + 1) / 1000  # just after it, as new_fault's
+        draw = REGISTRY[kind].params_draw
         strike = fit_in_time(
             {
                 "at": at,
-                "nemesis": STRIKE,
+                "nemesis": kind,
                 "duration": self.rng.uniform(0.05, 2.0),
                 "target": named[self.rng.randrange(len(named))],
                 "params": draw(self.rng) if draw is not None else {},
@@ -389,7 +412,12 @@ class _Corpus:
             return None
         schedule = [*parent["schedule"], fit_params(strike, self.config, self.rng)]
         schedule.sort(key=lambda f: (f["at"], f["nemesis"], str(f.get("target"))))
-        return schedule
+        decision = _decision(feature, anchor, parent)
+        origin = (
+            f"run {parent['index']} replayed to {anchor:g} s ({decision}), "
+            f"{kind} on {strike['target']} there"
+        )
+        return Candidate(index, parent["seed"], schedule, self._kept_sites(parent), origin)
 
     def _child_sites(self, parent: dict[str, Any]) -> list[str] | None:
         """The BUGGIFY sites a child enables: its parent's, one flipped on or off a quarter of

@@ -323,7 +323,7 @@ def test_a_child_explored_after_the_anchor_replays_its_parent_up_to_it() -> None
     feature, anchor = sorted(parent["feature_times"].items(), key=lambda kv: kv[1])[-1]
     assert 0.5 < anchor < 5.0, parent["feature_times"]
     for _ in range(3):
-        seed2, schedule2, sites2 = corpus._explore_after(parent, anchor, feature)
+        seed2, schedule2, sites2 = corpus._explore_after(parent, anchor)
         assert (seed2, sites2) == (seed, parent["sites"]) and schedule2 != parent["schedule"]
         child = run_candidate(data, 1, seed2, schedule2, None, sites2)
         assert child["feature_times"][feature] == anchor
@@ -508,42 +508,56 @@ def test_fencing_a_partitions_last_isr_member_is_a_hazard_with_a_long_lead_in(ve
     assert lead_in("decision:election:preferred-election refused", config) == LEAD_IN
 
 
-def test_a_lead_in_to_a_hazard_that_names_brokers_strikes_one_of_them_half_the_time() -> None:
-    """A child going back to before a hazard that named brokers (the last ISR member fenced)
-    adds, STRIKE_SHARE of the time, a crash of one of them right at its anchor, with the
-    parameters swarm would draw, and nothing else: the parent's faults stay as they were. A
-    child anchored at or after the hazard, at a hazard that names nobody, or past the faults'
-    window (a hazard in the convergence phase), never strikes."""
-    from sim.runs.guided import STRIKE, STRIKE_SHARE, _Corpus
+def test_a_child_completes_a_hazard_by_striking_a_broker_it_named() -> None:
+    """Once the corpus holds a hazard with a failure to complete it (STRIKES: the last ISR
+    member fenced), STRIKE_SHARE of the children replay a run that reached it and add that
+    failure (a crash, with the parameters swarm would draw) on a broker the hazard named, up
+    to lead_in seconds before it; the parent's faults stay as they were. A hazard without
+    such a failure (an election from outside the ISR), or one too late for a fault (in the
+    convergence phase), gives none."""
+    from sim.runs.guided import STRIKE_SHARE, STRIKES, _Corpus, fresh_share, lead_in
 
     hazard = "decision:offline:last ISR member fenced:"
-    quiet = "decision:offsets:committed offset moves back:"
+    election = "decision:election:preferred-election refused, replica outside"
     before = [{"at": 0.5, "nemesis": "partition-node", "duration": 1.0, "target": "b2",
                "params": {}}]  # fmt: skip
     parent = {
         "index": 4,
         "seed": 9,
         "sites": None,
+        "features": [hazard, election],
         "schedule": before,
-        "feature_times": {hazard: 4.0, quiet: 4.0},
-        "hazard_brokers": {hazard: ["b1"], quiet: []},
+        "feature_times": {hazard: 4.0, election: 4.0},
+        "hazard_brokers": {hazard: ["b1"], election: ["b1"]},
     }
-    corpus = _Corpus(Config(mode="idempotent", external={"controller.quorum.voters": 3}), 0)
-    n, strikes = 2000, []
-    for _ in range(n):
-        seed, schedule, _sites = corpus._explore_after(parent, 3.2, hazard)
-        assert seed == 9 and schedule[0] == before[0]
-        new = schedule[1:]
-        if [(f["nemesis"], f["target"], f["at"]) for f in new] == [(STRIKE, "b1", 3.201)]:
-            strikes.append(new[0])
-    assert 0.9 * STRIKE_SHARE < len(strikes) / n < 1.1 * STRIKE_SHARE
-    lossy = sum(bool(s["params"].get("lose-unflushed")) for s in strikes) / len(strikes)
-    assert 0.4 < lossy < 0.6  # kill-broker's own draw
-    validate_schedule([*before, strikes[0]], 6.0)
-    end = corpus.config.time_limit  # fenced in the convergence phase, after the faults' window
-    late = {**parent, "feature_times": {hazard: end + 2.0}}
-    for p, anchor, feature in ((parent, 4.0, hazard), (parent, 4.5, hazard),
-                               (parent, 3.2, quiet), (late, end + 1.0, hazard)):  # fmt: skip
-        for _ in range(200):
-            _, schedule, _ = corpus._explore_after(p, anchor, feature)
-            assert not any(f["nemesis"] == STRIKE and f["target"] == "b1" for f in schedule)
+    config = Config(mode="idempotent", external={"controller.quorum.voters": 3})
+    corpus = _Corpus(config, 0)
+    corpus.entries = [parent]
+    drawn = [corpus._strike(i) for i in range(2000)]
+    strikes = [c for c in drawn if c is not None]
+    assert 0.9 * STRIKE_SHARE < len(strikes) / len(drawn) < 1.1 * STRIKE_SHARE
+    earliest = 4.0 - lead_in(hazard, config)
+    lossy = 0
+    for c in strikes:
+        assert c is not None and c.seed == 9 and c.schedule[0] == before[0]
+        [new] = [f for f in c.schedule if f not in before]
+        assert (new["nemesis"], new["target"]) == (STRIKES["offline"], "b1")
+        assert earliest <= new["at"] <= 4.001
+        assert c.origin.startswith("run 4 replayed to ") and "(before offline:" in c.origin
+        assert c.origin.endswith("kill-broker on b1 there")
+        lossy += bool(new["params"].get("lose-unflushed"))
+    assert 0.4 < lossy / len(strikes) < 0.6  # kill-broker's own draw
+    validate_schedule(strikes[0].schedule, 6.0)
+    # children: a share of them strike
+    origins = [c.origin for c in corpus.candidates(5_000, 2000)]
+    share = sum(o.endswith(" there") for o in origins) / len(origins)
+    expected = (1 - fresh_share(5_000)) * STRIKE_SHARE
+    assert 0.8 * expected < share < 1.2 * expected
+    # nothing to strike
+    corpus.entries = [{**parent, "hazard_brokers": {election: ["b1"]}}]
+    state = corpus.rng.getstate()
+    assert all(corpus._strike(i) is None for i in range(100))
+    assert corpus.rng.getstate() == state  # nothing to strike: no draw
+    end = corpus.config.time_limit + lead_in(hazard, config) + 1.0
+    corpus.entries = [{**parent, "feature_times": {hazard: end, election: 4.0}}]
+    assert all(corpus._strike(i) is None for i in range(100))
