@@ -170,7 +170,7 @@ def test_a_last_isr_member_elected_after_an_unclean_shutdown_is_known_real() -> 
     config = from_mapping(LAST_ISR_RUN["config"])
     outcome = run(config, LAST_ISR_RUN["seed"], LAST_ISR_RUN["schedule"])
     results = outcome.results
-    assert results["forbidden"] == ["inconsistent-offsets", "lost-write"]
+    assert results["forbidden"] == ["inconsistent-offsets", "lost-write", "nonmonotonic-send"]
     assert outcome.world is not None
     assert ("leader-after-lost-suffix", "k2") in {
         (k, key) for k, key, _ in outcome.world.observations
