@@ -218,9 +218,7 @@ def lead_in(feature: str, config: Config) -> float:
     the controller fences its last ISR member, a broker session after that broker went
     silent: the crash that decides what the partition keeps (did it lose its page cache?) is
     that much earlier."""
-    from sim.cluster.trace import OFFLINE
-
-    if feature.startswith(f"decision:{OFFLINE}:"):
+    if _hazard_kind(feature) == OFFLINE:
         return config.broker_session_timeout_ms / 1000.0 + LEAD_IN
     return LEAD_IN
 
