@@ -183,7 +183,7 @@ def first_failure_guided(
     summary = run_guided(
         config, first_seed, max_runs, stop_when=stands, mutate_params=mutate_params
     )
-    standing = summary.runs[-1] if summary.runs and judge.last_stood else None
+    standing = summary.runs[-1] if judge.witness is not None else None
     return judge.found(None if standing is None else standing["index"] + 1)
 
 
@@ -197,21 +197,19 @@ class TwinJudge:
         self.twin_seconds = 0.0
         self.twins: list[str | None] = []
         self.rejected = 0
-        self.last_stood = False
         self.witness: tuple[Config, int, list[dict[str, Any]]] | None = None
 
     def stands(self, witness: tuple[Config, int, list[dict[str, Any]]]) -> bool:
         if self.target is None:
-            self.last_stood, self.witness = True, witness
+            self.witness = witness
             return True
         started = time.perf_counter()
         kind, rejects = twin_fails(self.target, witness)
         self.twin_seconds += time.perf_counter() - started
         self.twins.append(kind)
         self.rejected += rejects
-        self.last_stood = not rejects
-        self.witness = witness if self.last_stood else None
-        return self.last_stood
+        self.witness = None if rejects else witness  # the find that stands, if this one does
+        return not rejects
 
     def found(self, runs: int | None) -> Found:
         wall = time.perf_counter() - self.started - self.twin_seconds

@@ -37,11 +37,17 @@ _COUNTED_STATS = (
 )
 
 
+def decision_kind(feature: str) -> str:
+    """The kind of a decision feature (``offline`` for ``decision:offline:...``); "" for a
+    feature that is not a decision."""
+    head, _, rest = feature.partition(":")
+    return rest.split(":", 1)[0] if head == "decision" else ""
+
+
 def is_hazard(feature: str) -> bool:
     """A decision feature of a hazard kind (``sim.cluster.trace.HAZARDS``): an offset moving
     back, an election from outside the ISR."""
-    head, _, rest = feature.partition(":")
-    return head == "decision" and rest.split(":", 1)[0] in HAZARDS
+    return decision_kind(feature) in HAZARDS
 
 
 def bucket(n: int) -> str:

@@ -30,7 +30,7 @@ from faults.registry import REGISTRY
 from sim.cluster.trace import OFFLINE
 from sim.config import Config, from_mapping
 from sim.errors import UsageError
-from sim.runs.coverage import is_hazard
+from sim.runs.coverage import decision_kind, is_hazard
 
 BATCH = 8  # candidates per round, fixed so results do not depend on the number of workers
 FRESH_SEED_OFFSET = 1_000_000  # children that change the workload's seed too draw from here
@@ -218,7 +218,7 @@ def lead_in(feature: str, config: Config) -> float:
     the controller fences its last ISR member, a broker session after that broker went
     silent: the crash that decides what the partition keeps (did it lose its page cache?) is
     that much earlier."""
-    if _hazard_kind(feature) == OFFLINE:
+    if decision_kind(feature) == OFFLINE:
         return config.broker_session_timeout_ms / 1000.0 + LEAD_IN
     return LEAD_IN
 
@@ -230,11 +230,6 @@ STRIKES = {OFFLINE: "kill-broker"}
 # The share of children that complete a hazard (``_Corpus._strike``) once the corpus holds one
 # with a failure to complete it; the others return or mutate as before.
 STRIKE_SHARE = 0.25
-
-
-def _hazard_kind(feature: str) -> str:
-    """``offline`` for ``decision:offline:...``."""
-    return feature.split(":")[1] if feature.startswith("decision:") else ""
 
 
 def _decision(feature: str, anchor: float, parent: dict[str, Any]) -> str:
@@ -385,13 +380,13 @@ class _Corpus:
             (entry, f)
             for entry in self.entries
             for f in entry.get("hazard_brokers") or {}
-            if _hazard_kind(f) in STRIKES and entry["hazard_brokers"][f]
+            if decision_kind(f) in STRIKES and entry["hazard_brokers"][f]
         ]
         if not places or self.rng.random() >= STRIKE_SHARE:
             return None
         parent, feature = places[self.rng.randrange(len(places))]
         named = parent["hazard_brokers"][feature]
-        kind = STRIKES[_hazard_kind(feature)]
+        kind = STRIKES[decision_kind(feature)]
         hazard_at = parent["feature_times"][feature]
         anchor = max(0.0, hazard_at - self.rng.uniform(0.0, lead_in(feature, self.config)))
         at = math.floor(anchor * 1000 + 1) / 1000  # just after it, as new_fault's
