@@ -26,11 +26,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from faults.registry import REGISTRY
 from sim.cluster.trace import OFFLINE
 from sim.config import Config, from_mapping
 from sim.errors import UsageError
 from sim.runs.coverage import decision_kind, is_hazard
+from sim.runs.strikes import STRIKE_SHARE, STRIKES
 
 BATCH = 8  # candidates per round, fixed so results do not depend on the number of workers
 FRESH_SEED_OFFSET = 1_000_000  # children that change the workload's seed too draw from here
@@ -223,15 +223,6 @@ def lead_in(feature: str, config: Config) -> float:
     return LEAD_IN
 
 
-# The failure that completes a hazard, for the hazards that have one: a partition gone
-# offline loses what it committed if its last ISR member crashes with its page cache. (A
-# replica elected from outside the ISR has none: crashing it keeps it from being elected.)
-STRIKES = {OFFLINE: "kill-broker"}
-# The share of children that complete a hazard (``_Corpus._strike``) once the corpus holds one
-# with a failure to complete it; the others return or mutate as before.
-STRIKE_SHARE = 0.25
-
-
 def _decision(feature: str, anchor: float, parent: dict[str, Any]) -> str:
     """A decision as an origin names it: "before offline:..." for a lead-in to a hazard. (A
     state change reads "Ongoing -> PrepareAbort": the reproduce line's arrow is the only one
@@ -265,6 +256,12 @@ class _Corpus:
         self.mutate_params = mutate_params
         self.rng = random.Random(f"eosim/guided/{campaign_seed}")
         self.kinds = fault_kinds(config)
+        # the hazards this campaign can complete: those whose strike adds only kinds it may use
+        self.strikes = {
+            hazard: striker
+            for hazard, striker in STRIKES.items()
+            if all(k in self.kinds for k in striker.kinds)
+        }
         self.site_genome = sites_inherited(config)
         self.entries: list[dict[str, Any]] = []
         self.seen: dict[str, int] = {}  # feature -> how many runs reached it
@@ -360,57 +357,43 @@ class _Corpus:
     def _kept_sites(self, parent: dict[str, Any]) -> list[str] | None:
         return parent.get("sites") if self.site_genome else None
 
-    def _strike(self, index: int) -> Candidate | None:
-        """A child that completes a hazard (``STRIKES``): a corpus run that reached one, its
-        seed, sites and faults, and the hazard's failure (its parameters drawn as swarm draws
-        them) on a broker the hazard named, up to ``lead_in`` seconds before it. The parent
-        reached a state one failure from breaking an invariant; this is that failure. For a
-        partition gone offline it is the last ISR member crashing, maybe losing its page
-        cache, while it still was the only copy of recent writes: over ten swarm parents that
-        went offline on 4.0 (seeds 0 to 119), such a crash always losing the page cache lost
-        acknowledged writes in 12 of 100 children; the same parents' children that explored
-        after a lead-in, in none of 100. None when the corpus has no such hazard, or when the
-        moment is too late for a fault (a hazard in the convergence phase); else STRIKE_SHARE
-        of the time (the draw only made when there is something to strike, so a campaign
-        that never reaches such a hazard runs as it did before strikes)."""
-        from faults.mutate import fit_in_time
-        from faults.schedule import fit_params
+    def _strikable(self, feature: str) -> bool:
+        striker = self.strikes.get(decision_kind(feature))
+        return striker is not None and striker.completes(feature)
 
+    def _strike(self, index: int) -> Candidate | None:
+        """A child that completes a hazard (``sim.runs.strikes``): a corpus run that reached
+        one, its seed, sites and faults, and the failure that completes it, aimed at a broker
+        the hazard named, from up to ``lead_in`` seconds before it. The parent reached a
+        state one failure from breaking an invariant; this is that failure. None when the
+        corpus holds no hazard a strike completes with the kinds this campaign may use, or
+        when the moment is too late for a fault (a hazard in the convergence phase); else
+        STRIKE_SHARE of the time (the draw only made when there is something to strike, so a
+        campaign that never reaches such a hazard runs as it did before strikes)."""
         places = [
             (entry, f)
             for entry in self.entries
             for f in entry.get("hazard_brokers") or {}
-            if decision_kind(f) in STRIKES and entry["hazard_brokers"][f]
+            if self._strikable(f) and entry["hazard_brokers"][f]
         ]
         if not places or self.rng.random() >= STRIKE_SHARE:
             return None
+        kinds = sorted({decision_kind(f) for _, f in places})
+        if len(kinds) > 1:  # each kind its share, however often runs reach it
+            kind = kinds[self.rng.randrange(len(kinds))]
+            places = [(entry, f) for entry, f in places if decision_kind(f) == kind]
         parent, feature = places[self.rng.randrange(len(places))]
         named = parent["hazard_brokers"][feature]
-        kind = STRIKES[decision_kind(feature)]
         hazard_at = parent["feature_times"][feature]
         anchor = max(0.0, hazard_at - self.rng.uniform(0.0, lead_in(feature, self.config)))
-        at = math.floor(anchor * 1000 + 1) / 1000  # just after it, as new_fault's
-        draw = REGISTRY[kind].params_draw
-        strike = fit_in_time(
-            {
-                "at": at,
-                "nemesis": kind,
-                "duration": self.rng.uniform(0.05, 2.0),
-                "target": named[self.rng.randrange(len(named))],
-                "params": draw(self.rng) if draw is not None else {},
-            },
-            self.config.time_limit,
+        struck = self.strikes[decision_kind(feature)].build(
+            parent, feature, anchor, named, self.rng, self.config, self._kept_sites(parent)
         )
-        if strike["at"] < at:
+        if struck is None:
             return None
-        schedule = [*parent["schedule"], fit_params(strike, self.config, self.rng)]
-        schedule.sort(key=lambda f: (f["at"], f["nemesis"], str(f.get("target"))))
         decision = _decision(feature, anchor, parent)
-        origin = (
-            f"run {parent['index']} replayed to {anchor:g} s ({decision}), "
-            f"{kind} on {strike['target']} there"
-        )
-        return Candidate(index, parent["seed"], schedule, self._kept_sites(parent), origin)
+        origin = f"run {parent['index']} replayed to {anchor:g} s ({decision}), {struck.did}"
+        return Candidate(index, parent["seed"], struck.schedule, struck.sites, origin)
 
     def _child_sites(self, parent: dict[str, Any]) -> list[str] | None:
         """The BUGGIFY sites a child enables: its parent's, one flipped on or off a quarter of

@@ -509,26 +509,27 @@ def test_fencing_a_partitions_last_isr_member_is_a_hazard_with_a_long_lead_in(ve
 
 
 def test_a_child_completes_a_hazard_by_striking_a_broker_it_named() -> None:
-    """Once the corpus holds a hazard with a failure to complete it (STRIKES: the last ISR
-    member fenced), STRIKE_SHARE of the children replay a run that reached it and add that
-    failure (a crash, with the parameters swarm would draw) on a broker the hazard named, up
-    to lead_in seconds before it; the parent's faults stay as they were. A hazard without
-    such a failure (an election from outside the ISR), or one too late for a fault (in the
-    convergence phase), gives none."""
-    from sim.runs.guided import STRIKE_SHARE, STRIKES, _Corpus, fresh_share, lead_in
+    """Once the corpus holds a hazard with a failure to complete it (``sim.runs.strikes``:
+    the last ISR member fenced), STRIKE_SHARE of the children replay a run that reached it
+    and add that failure (a crash, with the parameters swarm would draw) on a broker the
+    hazard named, up to lead_in seconds before it; the parent's faults stay as they were. An
+    election the controller refused (correct Kafka: it stays refused), or a hazard too late
+    for a fault (in the convergence phase), gives none."""
+    from sim.runs.guided import _Corpus, fresh_share, lead_in
+    from sim.runs.strikes import STRIKE_SHARE
 
     hazard = "decision:offline:last ISR member fenced:"
-    election = "decision:election:preferred-election refused, replica outside"
+    refused = "decision:election:preferred-election refused, replica outside ISR:"
     before = [{"at": 0.5, "nemesis": "partition-node", "duration": 1.0, "target": "b2",
                "params": {}}]  # fmt: skip
     parent = {
         "index": 4,
         "seed": 9,
         "sites": None,
-        "features": [hazard, election],
+        "features": [hazard, refused],
         "schedule": before,
-        "feature_times": {hazard: 4.0, election: 4.0},
-        "hazard_brokers": {hazard: ["b1"], election: ["b1"]},
+        "feature_times": {hazard: 4.0, refused: 4.0},
+        "hazard_brokers": {hazard: ["b1"], refused: ["b1"]},
     }
     config = Config(mode="idempotent", external={"controller.quorum.voters": 3})
     corpus = _Corpus(config, 0)
@@ -541,7 +542,7 @@ def test_a_child_completes_a_hazard_by_striking_a_broker_it_named() -> None:
     for c in strikes:
         assert c is not None and c.seed == 9 and c.schedule[0] == before[0]
         [new] = [f for f in c.schedule if f not in before]
-        assert (new["nemesis"], new["target"]) == (STRIKES["offline"], "b1")
+        assert (new["nemesis"], new["target"]) == ("kill-broker", "b1")
         assert earliest <= new["at"] <= 4.001
         assert c.origin.startswith("run 4 replayed to ") and "(before offline:" in c.origin
         assert c.origin.endswith("kill-broker on b1 there")
@@ -553,11 +554,77 @@ def test_a_child_completes_a_hazard_by_striking_a_broker_it_named() -> None:
     share = sum(o.endswith(" there") for o in origins) / len(origins)
     expected = (1 - fresh_share(5_000)) * STRIKE_SHARE
     assert 0.8 * expected < share < 1.2 * expected
-    # nothing to strike
-    corpus.entries = [{**parent, "hazard_brokers": {election: ["b1"]}}]
+    # nothing to strike: the election was refused
+    corpus.entries = [{**parent, "hazard_brokers": {refused: ["b1"]}}]
     state = corpus.rng.getstate()
     assert all(corpus._strike(i) is None for i in range(100))
     assert corpus.rng.getstate() == state  # nothing to strike: no draw
     end = corpus.config.time_limit + lead_in(hazard, config) + 1.0
-    corpus.entries = [{**parent, "feature_times": {hazard: end, election: 4.0}}]
+    corpus.entries = [{**parent, "feature_times": {hazard: end, refused: 4.0}}]
+    assert all(corpus._strike(i) is None for i in range(100))
+
+
+def test_an_election_from_outside_the_isr_is_completed_by_starving_that_replica() -> None:
+    """A replica elected from outside the ISR loses acknowledged records only if it lacks
+    some when elected; a run usually elects it right after it came back, before anything was
+    written. The strike holds that replica's follower Fetch requests back (a slow link: Kafka:
+    ReplicaFetcherThread keeps heartbeating apart from fetching, so the replica is neither
+    fenced nor caught up, and Partition.maybeShrinkIsr/maybeExpandIsr leave it out) and moves
+    the election later (Kafka: PartitionChangeBuilder.electLeader for a PREFERRED election,
+    which with the bug ignores the ISR): the parent's elect-preferred at that moment goes, and
+    with it the auto-leader-rebalance site that reruns it at the next controller tick. A
+    campaign that may not delay requests strikes no election."""
+    from sim.runs.guided import _Corpus
+    from sim.runs.strikes import REBALANCE_SITE
+
+    elected = "decision:election:preferred-election elects replica outside ISR:"
+    schedule = [
+        {"at": 0.4, "nemesis": "kill-broker", "duration": 0.5, "target": "b2", "params": {}},
+        {"at": 1.2, "nemesis": "elect-preferred", "duration": 0.1, "target": "brokers",
+         "params": {}},
+        {"at": 3.0, "nemesis": "elect-preferred", "duration": 0.1, "target": "brokers",
+         "params": {}},
+    ]  # fmt: skip
+    parent = {
+        "index": 7,
+        "seed": 3,
+        "sites": [REBALANCE_SITE, "empty-fetch"],
+        "features": [elected],
+        "schedule": schedule,
+        "feature_times": {elected: 1.2},
+        "hazard_brokers": {elected: ["b2"]},
+    }
+    config = Config(
+        mode="idempotent", external={"controller.quorum.voters": 3, "sim.buggify": True}
+    )
+    corpus = _Corpus(config, 0)
+    corpus.entries = [parent]
+    strikes = [c for c in (corpus._strike(i) for i in range(400)) if c is not None]
+    assert strikes
+    for c in strikes:
+        assert c.seed == 3 and schedule[0] in c.schedule and schedule[2] in c.schedule
+        assert schedule[1] not in c.schedule  # the parent's election at the hazard went
+        [hold] = [f for f in c.schedule if f["nemesis"] == "delay-request"]
+        assert hold["target"] == "b2" and hold["params"]["api"] == "Fetch"
+        assert 1.2 - 1.0 <= hold["at"] <= 1.201 and hold["params"]["count"] >= 10
+        [moved] = [f for f in c.schedule if f["nemesis"] == "elect-preferred" and f["at"] != 3.0]
+        assert 1.2 + 0.1 <= moved["at"] <= 1.2 + 2.0
+        assert c.sites == ["empty-fetch"]
+        assert c.origin.startswith("run 7 replayed to ") and "(before election:" in c.origin
+        assert c.origin.endswith(f"Fetch held on b2, the election moved to {moved['at']:g} s")
+        validate_schedule(c.schedule, config.time_limit)
+    # each hazard kind its share of the strikes, however many runs reached the other kind
+    offline = "decision:offline:last ISR member fenced:"
+    crowd = [
+        {**parent, "index": i, "features": [offline], "feature_times": {offline: 2.0},
+         "hazard_brokers": {offline: ["b0"]}}
+        for i in range(9)
+    ]  # fmt: skip
+    corpus.entries = [*crowd, parent]
+    origins = [c.origin for c in (corpus._strike(i) for i in range(4000)) if c is not None]
+    assert 0.4 < sum("Fetch held" in o for o in origins) / len(origins) < 0.6
+    # without delay-request in the mix there is nothing to strike it with
+    narrow = from_mapping({"mode": "idempotent", "nemesis": ["kill-broker", "elect-preferred"]})
+    corpus = _Corpus(narrow, 0)
+    corpus.entries = [parent]
     assert all(corpus._strike(i) is None for i in range(100))
