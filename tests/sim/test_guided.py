@@ -609,6 +609,7 @@ def test_an_election_from_outside_the_isr_is_completed_by_starving_that_replica(
         assert 1.2 - 1.0 <= hold["at"] <= 1.201 and hold["params"]["count"] >= 10
         [moved] = [f for f in c.schedule if f["nemesis"] == "elect-preferred" and f["at"] != 3.0]
         assert 1.2 + 0.1 <= moved["at"] <= 1.2 + 2.0
+        assert moved["at"] <= hold["at"] + hold["duration"]  # still held when it runs
         assert c.sites == ["empty-fetch"]
         assert c.origin.startswith("run 7 replayed to ") and "(before election:" in c.origin
         assert c.origin.endswith(f"Fetch held on b2, the election moved to {moved['at']:g} s")
