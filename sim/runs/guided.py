@@ -30,7 +30,7 @@ from sim.cluster.trace import OFFLINE
 from sim.config import Config, from_mapping
 from sim.errors import UsageError
 from sim.runs.coverage import decision_kind, is_hazard
-from sim.runs.strikes import STRIKE_SHARE, STRIKES
+from sim.runs.strikes import STRIKE_SHARE, STRIKES, Aim
 
 BATCH = 8  # candidates per round, fixed so results do not depend on the number of workers
 FRESH_SEED_OFFSET = 1_000_000  # children that change the workload's seed too draw from here
@@ -386,9 +386,8 @@ class _Corpus:
         named = parent["hazard_brokers"][feature]
         hazard_at = parent["feature_times"][feature]
         anchor = max(0.0, hazard_at - self.rng.uniform(0.0, lead_in(feature, self.config)))
-        struck = self.strikes[decision_kind(feature)].build(
-            parent, feature, anchor, named, self.rng, self.config, self._kept_sites(parent)
-        )
+        aim = Aim(parent, feature, anchor, named, self._kept_sites(parent))
+        struck = self.strikes[decision_kind(feature)].build(aim, self.rng, self.config)
         if struck is None:
             return None
         decision = _decision(feature, anchor, parent)

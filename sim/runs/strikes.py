@@ -38,10 +38,18 @@ class Strike(NamedTuple):
     did: str
 
 
-Builder = Callable[
-    [dict[str, Any], str, float, list[str], random.Random, Config, "list[str] | None"],
-    "Strike | None",
-]
+class Aim(NamedTuple):
+    """Where a strike lands: a corpus run (its result), the hazard it reached, the moment
+    the strike starts from, the brokers the hazard named and the run's BUGGIFY sites."""
+
+    parent: dict[str, Any]
+    feature: str
+    anchor: float
+    named: list[str]
+    sites: list[str] | None
+
+
+Builder = Callable[[Aim, random.Random, Config], "Strike | None"]
 
 
 def just_after(moment: float) -> float:
@@ -54,35 +62,27 @@ def _in_order(schedule: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(schedule, key=lambda f: (f["at"], f["nemesis"], str(f.get("target"))))
 
 
-def strike_offline(
-    parent: dict[str, Any],
-    feature: str,
-    anchor: float,
-    named: list[str],
-    rng: random.Random,
-    config: Config,
-    sites: list[str] | None,
-) -> Strike | None:
+def strike_offline(aim: Aim, rng: random.Random, config: Config) -> Strike | None:
     """The last ISR member crashes (kill-broker, its parameters drawn as swarm draws them,
     so half the time losing its page cache). Over ten swarm parents that went offline on 4.0
     (seeds 0 to 119), such a crash always losing the page cache lost acknowledged writes in
     12 of 100 children; the same parents' children that explored after a lead-in, in none."""
-    at = just_after(anchor)
+    at = just_after(aim.anchor)
     draw = REGISTRY["kill-broker"].params_draw
     crash = fit_in_time(
         {
             "at": at,
             "nemesis": "kill-broker",
             "duration": rng.uniform(0.05, 2.0),
-            "target": named[rng.randrange(len(named))],
+            "target": aim.named[rng.randrange(len(aim.named))],
             "params": draw(rng) if draw is not None else {},
         },
         config.time_limit,
     )
     if crash["at"] < at:
         return None  # too late for a fault (a hazard in the convergence phase)
-    schedule = _in_order([*parent["schedule"], fit_params(crash, config, rng)])
-    return Strike(schedule, sites, f"kill-broker on {crash['target']} there")
+    schedule = _in_order([*aim.parent["schedule"], fit_params(crash, config, rng)])
+    return Strike(schedule, aim.sites, f"kill-broker on {crash['target']} there")
 
 
 # The election strike's Fetch hold: held requests are many (a slow link holds every fetch of a
@@ -94,15 +94,7 @@ HOLD_PAST = 0.5  # seconds after the parent's election that the new one runs
 REBALANCE_SITE = "auto-leader-rebalance"
 
 
-def strike_election(
-    parent: dict[str, Any],
-    feature: str,
-    anchor: float,
-    named: list[str],
-    rng: random.Random,
-    config: Config,
-    sites: list[str] | None,
-) -> Strike | None:
+def strike_election(aim: Aim, rng: random.Random, config: Config) -> Strike | None:
     """The replica that a preferred election met outside the ISR stops catching up (its
     follower Fetch requests held back from up to a second before the election until up to
     HOLD_PAST s after the new one: it keeps heartbeating, so it is neither fenced nor back in
@@ -116,9 +108,9 @@ def strike_election(
     partition of that replica instead, 0 to 5%; moving the election alone, 8%. Holding on
     until the election took forty guided campaigns' median runs to a first find from 77 to
     69."""
-    at = just_after(anchor)
-    broker = named[rng.randrange(len(named))]
-    elected_at = parent["feature_times"][feature]
+    at = just_after(aim.anchor)
+    broker = aim.named[rng.randrange(len(aim.named))]
+    elected_at = aim.parent["feature_times"][aim.feature]
     election = fit_in_time(
         {
             "at": math.floor((elected_at + rng.uniform(*ELECTION_LATER)) * 1000) / 1000,
@@ -148,10 +140,10 @@ def strike_election(
         return None
     kept = [
         f
-        for f in parent["schedule"]
+        for f in aim.parent["schedule"]
         if not (f["nemesis"] == "elect-preferred" and abs(f["at"] - elected_at) < 0.0005)
     ]
-    sites = None if sites is None else [s for s in sites if s != REBALANCE_SITE]
+    sites = None if aim.sites is None else [s for s in aim.sites if s != REBALANCE_SITE]
     did = f"Fetch held on {broker}, the election moved to {election['at']:g} s"
     return Strike(_in_order([*kept, hold, election]), sites, did)
 
