@@ -125,6 +125,7 @@ def verdicts() -> dict[str, object]:
 
 
 @pytest.mark.skipif(_can_compile() is not None, reason=str(_can_compile()))
+@pytest.mark.timeout(1200)  # a mypyc build takes minutes on a busy machine; its own limit is 900 s
 def test_a_compiled_build_gives_the_golden_digests(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != compiled.PURE_ENV}
     env["EOSIM_COMPILED_DIR"] = str(tmp_path / "cache")
