@@ -89,8 +89,8 @@ def strike_offline(aim: Aim, rng: random.Random, config: Config) -> Strike | Non
 # while, and a follower retries a held one after its 2 s timeout) and long.
 HOLD_COUNT = (1.0, 2.0)  # log10 of how many follower Fetch requests are held back
 HOLD_DELAY = (0.5, 2.5)  # seconds each is held
-ELECTION_LATER = (0.1, 2.0)
-HOLD_PAST = 0.5  # seconds after the parent's election that the new one runs
+ELECTION_LATER = (0.1, 2.0)  # seconds after the parent's election that the new one runs
+HOLD_PAST = 0.5  # at most this many seconds the hold lasts past the new election
 REBALANCE_SITE = "auto-leader-rebalance"
 
 
@@ -165,8 +165,8 @@ def _elected(feature: str) -> bool:
     """An election that put a replica from outside the ISR in charge. One the controller
     refused (``preferred-election refused``: correct Kafka) stays refused however late it
     runs, so striking it spends a child on nothing: over twenty guided campaigns on the
-    unclean shutdown of 4.0, striking refused elections too took the median from 78 runs to
-    a first find to 120."""
+    unclean shutdown of 4.0, striking refused elections too took the median from 78.5 runs
+    to a first find to 120."""
     return "elects replica outside" in feature
 
 
