@@ -36,6 +36,12 @@ def fit_in_time(fault: dict[str, Any], time_limit: float) -> dict[str, Any]:
     return {**fault, "at": round(at, 3), "duration": round(duration, 3)}
 
 
+def just_after(moment: float) -> float:
+    """The first millisecond strictly after ``moment``: a fault put there runs after the event
+    at ``moment``, so the event itself replays as it was."""
+    return math.floor(moment * 1000 + 1) / 1000
+
+
 def new_fault(
     kind: str,
     rng: random.Random,
@@ -46,8 +52,8 @@ def new_fault(
     """A fault of ``kind`` at a random time, or within a second after ``after``."""
     if after is None:
         at = rng.uniform(0.0, time_limit * 0.9)
-    else:  # strictly after it once rounded to the millisecond (the event itself stays as it was)
-        at = max(after + rng.uniform(0.0, 1.0), math.floor(after * 1000 + 1) / 1000)
+    else:
+        at = max(after + rng.uniform(0.0, 1.0), just_after(after))
     fault = {
         "at": at,
         "nemesis": kind,

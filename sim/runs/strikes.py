@@ -23,7 +23,7 @@ import random
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from faults.mutate import fit_in_time
+from faults.mutate import fit_in_time, just_after
 from faults.registry import REGISTRY
 from faults.schedule import fit_params
 from sim.cluster.trace import ELECTION, OFFLINE
@@ -50,12 +50,6 @@ class Aim(NamedTuple):
 
 
 Builder = Callable[[Aim, random.Random, Config], "Strike | None"]
-
-
-def just_after(moment: float) -> float:
-    """The first millisecond strictly after ``moment``, as ``faults.mutate.new_fault`` puts a
-    fault after an event, so that the event itself replays as it was."""
-    return math.floor(moment * 1000 + 1) / 1000
 
 
 def _in_order(schedule: list[dict[str, Any]]) -> list[dict[str, Any]]:
